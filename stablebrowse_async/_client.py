@@ -1,0 +1,251 @@
+"""`AsyncClient`: configuration, the session's lifecycle, and the resource attributes."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from ._http import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    USER_AGENT,
+    ConnectionPool,
+    HttpTransport,
+    RequestOptions,
+)
+from ._polling import PollSchedule
+from ._retry import RateLimitGate, RetryPolicy
+from .errors import StablebrowseError
+from .resources.api_keys import ApiKeys
+from .resources.design import Design
+from .resources.end_users import EndUser
+from .resources.sessions import Sessions
+from .resources.tasks import Tasks
+
+__all__ = ["DEFAULT_BASE_URL", "AsyncClient"]
+
+DEFAULT_BASE_URL = "https://api.stablebrowse.ai/v1"
+DEFAULT_POLL_TIMEOUT = 300.0
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost"})
+
+
+def _resolve_api_key(api_key: str | None) -> str:
+    key = api_key if api_key is not None else os.environ.get("STABLEBROWSE_API_KEY")
+    if not key:
+        raise StablebrowseError(
+            "missing API key: pass api_key=... or set the STABLEBROWSE_API_KEY environment variable"
+        )
+    if not isinstance(key, str):
+        raise TypeError(f"api_key must be a str, got {type(key).__name__}")
+    key = key.strip()
+    if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in key):
+        # Never echo the key: it is a secret.
+        raise ValueError("api_key contains whitespace or control characters")
+    return key
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _resolve_base_url(base_url: str | None, allow_insecure: bool) -> str:
+    url = base_url or os.environ.get("STABLEBROWSE_BASE_URL") or DEFAULT_BASE_URL
+    if not isinstance(url, str):
+        raise TypeError(f"base_url must be a str, got {type(url).__name__}")
+    parts = urlsplit(url.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError(f"base_url must be an absolute http(s) URL, got {url!r}")
+    if parts.query or parts.fragment:
+        raise ValueError(f"base_url must not have a query or fragment, got {url!r}")
+    if parts.username or parts.password:
+        raise ValueError("base_url must not embed credentials; pass api_key instead")
+    if parts.scheme == "http" and not allow_insecure and not _is_loopback(parts.hostname):
+        raise ValueError(
+            f"refusing plain http to non-loopback host {parts.hostname!r}: the API key would "
+            "travel unencrypted; use https, or pass allow_insecure=True if you really mean it"
+        )
+    return url.strip().rstrip("/")
+
+
+def _mask(key: str) -> str:
+    return key[:8] + "…" if key.startswith("sb_live_") else "…"
+
+
+class AsyncClient:
+    """The StableBrowse API client for asyncio code.
+
+    Open it once (per process or per app lifespan) and share it: it holds one
+    aiohttp connection pool, created lazily in the running loop and closed by
+    `aclose()` or ``async with``.
+
+    Args:
+        api_key: API key (``sb_live_...``) or dashboard token; defaults to
+            ``STABLEBROWSE_API_KEY``.
+        base_url: API root; defaults to ``STABLEBROWSE_BASE_URL``, then
+            ``https://api.stablebrowse.ai/v1``. Plain ``http://`` is refused
+            for non-loopback hosts unless `allow_insecure` is True.
+        timeout: seconds for one HTTP attempt (connect to last byte); None for no limit.
+        max_retries: retries per request (see the README's retry rules); 0 disables.
+        poll_interval: how often `tasks.run`/`wait`/`run_many` poll: a
+            `PollSchedule`, or a number of seconds used as the schedule's cap
+            (polls start sooner and grow toward it). Default `PollSchedule()`.
+        poll_timeout: default seconds `run`/`wait`/`run_many` wait for one task.
+        connection_limit: the pool's maximum simultaneous connections.
+        session: an aiohttp session to use instead of creating one; the client
+            then never closes it.
+        allow_insecure: permit plain http to non-loopback hosts.
+        default_headers: extra headers sent on every request.
+        max_response_bytes: answers larger than this are refused.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | None = 30.0,
+        max_retries: int = 2,
+        poll_interval: float | PollSchedule | None = None,
+        poll_timeout: float = DEFAULT_POLL_TIMEOUT,
+        connection_limit: int = 100,
+        session: aiohttp.ClientSession | None = None,
+        allow_insecure: bool = False,
+        default_headers: Mapping[str, str] | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
+        key = _resolve_api_key(api_key)
+        self.base_url = _resolve_base_url(base_url, allow_insecure)
+        headers = {
+            **(default_headers or {}),
+            "Authorization": f"Bearer {key}",
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+        }
+        self._key_hint = _mask(key)
+        self._pool = ConnectionPool(limit=connection_limit, session=session, headers=headers)
+        self._owns_pool = True
+        options = RequestOptions(
+            timeout=timeout,
+            retry=RetryPolicy(max_retries=max_retries),
+            max_response_bytes=max_response_bytes,
+        )
+        transport = HttpTransport(
+            self._pool, base_url=self.base_url, options=options, gate=RateLimitGate()
+        )
+        self._setup(transport, PollSchedule.coerce(poll_interval), poll_timeout)
+
+    def _setup(self, transport: HttpTransport, schedule: PollSchedule, poll_timeout: float) -> None:
+        if isinstance(poll_timeout, bool) or not isinstance(poll_timeout, (int, float)):
+            raise TypeError(f"poll_timeout must be a number, got {type(poll_timeout).__name__}")
+        if not poll_timeout > 0:
+            raise ValueError(f"poll_timeout must be > 0, got {poll_timeout!r}")
+        self._transport = transport
+        self.poll_schedule = schedule
+        self.poll_timeout = float(poll_timeout)
+        self.tasks = Tasks(self)
+        """Submit, read, list, wait for and run tasks."""
+        self.sessions = Sessions(self)
+        """Read conversations."""
+        self.api_keys = ApiKeys(self)
+        """Mint, list and revoke API keys (dashboard tokens only)."""
+        self.design = Design(self)
+        """Design-token extraction jobs."""
+
+    def end_users(self, end_user_id: str) -> EndUser:
+        """A handle on one of your end users: ``client.end_users("alice").credentials.get()``.
+
+        Raises `ValueError`/`TypeError` at once for an id the API cannot take.
+        """
+        return EndUser(self, end_user_id)
+
+    def with_options(
+        self,
+        *,
+        timeout: float | Any | None = ...,
+        max_retries: int | None = None,
+        poll_interval: float | PollSchedule | None = None,
+        poll_timeout: float | None = None,
+    ) -> AsyncClient:
+        """A copy with other settings that shares this client's connection pool.
+
+        This is the per-call override: ``await client.with_options(max_retries=0).tasks.get(id)``.
+        It is cheap (no new pool). Closing the copy does not close the pool;
+        closing the original does.
+        """
+        options = self._transport.options
+        new_options = RequestOptions(
+            timeout=options.timeout if timeout is ... else timeout,
+            retry=options.retry
+            if max_retries is None
+            else RetryPolicy(
+                max_retries=max_retries,
+                initial_backoff=options.retry.initial_backoff,
+                max_backoff=options.retry.max_backoff,
+                max_retry_after=options.retry.max_retry_after,
+            ),
+            max_response_bytes=options.max_response_bytes,
+        )
+        clone = object.__new__(AsyncClient)
+        clone.base_url = self.base_url
+        clone._key_hint = self._key_hint
+        clone._pool = self._pool
+        clone._owns_pool = False
+        clone._setup(
+            self._transport.with_options(new_options),
+            self.poll_schedule if poll_interval is None else PollSchedule.coerce(poll_interval),
+            self.poll_timeout if poll_timeout is None else poll_timeout,
+        )
+        return clone
+
+    @property
+    def timeout(self) -> float | None:
+        """Seconds allowed for one HTTP attempt."""
+        return self._transport.options.timeout
+
+    @property
+    def max_retries(self) -> int:
+        """Retries per request."""
+        return self._transport.options.retry.max_retries
+
+    @property
+    def is_closed(self) -> bool:
+        """True once the connection pool was closed."""
+        return self._pool.closed
+
+    @property
+    def connector(self) -> aiohttp.BaseConnector | None:
+        """The aiohttp connector in use (for its statistics), None before the first request."""
+        return self._pool.connector
+
+    async def aclose(self) -> None:
+        """Close the connection pool (when this client created it). Idempotent."""
+        if self._owns_pool:
+            await self._pool.aclose()
+
+    async def close(self) -> None:
+        """Alias of `aclose` (the name the official SDK and openai-python use)."""
+        await self.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"AsyncClient(base_url={self.base_url!r}, api_key={self._key_hint!r})"

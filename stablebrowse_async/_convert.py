@@ -1,0 +1,214 @@
+"""The one cattrs converter: wire JSON <-> attrs models.
+
+- camelCase on the wire, snake_case in Python (a field's ``wire`` metadata
+  overrides the rule for the API's few snake_case keys such as ``html_dump``);
+- ISO-8601 datetimes, ``Z`` or an offset, always timezone-aware in Python;
+- unknown keys kept in each model's ``extras``;
+- unknown task states kept (see `TaskStatus`);
+- strict scalars: a string field never silently turns a number or a dict into
+  text, so a broken server answer fails loudly in one place (`from_wire`).
+
+Structure and unstructure functions are generated once, at import, with
+`cattrs.gen`, which is what keeps the per-response cost low.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from .types import (
+    ApiKey,
+    CreatedApiKey,
+    CredentialStatus,
+    SessionSummary,
+    SessionTasks,
+    StepSummary,
+    Task,
+    TaskStatus,
+)
+
+__all__ = ["converter", "from_wire", "parse_datetime", "to_camel", "to_wire"]
+
+T = TypeVar("T")
+MODELS: tuple[type[Any], ...] = (
+    StepSummary,
+    Task,
+    SessionSummary,
+    SessionTasks,
+    CredentialStatus,
+    ApiKey,
+    CreatedApiKey,
+)
+
+converter = cattrs.Converter(detailed_validation=False, forbid_extra_keys=False)
+
+
+def to_camel(name: str) -> str:
+    """``total_steps`` -> ``totalSteps``."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+_FRACTION = re.compile(r"\.(\d+)")
+
+
+def parse_datetime(value: object) -> datetime:
+    """Parse an ISO-8601 timestamp (``Z`` accepted, any fraction length) into an aware datetime."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if not isinstance(value, str):
+        raise TypeError(f"expected an ISO-8601 string, got {type(value).__name__}")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    # Python 3.10's fromisoformat takes only 3 or 6 fractional digits.
+    text = _FRACTION.sub(lambda m: "." + (m.group(1) + "000000")[:6], text, count=1)
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def format_datetime(value: datetime) -> str:
+    """Format like the API: ``2026-04-21T10:00:00.000Z``."""
+    utc = value.astimezone(timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def _strict(kind: type[Any], label: str) -> Callable[[Any, Any], Any]:
+    def structure(value: Any, _: Any) -> Any:
+        if type(value) is kind or (isinstance(value, kind) and not isinstance(value, bool)):
+            return value
+        raise TypeError(f"expected {label}, got {type(value).__name__}")
+
+    return structure
+
+
+def _structure_int(value: Any, _: Any) -> int:
+    if isinstance(value, bool):
+        raise TypeError("expected an integer, got bool")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise TypeError(f"expected an integer, got {type(value).__name__}")
+
+
+def _structure_json_object(value: Any, _: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    raise TypeError(f"expected a JSON object, got {type(value).__name__}")
+
+
+def _structure_flags(value: Any, _: Any) -> Mapping[str, bool]:
+    if value is None:
+        return MappingProxyType({})
+    if not isinstance(value, dict):
+        raise TypeError(f"expected a JSON object, got {type(value).__name__}")
+    return MappingProxyType({str(k): bool(v) for k, v in value.items()})
+
+
+def _structure_str_tuple(value: Any, _: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise TypeError(f"expected a JSON array, got {type(value).__name__}")
+    if not all(isinstance(item, str) for item in value):
+        raise TypeError("expected an array of strings")
+    return tuple(value)
+
+
+def _tuple_of(model: type[T]) -> Callable[[Any, Any], tuple[T, ...]]:
+    def structure(value: Any, _: Any) -> tuple[T, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            raise TypeError(f"expected a JSON array, got {type(value).__name__}")
+        return tuple(converter.structure(item, model) for item in value)
+
+    return structure
+
+
+def _structure_status(value: Any, _: Any) -> TaskStatus:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a status string, got {type(value).__name__}")
+    return TaskStatus(value)
+
+
+def _register_exact(tp: Any, hook: Callable[[Any, Any], Any]) -> None:
+    """Register a structure hook for one parametrised generic (not a class, so no dispatch)."""
+    converter.register_structure_hook_func(lambda candidate: candidate == tp, hook)
+
+
+converter.register_structure_hook(str, _strict(str, "a string"))
+converter.register_structure_hook(bool, _strict(bool, "a boolean"))
+converter.register_structure_hook(int, _structure_int)
+converter.register_structure_hook(datetime, lambda v, _: parse_datetime(v))
+converter.register_structure_hook(TaskStatus, _structure_status)
+_register_exact(dict[str, Any], _structure_json_object)
+_register_exact(Mapping[str, bool], _structure_flags)
+_register_exact(tuple[str, ...], _structure_str_tuple)
+_register_exact(tuple[StepSummary, ...], _tuple_of(StepSummary))
+_register_exact(tuple[Task, ...], _tuple_of(Task))
+
+converter.register_unstructure_hook(datetime, format_datetime)
+converter.register_unstructure_hook(TaskStatus, lambda status: status.value)
+converter.register_unstructure_hook_func(lambda tp: tp == Mapping[str, bool], dict)
+
+
+def _wire_key(field: attrs.Attribute[Any]) -> str:
+    return str(field.metadata.get("wire", to_camel(field.name)))
+
+
+def _register(model: type[Any]) -> None:
+    fields = attrs.fields(model)
+    overrides = {
+        f.name: override(omit=True) if f.name == "extras" else override(rename=_wire_key(f))
+        for f in fields
+    }
+    known = frozenset(_wire_key(f) for f in fields if f.name != "extras")
+    structure_known = make_dict_structure_fn(model, converter, **overrides)  # type: ignore[arg-type]
+    unstructure_known = make_dict_unstructure_fn(model, converter, **overrides)  # type: ignore[arg-type]
+
+    def structure(data: Any, _: Any) -> Any:
+        if not isinstance(data, dict):
+            raise TypeError(
+                f"expected a JSON object for {model.__name__}, got {type(data).__name__}"
+            )
+        instance = structure_known(data, model)
+        if len(data) > len(known) or not known.issuperset(data):
+            extras = {key: value for key, value in data.items() if key not in known}
+            if extras:
+                # The generated function cannot fill `extras`; the instance is
+                # brand new and not yet shared, so setting it here is safe.
+                object.__setattr__(instance, "extras", MappingProxyType(extras))
+        return instance
+
+    def unstructure(instance: Any) -> dict[str, Any]:
+        wire = unstructure_known(instance)
+        wire.update(instance.extras)
+        return wire
+
+    converter.register_structure_hook(model, structure)
+    converter.register_unstructure_hook(model, unstructure)
+
+
+for _model in MODELS:
+    _register(_model)
+
+
+def from_wire(data: Any, model: type[T]) -> T:
+    """Structure decoded JSON into `model`. Raises TypeError/ValueError/KeyError on bad data."""
+    return converter.structure(data, model)
+
+
+def to_wire(instance: Any) -> dict[str, Any]:
+    """Unstructure a model back to its wire mapping (camelCase, unknown fields included)."""
+    result: dict[str, Any] = converter.unstructure(instance)
+    return result

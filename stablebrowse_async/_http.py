@@ -1,0 +1,459 @@
+"""One logical API request: URL, headers, JSON, the retry loop, and error mapping.
+
+`ConnectionPool` owns the aiohttp session (one per client family, created
+lazily inside the running loop). `HttpTransport` sends a request through it,
+retries per `RetryPolicy`, honours the client-wide `RateLimitGate`, reads the
+body under a size cap, and turns every failure into a `StablebrowseError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any, NoReturn
+from urllib.parse import quote
+
+import aiohttp
+import attrs
+from yarl import URL
+
+from . import _json
+from ._retry import RateLimitGate, RetryPolicy, parse_retry_after
+from ._version import __version__
+from .errors import (
+    AmbiguousRequestError,
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    InternalServerError,
+    MethodNotAllowedError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    StablebrowseError,
+)
+
+__all__ = ["ConnectionPool", "HttpTransport", "RequestOptions", "encode_segment"]
+
+logger = logging.getLogger("stablebrowse_async")
+
+USER_AGENT = f"stablebrowse-async/{__version__} (python; aiohttp/{aiohttp.__version__})"
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+_READ_CHUNK = 64 * 1024
+_ERROR_TEXT_LIMIT = 300
+_STATUS_ERRORS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    405: MethodNotAllowedError,
+    429: RateLimitError,
+}
+
+
+def encode_segment(value: object, name: str) -> str:
+    """Percent-encode `value` as exactly one path segment, or raise naming `name`.
+
+    Every reserved character is encoded (``/`` becomes ``%2F``, ``?`` ``%3F``,
+    ``#`` ``%23``, ``%`` ``%25``), so an id can never change the route. The dot
+    segments ``.`` and ``..`` cannot be sent as an id at all: servers and proxies
+    normalise them away, so they are refused here.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{name} must not be empty")
+    if value in {".", ".."}:
+        raise ValueError(f"{name} cannot be {value!r}: it is not a valid path segment")
+    return quote(value, safe="")
+
+
+@attrs.frozen
+class RequestOptions:
+    """Per-client request settings (`with_options` makes a copy with others).
+
+    Attributes:
+        timeout: seconds for one attempt, connect to last byte; None waits forever.
+        retry: the retry policy.
+        max_response_bytes: answers larger than this fail with `APIResponseValidationError`.
+    """
+
+    timeout: float | None = 30.0
+    retry: RetryPolicy = attrs.Factory(RetryPolicy)
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+
+    def __attrs_post_init__(self) -> None:
+        if self.timeout is not None and (
+            isinstance(self.timeout, bool)
+            or not isinstance(self.timeout, (int, float))
+            or not self.timeout > 0
+        ):
+            raise ValueError(
+                f"timeout must be a positive number of seconds or None, got {self.timeout!r}"
+            )
+        if isinstance(self.max_response_bytes, bool) or not isinstance(
+            self.max_response_bytes, int
+        ):
+            raise TypeError("max_response_bytes must be an int")
+        if self.max_response_bytes < 1:
+            raise ValueError(f"max_response_bytes must be >= 1, got {self.max_response_bytes}")
+
+    def client_timeout(self) -> aiohttp.ClientTimeout:
+        """The aiohttp timeout: `timeout` bounds the whole attempt and, on its own, connecting."""
+        return aiohttp.ClientTimeout(total=self.timeout, connect=self.timeout)
+
+
+class ConnectionPool:
+    """The aiohttp session shared by a client and every `with_options` copy of it.
+
+    The session is created on first use inside the running event loop (aiohttp
+    sessions belong to one loop), with one `TCPConnector` limited to `limit`
+    connections. A session supplied by the caller is used as is and never closed.
+    """
+
+    def __init__(
+        self,
+        *,
+        limit: int = 100,
+        session: aiohttp.ClientSession | None = None,
+        headers: Mapping[str, str],
+    ) -> None:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"connection_limit must be a positive int, got {limit!r}")
+        self.limit = limit
+        self._headers = dict(headers)
+        self._session = session
+        self._owns_session = session is None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+        # Headers passed per request: only needed when the session is not ours.
+        self.request_headers: Mapping[str, str] | None = None if session is None else self._headers
+
+    @property
+    def closed(self) -> bool:
+        """True once `aclose` ran."""
+        return self._closed
+
+    @property
+    def connector(self) -> aiohttp.BaseConnector | None:
+        """The live connector (for statistics), or None before the first request."""
+        return None if self._session is None else self._session.connector
+
+    def session(self) -> aiohttp.ClientSession:
+        """Return the session, creating it in the running loop on first use."""
+        if self._closed:
+            raise RuntimeError("this client is closed; create a new AsyncClient")
+        session = self._session
+        loop = asyncio.get_running_loop()
+        if session is None:
+            connector = aiohttp.TCPConnector(limit=self.limit, limit_per_host=self.limit)
+            session = aiohttp.ClientSession(
+                connector=connector,
+                headers=self._headers,
+                json_serialize=lambda v: _json.dumps(v).decode(),
+                auto_decompress=True,
+                trust_env=False,
+            )
+            self._session = session
+            self._loop = loop
+        elif self._loop is None:
+            self._loop = loop
+        elif self._loop is not loop and self._owns_session:
+            raise RuntimeError(
+                "this AsyncClient is bound to the event loop it first ran in; "
+                "create one client per event loop (or use stablebrowse_async.sync.Client)"
+            )
+        return session
+
+    async def aclose(self) -> None:
+        """Close the session if we created it. Safe to call more than once."""
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None and self._owns_session and not session.closed:
+            await session.close()
+
+
+class _NotSent(Exception):
+    """Internal: the request never left this process (connect failed)."""
+
+
+class _Answer:
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+
+class HttpTransport:
+    """Sends API requests with the retry policy and maps failures to SDK errors."""
+
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        *,
+        base_url: str,
+        options: RequestOptions,
+        gate: RateLimitGate,
+    ) -> None:
+        self.pool = pool
+        self.base_url = base_url.rstrip("/")
+        self.options = options
+        self.gate = gate
+        self._timeout = options.client_timeout()
+        headers = dict(pool.request_headers or {})
+        self._get_headers: Mapping[str, str] | None = headers or None
+        self._body_headers: Mapping[str, str] = {**headers, "Content-Type": "application/json"}
+
+    def with_options(self, options: RequestOptions) -> HttpTransport:
+        """A transport sharing this one's pool and rate-limit gate, with other options."""
+        return HttpTransport(self.pool, base_url=self.base_url, options=options, gate=self.gate)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: Mapping[str, str] | None = None,
+        context: Any = None,
+    ) -> Any:
+        """Send `method path` and return the decoded JSON answer (None for an empty body).
+
+        `path` must already be encoded (see `encode_segment`). `context` is
+        attached to an `AmbiguousRequestError` so callers can reconcile.
+        """
+        url = URL(self.base_url + path, encoded=True)
+        data = None if body is None else _json.dumps(body)
+        headers = self._get_headers if data is None else self._body_headers
+        policy = self.options.retry
+        attempt = 0
+        while True:
+            wait = self.gate.delay()
+            if wait:
+                await asyncio.sleep(wait)
+            retry_after: float | None = None
+            try:
+                answer = await self._send(method, url, data, headers, params)
+            except _TooLarge as exc:
+                raise APIResponseValidationError(
+                    f"{method} {path}: {exc.args[0]}", method=method, path=path
+                ) from exc
+            except _NotSent as exc:
+                failure: StablebrowseError = _connection_error(exc.__cause__, method, path)
+                retryable = policy.connection_error_is_retryable(method, request_sent=False)
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                failure = _connection_error(exc, method, path)
+                retryable = policy.connection_error_is_retryable(method, request_sent=True)
+                if not retryable:
+                    _raise_ambiguous(exc, method, path, context)
+            else:
+                if answer.status < 300:
+                    try:
+                        return _decode_success(answer, method, path)
+                    except APIResponseValidationError as invalid:
+                        if method == "POST":
+                            _raise_unreadable_post(invalid, answer.status, method, path, context)
+                        failure = invalid
+                        retryable = True
+                else:
+                    failure = _status_error(answer, method, path)
+                    retryable = policy.status_is_retryable(method, answer.status)
+                    if answer.status == 429:
+                        retry_after = getattr(failure, "retry_after", None)
+                        self.gate.close_for(
+                            policy.initial_backoff
+                            if retry_after is None
+                            else min(retry_after, policy.max_retry_after)
+                        )
+            if not retryable or attempt >= policy.max_retries:
+                raise failure
+            attempt += 1
+            delay = policy.backoff(attempt, retry_after)
+            logger.info(
+                "retrying %s %s in %.2fs (attempt %d of %d): %s",
+                method,
+                path,
+                delay,
+                attempt,
+                policy.max_retries,
+                failure.message,
+            )
+            await asyncio.sleep(delay)
+
+    async def _send(
+        self,
+        method: str,
+        url: URL,
+        data: bytes | None,
+        headers: Mapping[str, str] | None,
+        params: Mapping[str, str] | None,
+    ) -> _Answer:
+        session = self.pool.session()
+        started = time.perf_counter()
+        try:
+            async with session.request(
+                method,
+                url,
+                data=data,
+                headers=headers,
+                params=params,
+                timeout=self._timeout,
+                max_redirects=5,
+            ) as response:
+                raw = await self._read(response)
+                answer = _Answer(response.status, response.headers, raw)
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            raise _NotSent from exc
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s -> %d (%.1f ms)",
+                method,
+                url.path,
+                answer.status,
+                (time.perf_counter() - started) * 1000,
+            )
+        return answer
+
+    async def _read(self, response: aiohttp.ClientResponse) -> bytes:
+        cap = self.options.max_response_bytes
+        length = response.content_length
+        if length is not None:
+            if length > cap:
+                raise _TooLarge(length, cap)
+            return await response.read()
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.content.iter_chunked(_READ_CHUNK):
+            size += len(chunk)
+            if size > cap:
+                raise _TooLarge(size, cap)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+class _TooLarge(aiohttp.ClientPayloadError):
+    """Internal: the answer exceeded `max_response_bytes` (surfaced as a validation error)."""
+
+    def __init__(self, size: int, cap: int) -> None:
+        super().__init__(f"response body of {size}+ bytes exceeds max_response_bytes={cap}")
+        self.size = size
+        self.cap = cap
+
+
+def _connection_error(exc: BaseException | None, method: str, path: str) -> StablebrowseError:
+    if isinstance(exc, asyncio.TimeoutError):
+        error: StablebrowseError = APITimeoutError(
+            f"{method} {path}: request timed out", method=method, path=path
+        )
+    else:
+        detail = f"{type(exc).__name__}: {exc}" if exc is not None else "connection failed"
+        error = APIConnectionError(f"{method} {path}: {detail}", method=method, path=path)
+    error.__cause__ = exc
+    return error
+
+
+def _raise_ambiguous(exc: BaseException, method: str, path: str, context: Any) -> NoReturn:
+    what = (
+        "timed out" if isinstance(exc, asyncio.TimeoutError) else f"failed ({type(exc).__name__})"
+    )
+    raise AmbiguousRequestError(
+        f"{method} {path} {what} after the request was sent: the server may or may not "
+        "have acted on it, so it was not retried (a retry could create a duplicate)",
+        method=method,
+        path=path,
+        request=context,
+    ) from exc
+
+
+def _raise_unreadable_post(
+    invalid: APIResponseValidationError, status: int, method: str, path: str, context: Any
+) -> NoReturn:
+    raise AmbiguousRequestError(
+        f"{method} {path} was accepted (HTTP {status}) but the answer could not be read "
+        f"({invalid.message}): the resource exists but its id is unknown",
+        method=method,
+        path=path,
+        request=context,
+    ) from invalid
+
+
+def _decode_success(answer: _Answer, method: str, path: str) -> Any:
+    if not answer.body.strip():
+        return None
+    try:
+        return _json.loads(answer.body)
+    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
+        raise APIResponseValidationError(
+            f"{method} {path}: HTTP {answer.status} answer is not valid JSON ({type(exc).__name__})",
+            status_code=answer.status,
+            body=_snippet(answer.body),
+            method=method,
+            path=path,
+        ) from exc
+
+
+def _snippet(raw: bytes) -> str:
+    text = raw[:_ERROR_TEXT_LIMIT].decode("utf-8", "replace").strip()
+    return text + ("…" if len(raw) > _ERROR_TEXT_LIMIT else "")
+
+
+def _status_error(answer: _Answer, method: str, path: str) -> APIStatusError:
+    status = answer.status
+    body: Any = None
+    message: str | None = None
+    if answer.body.strip():
+        try:
+            body = _json.loads(answer.body)
+        except (ValueError, RecursionError, UnicodeDecodeError):
+            body = _snippet(answer.body)
+    if isinstance(body, dict):
+        for key in ("error", "message", "detail"):
+            value = body.get(key)
+            if isinstance(value, str) and value.strip():
+                message = value.strip()[:_ERROR_TEXT_LIMIT]
+                break
+    if message is None:
+        kind = (
+            "empty body"
+            if body is None
+            else "non-JSON body"
+            if isinstance(body, str)
+            else "JSON body"
+        )
+        message = f"HTTP {status} ({kind})"
+    cls = _STATUS_ERRORS.get(status) or (InternalServerError if status >= 500 else APIStatusError)
+    request_id = answer.headers.get("x-request-id") or answer.headers.get("x-amzn-requestid")
+    error = cls(
+        f"{method} {path}: {status} {message}",
+        status_code=status,
+        body=body,
+        request_id=request_id,
+        method=method,
+        path=path,
+    )
+    if isinstance(error, RateLimitError):
+        error.retry_after = parse_retry_after(answer.headers)
+        if isinstance(body, dict):
+            error.limit = _optional_int(body.get("limit"))
+            error.used = _optional_int(body.get("used"))
+    elif isinstance(error, MethodNotAllowedError):
+        allow = answer.headers.get("allow", "")
+        error.allow = tuple(part.strip() for part in allow.split(",") if part.strip())
+    return error
+
+
+def _optional_int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None

@@ -1,0 +1,441 @@
+"""Polling: the poll schedule, single waits, and the fan-out engine behind `run_many`.
+
+Schedule. A task's n-th poll happens `first * factor**(n-1)` seconds (capped at
+`max_interval`) after the previous one, each interval shrunk or stretched by up
+to `jitter` so that thousands of tasks submitted together do not poll in
+lock-step. Short tasks are seen soon; long ones cost few requests.
+
+Transient poll failures (connection errors, timeouts, 5xx, 408, 429, an
+unreadable body) never fail a task: the poller waits (at least the server's
+Retry-After, else a growing backoff) and polls again until `poll_timeout`.
+Only a definitive answer (404, 401, 403, other 4xx) ends the wait early.
+
+Shared backoff. Every request of a client passes its `RateLimitGate`; a 429
+anywhere closes it for the Retry-After, so all pollers slow down together.
+
+Fan-out. `RunMany` runs one scheduler per batch: a heap of (next poll time,
+task) entries, a bounded number of requests in flight, and one short-lived
+asyncio task per *request*, never a sleeping coroutine per *task*. An entry is
+a small slotted object, which is what keeps 10 000 in-flight tasks cheap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import math
+import random
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+import anyio
+import attrs
+from anyio.abc import TaskGroup
+
+from .errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    InternalServerError,
+    RateLimitError,
+    StablebrowseError,
+    TaskFailedError,
+    TaskTimeoutError,
+)
+from .types import Task, TaskOutcome, TaskRequest, TaskStatus
+
+__all__ = ["PollSchedule", "Progress", "RunMany", "is_transient", "wait_for_task"]
+
+_ERROR_BACKOFF_CAP = 30.0
+
+
+def _positive(name: str) -> Callable[[Any, Any, Any], None]:
+    def check(instance: Any, attribute: Any, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+
+    return check
+
+
+@attrs.frozen
+class PollSchedule:
+    """When to poll a running task.
+
+    Attributes:
+        first: seconds from submission (or from the start of a wait) to the first poll.
+        factor: each interval is the previous one times this (>= 1).
+        max_interval: the cap on any interval.
+        jitter: each interval is scaled by a random factor in [1 - jitter, 1 + jitter].
+    """
+
+    first: float = attrs.field(default=1.0, validator=_positive("first"))
+    factor: float = attrs.field(default=1.3, validator=_positive("factor"))
+    max_interval: float = attrs.field(default=5.0, validator=_positive("max_interval"))
+    jitter: float = 0.1
+
+    def __attrs_post_init__(self) -> None:
+        if self.factor < 1:
+            raise ValueError(f"factor must be >= 1, got {self.factor!r}")
+        if not 0 <= self.jitter < 1:
+            raise ValueError(f"jitter must be in [0, 1), got {self.jitter!r}")
+
+    @classmethod
+    def coerce(cls, value: float | PollSchedule | None) -> PollSchedule:
+        """A schedule from a `PollSchedule`, None (the default), or a number of seconds.
+
+        A number is the cap: the first poll comes after ``min(1.0, seconds)``.
+        """
+        if value is None:
+            return cls()
+        if isinstance(value, PollSchedule):
+            return value
+        _positive("poll_interval")(None, None, value)
+        return cls(first=min(1.0, float(value)), max_interval=float(value))
+
+    def interval(self, polls_done: int) -> float:
+        """Seconds before the next poll when `polls_done` polls already happened."""
+        base = min(self.max_interval, self.first * self.factor**polls_done)
+        if self.jitter:
+            base *= random.uniform(1.0 - self.jitter, 1.0 + self.jitter)
+        return base
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a failed poll should be tried again (True) or end the wait (False)."""
+    if isinstance(error, (APIConnectionError, APIResponseValidationError)):
+        return True
+    if isinstance(error, (InternalServerError, RateLimitError)):
+        return True
+    return isinstance(error, APIStatusError) and error.status_code == 408
+
+
+def error_backoff(error: BaseException, failures: int) -> float:
+    """Seconds to wait after the `failures`-th consecutive transient poll failure."""
+    retry_after = getattr(error, "retry_after", None)
+    backoff = min(_ERROR_BACKOFF_CAP, 0.5 * 2.0 ** (failures - 1))
+    if isinstance(retry_after, (int, float)) and retry_after > 0:
+        return max(min(float(retry_after), _ERROR_BACKOFF_CAP), backoff / 2)
+    return random.uniform(backoff / 2, backoff)
+
+
+def final_result(task: Task) -> Task:
+    """Return a completed task; raise `TaskFailedError` for failed or cancelled."""
+    if task.status is TaskStatus.COMPLETED:
+        return task
+    raise TaskFailedError(task)
+
+
+FetchTask = Callable[[str], Awaitable[Task]]
+
+
+async def wait_for_task(
+    fetch: FetchTask,
+    last: Task,
+    *,
+    schedule: PollSchedule,
+    poll_timeout: float,
+    clock: Callable[[], float] = time.monotonic,
+) -> Task:
+    """Poll `fetch(task_id)` on `schedule` until `last`'s task is terminal.
+
+    Returns the completed record; raises `TaskFailedError` (failed, cancelled),
+    `TaskTimeoutError` (with the last record seen) or a definitive API error.
+    """
+    deadline = clock() + poll_timeout
+    polls = 0
+    failures = 0
+    delay = schedule.interval(0)
+    while not last.is_terminal:
+        remaining = deadline - clock()
+        if remaining <= 0:
+            raise TaskTimeoutError(last, poll_timeout)
+        await asyncio.sleep(min(delay, remaining))
+        try:
+            last = await fetch(last.task_id)
+        except StablebrowseError as error:
+            if not is_transient(error):
+                raise
+            failures += 1
+            delay = error_backoff(error, failures)
+            continue
+        failures = 0
+        polls += 1
+        delay = schedule.interval(polls)
+    return final_result(last)
+
+
+@attrs.frozen
+class Progress:
+    """Counts `run_many` reports to its `on_progress` callback after every change.
+
+    Attributes:
+        submitted: tasks accepted by the API so far.
+        completed: outcomes delivered that hold a completed task.
+        failed: outcomes delivered that hold an error (of any kind).
+        in_flight: tasks submitted whose outcome is not yet known.
+        started: requests taken from the input so far.
+    """
+
+    submitted: int
+    completed: int
+    failed: int
+    in_flight: int
+    started: int
+
+    @property
+    def done(self) -> int:
+        """Outcomes delivered so far."""
+        return self.completed + self.failed
+
+
+class _Entry:
+    """One submitted task being polled: the whole per-task state of the engine."""
+
+    __slots__ = ("deadline", "failures", "index", "last", "polls", "request")
+
+    def __init__(self, index: int, request: TaskRequest, last: Task, deadline: float) -> None:
+        self.index = index
+        self.request = request
+        self.last = last
+        self.deadline = deadline
+        self.polls = 0
+        self.failures = 0
+
+
+SubmitFn = Callable[[TaskRequest], Awaitable[Task]]
+_DONE = object()
+
+
+class RunMany:
+    """Submit many tasks and yield a `TaskOutcome` for each as it finishes.
+
+    Iterate it with ``async for``. Leaving the loop early (break, an
+    exception, cancellation) stops the work: call ``await it.aclose()`` or use
+    ``async with`` to make that immediate; otherwise it happens when the
+    iterator is garbage-collected. Tasks already submitted keep running on the
+    server; their ids are on the outcomes you did receive only.
+    """
+
+    def __init__(
+        self,
+        requests: Iterable[TaskRequest | Mapping[str, Any]]
+        | AsyncIterable[TaskRequest | Mapping[str, Any]],
+        *,
+        submit: SubmitFn,
+        fetch: FetchTask,
+        schedule: PollSchedule,
+        poll_timeout: float,
+        concurrency: int = 64,
+        max_in_flight: int = 10_000,
+        on_progress: Callable[[Progress], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        for name, value in (("concurrency", concurrency), ("max_in_flight", max_in_flight)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if isinstance(poll_timeout, bool) or not isinstance(poll_timeout, (int, float)):
+            raise TypeError(f"poll_timeout must be a number, got {type(poll_timeout).__name__}")
+        if not poll_timeout > 0:
+            raise ValueError(f"poll_timeout must be > 0, got {poll_timeout!r}")
+        if not isinstance(requests, (Iterable, AsyncIterable)):
+            raise TypeError(
+                f"requests must be an iterable or async iterable, got {type(requests).__name__}"
+            )
+        self._requests = requests
+        self._submit = submit
+        self._fetch = fetch
+        self._schedule = schedule
+        self._poll_timeout = float(poll_timeout)
+        self._on_progress = on_progress
+        self._clock = clock
+        self._slots = asyncio.Semaphore(concurrency)
+        self._room = asyncio.Semaphore(max_in_flight)
+        self._heap: list[tuple[float, int, _Entry]] = []
+        self._seq = itertools.count()
+        self._wake = asyncio.Event()
+        self._outcomes: asyncio.Queue[Any] = asyncio.Queue()
+        self._runner: asyncio.Task[None] | None = None
+        self._feeding = True
+        self._active = 0
+        self._counts = {"submitted": 0, "completed": 0, "failed": 0, "in_flight": 0, "started": 0}
+        self._closed = False
+        self._input_error: Exception | None = None
+
+    # -- consumer side -----------------------------------------------------
+
+    def __aiter__(self) -> AsyncIterator[TaskOutcome]:
+        return self
+
+    async def __anext__(self) -> TaskOutcome:
+        if self._closed:
+            raise StopAsyncIteration
+        if self._runner is None:
+            self._runner = asyncio.get_running_loop().create_task(self._run())
+        item = await self._outcomes.get()
+        if item is _DONE:
+            self._closed = True
+            await self._runner
+            raise StopAsyncIteration
+        if isinstance(item, BaseException):
+            self._closed = True
+            raise item
+        self._room.release()
+        assert isinstance(item, TaskOutcome)
+        return item
+
+    async def aclose(self) -> None:
+        """Stop submitting and polling now, and wait until everything is cleaned up."""
+        self._closed = True
+        runner, self._runner = self._runner, None
+        if runner is not None and not runner.done():
+            runner.cancel()
+            # asyncio.wait, unlike awaiting the task, does not re-raise its
+            # cancellation: a CancelledError here is our own caller's.
+            await asyncio.wait([runner])
+        elif runner is not None and not runner.cancelled():
+            runner.exception()  # retrieved, so asyncio does not warn
+
+    async def __aenter__(self) -> RunMany:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __del__(self) -> None:
+        runner = self._runner
+        if runner is not None and not runner.done():
+            runner.get_loop().call_soon_threadsafe(runner.cancel)
+
+    # -- engine ---------------------------------------------------------------
+
+    async def _run(self) -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._feed, group)
+            await self._schedule_polls(group)
+        # Every outcome is delivered before an input failure is raised to the consumer.
+        self._outcomes.put_nowait(self._input_error if self._input_error is not None else _DONE)
+
+    def _progress(self) -> None:
+        if self._on_progress is not None:
+            self._on_progress(Progress(**self._counts))
+
+    def _deliver(self, outcome: TaskOutcome, *, was_in_flight: bool) -> None:
+        self._counts["completed" if outcome.error is None else "failed"] += 1
+        if was_in_flight:
+            self._counts["in_flight"] -= 1
+        self._outcomes.put_nowait(outcome)
+        self._progress()
+
+    async def _iterate_requests(self) -> AsyncIterator[Any]:
+        source = self._requests
+        if isinstance(source, AsyncIterable):
+            async for item in source:
+                yield item
+        else:
+            for item in source:
+                yield item
+
+    async def _feed(self, group: TaskGroup) -> None:
+        try:
+            index = 0
+            async for raw in self._iterate_requests():
+                await self._room.acquire()
+                self._counts["started"] += 1
+                try:
+                    request = TaskRequest.coerce(raw)
+                except (TypeError, ValueError) as error:
+                    self._deliver(TaskOutcome(index, raw, error=error), was_in_flight=False)
+                else:
+                    await self._slots.acquire()
+                    group.start_soon(self._submit_one, index, request)
+                index += 1
+        except Exception as error:
+            # The caller's input failed: submit nothing more, finish what is in
+            # flight, then raise this to the consumer after the last outcome.
+            self._input_error = error
+        finally:
+            self._feeding = False
+            self._wake.set()
+
+    async def _submit_one(self, index: int, request: TaskRequest) -> None:
+        self._active += 1
+        try:
+            task = await self._submit(request)
+        except StablebrowseError as error:
+            self._deliver(TaskOutcome(index, request, error=error), was_in_flight=False)
+            return
+        finally:
+            self._active -= 1
+            self._slots.release()
+            self._wake.set()
+        self._counts["submitted"] += 1
+        self._counts["in_flight"] += 1
+        entry = _Entry(index, request, task, self._clock() + self._poll_timeout)
+        self._push(entry, self._schedule.interval(0))
+        self._progress()
+
+    def _push(self, entry: _Entry, delay: float) -> None:
+        due = min(self._clock() + delay, entry.deadline)
+        heapq.heappush(self._heap, (due, next(self._seq), entry))
+        self._wake.set()
+
+    async def _schedule_polls(self, group: TaskGroup) -> None:
+        heap = self._heap
+        while self._feeding or heap or self._active:
+            if not heap:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            wait = heap[0][0] - self._clock()
+            if wait > 0:
+                self._wake.clear()
+                with anyio.move_on_after(wait):
+                    await self._wake.wait()
+                continue
+            _, _, entry = heapq.heappop(heap)
+            if self._clock() >= entry.deadline:
+                self._deliver(
+                    TaskOutcome(
+                        entry.index,
+                        entry.request,
+                        error=TaskTimeoutError(entry.last, self._poll_timeout),
+                    ),
+                    was_in_flight=True,
+                )
+                continue
+            await self._slots.acquire()
+            group.start_soon(self._poll_one, entry)
+
+    async def _poll_one(self, entry: _Entry) -> None:
+        self._active += 1
+        try:
+            try:
+                task = await self._fetch(entry.last.task_id)
+            except StablebrowseError as error:
+                if not is_transient(error):
+                    self._deliver(
+                        TaskOutcome(entry.index, entry.request, error=error), was_in_flight=True
+                    )
+                    return
+                entry.failures += 1
+                self._push(entry, error_backoff(error, entry.failures))
+                return
+            entry.failures = 0
+            entry.polls += 1
+            entry.last = task
+            if not task.is_terminal:
+                self._push(entry, self._schedule.interval(entry.polls))
+                return
+            if task.status is TaskStatus.COMPLETED:
+                outcome = TaskOutcome(entry.index, entry.request, task=task)
+            else:
+                outcome = TaskOutcome(entry.index, entry.request, error=TaskFailedError(task))
+            self._deliver(outcome, was_in_flight=True)
+        finally:
+            self._active -= 1
+            self._slots.release()
+            self._wake.set()

@@ -1,0 +1,1 @@
+"""One module per API area; each class exposes that area's verbs."""

@@ -1,0 +1,44 @@
+"""`client.api_keys`: mint, list and revoke API keys (dashboard tokens only)."""
+
+from __future__ import annotations
+
+from .._http import encode_segment
+from ..errors import APIResponseValidationError
+from ..types import ApiKey, CreatedApiKey
+from ._base import Resource, field, parse, parse_created
+
+
+class ApiKeys(Resource):
+    """Manage the business's API keys. Calling these with an API key gives `AuthenticationError`."""
+
+    __slots__ = ()
+
+    async def create(self, *, label: str | None = None) -> CreatedApiKey:
+        """Mint a key. The full secret is on the result's `key`, and only there, only now.
+
+        The POST is never retried after it was sent: a lost answer raises
+        `AmbiguousRequestError` (list the keys to see whether it was minted).
+        """
+        if label is not None and not isinstance(label, str):
+            raise TypeError(f"label must be a str, got {type(label).__name__}")
+        body = {} if label is None else {"label": label}
+        data = await self._transport.request("POST", "/api-keys", body=body, context=body)
+        return parse_created(data, CreatedApiKey, "POST", "/api-keys", body)
+
+    async def list(self) -> list[ApiKey]:
+        """All keys of the business, revoked ones included (see `ApiKey.is_revoked`)."""
+        data = await self._transport.request("GET", "/api-keys")
+        keys = field(data, "keys")
+        if not isinstance(keys, list):
+            raise APIResponseValidationError(
+                "GET /api-keys: answer has no 'keys' list",
+                body=data,
+                method="GET",
+                path="/api-keys",
+            )
+        return [parse(item, ApiKey, "GET", "/api-keys") for item in keys]
+
+    async def revoke(self, prefix: str) -> None:
+        """Revoke the key with this prefix, at once and for good (it then gets 403 everywhere)."""
+        path = "/api-keys/" + encode_segment(prefix, "prefix")
+        await self._transport.request("DELETE", path)

@@ -1,0 +1,98 @@
+"""`client.design`: design-token extraction jobs (an ordinary task whose output is `design`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from .._polling import PollSchedule, wait_for_task
+from ..types import MAX_END_USER_ID_LENGTH, Task
+from ._base import Resource, parse_created
+
+#: The extractors the API knows.
+EXTRACTORS: tuple[str, ...] = ("images", "fonts", "colors", "icons", "tokens", "logo")
+
+
+def _design_body(
+    url: str, end_user_id: str, extractors: Iterable[str] | None, enable_ip_rotation: bool
+) -> dict[str, Any]:
+    if not isinstance(url, str):
+        raise TypeError(f"url must be a str, got {type(url).__name__}")
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError(f"url must be an absolute http(s) URL, got {url!r}")
+    if not isinstance(end_user_id, str):
+        raise TypeError(f"end_user_id must be a str, got {type(end_user_id).__name__}")
+    if not end_user_id.strip():
+        raise ValueError("end_user_id must not be empty or blank")
+    if len(end_user_id) > MAX_END_USER_ID_LENGTH:
+        raise ValueError(
+            f"end_user_id must be at most {MAX_END_USER_ID_LENGTH} characters, got {len(end_user_id)}"
+        )
+    if not isinstance(enable_ip_rotation, bool):
+        raise TypeError("enable_ip_rotation must be a bool")
+    body: dict[str, Any] = {"url": url, "endUserId": end_user_id}
+    if extractors is not None:
+        if isinstance(extractors, str):
+            raise TypeError("extractors must be a list of names, not a single string")
+        names = list(extractors)
+        unknown = [name for name in names if name not in EXTRACTORS]
+        if not names or unknown:
+            raise ValueError(
+                f"extractors must be a non-empty subset of {', '.join(EXTRACTORS)}; got {names!r}"
+            )
+        body["extractors"] = names
+    if enable_ip_rotation:
+        body["enableIpRotation"] = True
+    return body
+
+
+class Design(Resource):
+    """Extract a site's design tokens (images, fonts, colors, icons, tokens, logo)."""
+
+    __slots__ = ()
+
+    async def submit(
+        self,
+        *,
+        url: str,
+        end_user_id: str,
+        extractors: Iterable[str] | None = None,
+        enable_ip_rotation: bool = False,
+    ) -> Task:
+        """Start an extraction; returns the ``pending`` task at once (poll with `tasks.wait`)."""
+        body = _design_body(url, end_user_id, extractors, enable_ip_rotation)
+        data = await self._transport.request("POST", "/design/extract", body=body, context=body)
+        if isinstance(data, dict):
+            data = {
+                "status": "pending",
+                "task": f"[design] {url}",
+                "endUserId": end_user_id,
+                **data,
+            }
+        return parse_created(data, Task, "POST", "/design/extract", body)
+
+    async def run(
+        self,
+        *,
+        url: str,
+        end_user_id: str,
+        extractors: Iterable[str] | None = None,
+        enable_ip_rotation: bool = False,
+        poll_interval: float | PollSchedule | None = None,
+        poll_timeout: float | None = None,
+    ) -> Task:
+        """Start an extraction and wait for it; the result is on the returned task's `design`.
+
+        Raises `TaskFailedError`, `TaskTimeoutError` or an API error, like `tasks.run`.
+        """
+        schedule, timeout = self._client.tasks._poll_settings(poll_interval, poll_timeout)
+        submitted = await self.submit(
+            url=url,
+            end_user_id=end_user_id,
+            extractors=extractors,
+            enable_ip_rotation=enable_ip_rotation,
+        )
+        tasks = self._client.tasks
+        return await wait_for_task(tasks.get, submitted, schedule=schedule, poll_timeout=timeout)

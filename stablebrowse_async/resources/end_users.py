@@ -1,0 +1,155 @@
+"""`client.end_users(id).credentials`: per-end-user platform cookies.
+
+Credential values are secrets: they are sent in the request body only, and
+never appear in a repr, a log line or an exception message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from .._convert import to_camel
+from .._http import encode_segment
+from ..types import MAX_END_USER_ID_LENGTH, CredentialStatus
+from ._base import Resource, parse
+
+if TYPE_CHECKING:
+    from .._client import AsyncClient
+
+__all__ = ["CREDENTIAL_FIELDS", "Credentials", "EndUser"]
+
+#: The credential fields the API accepts, snake_case as in Python.
+CREDENTIAL_FIELDS: tuple[str, ...] = (
+    "twitter_auth_token",
+    "twitter_ct0",
+    "reddit_session",
+    "tiktok_session_id",
+    "tiktok_csrf_token",
+    "youtube_sid",
+    "youtube_hsid",
+    "youtube_ssid",
+    "youtube_sapisid",
+    "instagram_session_id",
+    "instagram_csrf_token",
+    "instagram_ds_user_id",
+)
+_WIRE_NAMES = {name: to_camel(name) for name in CREDENTIAL_FIELDS}
+# `delete(fields=...)` accepts either spelling.
+_ANY_SPELLING = {**_WIRE_NAMES, **{wire: wire for wire in _WIRE_NAMES.values()}}
+
+
+def _check_end_user_id(end_user_id: object) -> str:
+    segment = encode_segment(end_user_id, "end_user_id")
+    assert isinstance(end_user_id, str)
+    if not end_user_id.strip():
+        raise ValueError("end_user_id must not be blank")
+    if len(end_user_id) > MAX_END_USER_ID_LENGTH:
+        raise ValueError(
+            f"end_user_id must be at most {MAX_END_USER_ID_LENGTH} characters, got {len(end_user_id)}"
+        )
+    return segment
+
+
+class Credentials(Resource):
+    """The stored platform credentials of one end user."""
+
+    __slots__ = ("_path", "end_user_id")
+
+    def __init__(self, client: AsyncClient, end_user_id: str) -> None:
+        super().__init__(client)
+        self.end_user_id = end_user_id
+        self._path = f"/end-users/{_check_end_user_id(end_user_id)}/credentials"
+
+    def __repr__(self) -> str:
+        return f"Credentials(end_user_id={self.end_user_id!r})"
+
+    async def set(
+        self,
+        *,
+        twitter_auth_token: str | None = None,
+        twitter_ct0: str | None = None,
+        reddit_session: str | None = None,
+        tiktok_session_id: str | None = None,
+        tiktok_csrf_token: str | None = None,
+        youtube_sid: str | None = None,
+        youtube_hsid: str | None = None,
+        youtube_ssid: str | None = None,
+        youtube_sapisid: str | None = None,
+        instagram_session_id: str | None = None,
+        instagram_csrf_token: str | None = None,
+        instagram_ds_user_id: str | None = None,
+    ) -> None:
+        """Upsert credentials. Only the fields given change; platforms not named stay as they were.
+
+        Raises `ValueError` when no field is given, `TypeError` for a non-string value.
+        """
+        given = {
+            "twitter_auth_token": twitter_auth_token,
+            "twitter_ct0": twitter_ct0,
+            "reddit_session": reddit_session,
+            "tiktok_session_id": tiktok_session_id,
+            "tiktok_csrf_token": tiktok_csrf_token,
+            "youtube_sid": youtube_sid,
+            "youtube_hsid": youtube_hsid,
+            "youtube_ssid": youtube_ssid,
+            "youtube_sapisid": youtube_sapisid,
+            "instagram_session_id": instagram_session_id,
+            "instagram_csrf_token": instagram_csrf_token,
+            "instagram_ds_user_id": instagram_ds_user_id,
+        }
+        body: dict[str, str] = {}
+        for name, value in given.items():
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                # Name the field, never echo the value: it is a secret.
+                raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+            body[_WIRE_NAMES[name]] = value
+        if not body:
+            raise ValueError(
+                "credentials.set() needs at least one credential; valid fields: "
+                + ", ".join(CREDENTIAL_FIELDS)
+            )
+        await self._transport.request("PUT", self._path, body=body)
+
+    async def get(self) -> CredentialStatus:
+        """Which platforms are configured (flags only; the API never returns secrets)."""
+        data = await self._transport.request("GET", self._path)
+        return parse(data, CredentialStatus, "GET", self._path)
+
+    async def delete(self, fields: Iterable[str] | None = None) -> None:
+        """Clear credentials: the named `fields` only, or every one when `fields` is None.
+
+        Field names may be snake_case (``twitter_auth_token``) or the API's
+        camelCase. An empty list raises `ValueError` rather than clearing
+        everything by accident.
+        """
+        body: dict[str, list[str]] | None = None
+        if fields is not None:
+            if isinstance(fields, str):
+                raise TypeError("fields must be a list of field names, not a single string")
+            names = list(fields)
+            if not names:
+                raise ValueError("fields must not be empty; pass fields=None to clear everything")
+            unknown = [name for name in names if name not in _ANY_SPELLING]
+            if unknown:
+                raise ValueError(
+                    f"unknown credential field(s): {', '.join(map(str, unknown))}; "
+                    f"valid fields: {', '.join(CREDENTIAL_FIELDS)}"
+                )
+            body = {"fields": list(dict.fromkeys(_ANY_SPELLING[name] for name in names))}
+        await self._transport.request("DELETE", self._path, body=body)
+
+
+class EndUser:
+    """A handle on one end user (your own user id): ``client.end_users("alice")``."""
+
+    __slots__ = ("credentials", "end_user_id")
+
+    def __init__(self, client: AsyncClient, end_user_id: str) -> None:
+        self.end_user_id = end_user_id
+        self.credentials = Credentials(client, end_user_id)
+
+    def __repr__(self) -> str:
+        return f"EndUser(end_user_id={self.end_user_id!r})"
