@@ -1,0 +1,283 @@
+"""The model layer: wire <-> attrs conversion, tolerance, and secrets in reprs."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stablebrowse_async import (
+    ApiKey,
+    CreatedApiKey,
+    CredentialStatus,
+    SessionSummary,
+    SessionTasks,
+    Task,
+    TaskRequest,
+    TaskStatus,
+)
+from stablebrowse_async._convert import (
+    format_datetime,
+    from_wire,
+    parse_datetime,
+    to_camel,
+    to_wire,
+)
+
+FULL_RECORD: dict[str, Any] = {
+    "taskId": "t_1",
+    "sessionId": "s_1",
+    "endUserId": "alice",
+    "businessId": "b_1",
+    "status": "completed",
+    "task": "find the news",
+    "result": {"answer": 42},
+    "structured_content": {"title": "x"},
+    "html_dump": "<html></html>",
+    "design": {"colors": ["#fff"]},
+    "totalSteps": 3,
+    "durationMs": 1234,
+    "visitedUrls": ["https://example.com"],
+    "stepSummaries": [{"n": 1, "type": "navigate", "msg": "opened", "success": True}],
+    "error": None,
+    "createdAt": "2026-04-21T10:00:00.000Z",
+    "updatedAt": "2026-04-21T10:00:01.500Z",
+}
+
+
+def test_task_record_maps_every_field() -> None:
+    task = from_wire(FULL_RECORD, Task)
+    assert task.task_id == "t_1"
+    assert task.status is TaskStatus.COMPLETED
+    assert task.is_terminal
+    assert task.structured_content == {"title": "x"}
+    assert task.html_dump == "<html></html>"
+    assert task.total_steps == 3
+    assert task.duration_ms == 1234
+    assert task.visited_urls == ("https://example.com",)
+    assert task.step_summaries[0].type == "navigate"
+    assert task.created_at == datetime(2026, 4, 21, 10, 0, tzinfo=timezone.utc)
+    assert task.updated_at == datetime(2026, 4, 21, 10, 0, 1, 500000, tzinfo=timezone.utc)
+    assert task.extras == {}
+
+
+def test_round_trip_reproduces_the_wire_record() -> None:
+    record = {**FULL_RECORD, "costCents": 7}
+    assert to_wire(from_wire(record, Task)) == record
+    assert from_wire(record, Task).raw == record
+
+
+def test_unknown_fields_are_kept_not_rejected() -> None:
+    task = from_wire({"taskId": "t", "status": "running", "newThing": [1, 2]}, Task)
+    assert task.extras == {"newThing": [1, 2]}
+    assert task.raw["newThing"] == [1, 2]
+
+
+def test_unknown_status_is_kept_and_not_terminal() -> None:
+    task = from_wire({"taskId": "t", "status": "paused_by_operator"}, Task)
+    assert task.status == "paused_by_operator"
+    assert task.status.value == "paused_by_operator"
+    assert not task.status.is_known
+    assert not task.is_terminal
+
+
+@pytest.mark.parametrize("status", ["completed", "failed", "cancelled"])
+def test_terminal_states(status: str) -> None:
+    assert TaskStatus(status).is_terminal
+    assert TaskStatus(status).is_known
+
+
+def test_nulls_in_collections_become_empty() -> None:
+    task = from_wire({"taskId": "t", "status": "pending", "visitedUrls": None}, Task)
+    assert task.visited_urls == ()
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"status": "pending"},
+        {"taskId": 5, "status": "pending"},
+        {"taskId": "t", "status": 3},
+        {"taskId": "t", "status": "pending", "visitedUrls": "x"},
+        {"taskId": "t", "status": "pending", "totalSteps": True},
+        {"taskId": "t", "status": "pending", "createdAt": "yesterday"},
+        {"taskId": "t", "status": "pending", "stepSummaries": [5]},
+    ],
+)
+def test_malformed_records_raise_plain_errors(record: dict[str, Any]) -> None:
+    with pytest.raises((TypeError, ValueError, KeyError)):
+        from_wire(record, Task)
+
+
+def test_datetime_parsing_accepts_the_variants_servers_send() -> None:
+    expected = datetime(2026, 4, 21, 10, 0, 0, 123000, tzinfo=timezone.utc)
+    assert parse_datetime("2026-04-21T10:00:00.123Z") == expected
+    assert parse_datetime("2026-04-21T10:00:00.123+00:00") == expected
+    assert parse_datetime("2026-04-21T10:00:00.1234567Z").microsecond == 123456
+    assert parse_datetime("2026-04-21T10:00:00").tzinfo is timezone.utc
+    assert format_datetime(expected) == "2026-04-21T10:00:00.123Z"
+
+
+def test_other_models() -> None:
+    summary = from_wire(
+        {"sessionId": "s", "endUserId": "a", "taskCount": 2, "lastStatus": "completed"},
+        SessionSummary,
+    )
+    assert summary.task_count == 2
+    assert summary.extras == {"lastStatus": "completed"}
+    session = from_wire({"sessionId": "s", "tasks": [FULL_RECORD]}, SessionTasks)
+    assert session.tasks[0].task_id == "t_1"
+    status = from_wire({"endUserId": "a", "platforms": {"twitter": True}}, CredentialStatus)
+    assert status.is_configured("twitter")
+    assert not status.is_configured("reddit")
+    key = from_wire({"prefix": "sb_live_abcdefgh", "revokedAt": None}, ApiKey)
+    assert not key.is_revoked
+
+
+def test_created_key_secret_is_not_in_repr() -> None:
+    created = from_wire(
+        {"key": "sb_live_SECRETSECRETSECRET", "prefix": "sb_live_SECRETSE"}, CreatedApiKey
+    )
+    assert "SECRETSECRETSECRET" not in repr(created)
+    assert created.key == "sb_live_SECRETSECRETSECRET"
+
+
+def test_to_camel() -> None:
+    assert to_camel("instagram_ds_user_id") == "instagramDsUserId"
+    assert to_camel("task") == "task"
+
+
+def test_models_are_frozen() -> None:
+    task = from_wire(FULL_RECORD, Task)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        task.status = TaskStatus.FAILED  # type: ignore[misc]
+
+
+# -- TaskRequest validation -----------------------------------------------------
+
+
+def test_task_request_builds_the_camel_case_body() -> None:
+    request = TaskRequest(
+        end_user_id="alice",
+        task="t",
+        session_id="s",
+        start_url="https://x",
+        schema={"type": "object"},
+        max_steps=5,
+        include_html_dump=True,
+    )
+    assert request.to_wire() == {
+        "endUserId": "alice",
+        "task": "t",
+        "sessionId": "s",
+        "startUrl": "https://x",
+        "schema": {"type": "object"},
+        "maxSteps": 5,
+        "include_html_dump": True,
+    }
+    assert TaskRequest(end_user_id="a", task="t").to_wire() == {"endUserId": "a", "task": "t"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "names"),
+    [
+        ({"end_user_id": "", "task": "t"}, ValueError, "end_user_id"),
+        ({"end_user_id": "x" * 257, "task": "t"}, ValueError, "end_user_id"),
+        ({"end_user_id": 5, "task": "t"}, TypeError, "end_user_id"),
+        ({"end_user_id": "a", "task": "   "}, ValueError, "task"),
+        ({"end_user_id": "a", "task": "t", "max_steps": 0}, ValueError, "max_steps"),
+        ({"end_user_id": "a", "task": "t", "max_steps": 26}, ValueError, "max_steps"),
+        ({"end_user_id": "a", "task": "t", "max_steps": True}, TypeError, "max_steps"),
+        ({"end_user_id": "a", "task": "t", "schema": "{}"}, TypeError, "schema"),
+        ({"end_user_id": "a", "task": "t", "include_html_dump": 1}, TypeError, "include_html_dump"),
+        ({"end_user_id": "a", "task": "t", "session_id": ""}, ValueError, "session_id"),
+    ],
+)
+def test_task_request_rejects_bad_input_naming_the_argument(
+    kwargs: dict[str, Any], error: type[Exception], names: str
+) -> None:
+    with pytest.raises(error, match=names):
+        TaskRequest(**kwargs)
+
+
+def test_end_user_id_of_256_characters_is_accepted() -> None:
+    assert TaskRequest(end_user_id="x" * 256, task="t").end_user_id == "x" * 256
+
+
+def test_coerce_accepts_mappings_and_names_unknown_keys() -> None:
+    assert TaskRequest.coerce({"end_user_id": "a", "task": "t"}) == TaskRequest(
+        end_user_id="a", task="t"
+    )
+    request = TaskRequest(end_user_id="a", task="t")
+    assert TaskRequest.coerce(request) is request
+    with pytest.raises(TypeError, match="endUserId"):
+        TaskRequest.coerce({"endUserId": "a", "task": "t"})
+    with pytest.raises(TypeError, match="mapping"):
+        TaskRequest.coerce(["a"])  # type: ignore[arg-type]
+
+
+# -- property tests ---------------------------------------------------------------
+
+_json_scalar = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+_json = st.recursive(
+    _json_scalar,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+_datetimes = st.datetimes(
+    min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(timezone.utc)
+).map(lambda d: d.replace(microsecond=d.microsecond // 1000 * 1000))
+
+
+@given(
+    task_id=st.text(min_size=1),
+    status=st.text(min_size=1),
+    result=_json,
+    extras=st.dictionaries(
+        st.text(min_size=1).filter(lambda k: k not in FULL_RECORD), _json, max_size=4
+    ),
+    created=_datetimes,
+    steps=st.none() | st.integers(min_value=0, max_value=10**9),
+    urls=st.lists(st.text(), max_size=5),
+)
+def test_any_well_formed_record_round_trips(
+    task_id: str,
+    status: str,
+    result: Any,
+    extras: dict[str, Any],
+    created: datetime,
+    steps: int | None,
+    urls: list[str],
+) -> None:
+    record = {
+        "taskId": task_id,
+        "status": status,
+        "result": result,
+        "totalSteps": steps,
+        "visitedUrls": urls,
+        "createdAt": format_datetime(created),
+        **extras,
+    }
+    task = from_wire(record, Task)
+    assert task.task_id == task_id
+    assert task.status.value == status
+    assert task.created_at == created
+    assert dict(task.extras) == extras
+    wire = to_wire(task)
+    for key, value in record.items():
+        assert wire[key] == value
+
+
+@given(_json)
+def test_arbitrary_json_never_raises_anything_unexpected(data: Any) -> None:
+    for model in (Task, SessionTasks, SessionSummary, CredentialStatus, ApiKey, CreatedApiKey):
+        try:
+            from_wire(data, model)
+        except (TypeError, ValueError, KeyError):
+            pass
