@@ -155,7 +155,6 @@ class ConnectionPool:
             session = aiohttp.ClientSession(
                 connector=connector,
                 headers=self._headers,
-                json_serialize=lambda v: _json.dumps(v).decode(),
                 auto_decompress=True,
                 trust_env=False,
             )

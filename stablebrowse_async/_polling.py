@@ -22,6 +22,7 @@ a small slotted object, which is what keeps 10 000 in-flight tasks cheap.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import math
@@ -210,10 +211,20 @@ SubmitFn = Callable[[TaskRequest], Awaitable[Task]]
 _DONE = object()
 
 
+def _unwrap_group(error: Exception) -> Exception:
+    """The single error inside (nested) exception groups, else the group itself."""
+    inner = getattr(error, "exceptions", None)
+    while isinstance(inner, tuple) and len(inner) == 1 and isinstance(inner[0], Exception):
+        error = inner[0]
+        inner = getattr(error, "exceptions", None)
+    return error
+
+
 class RunMany:
     """Submit many tasks and yield a `TaskOutcome` for each as it finishes.
 
-    Iterate it with ``async for``. Leaving the loop early (break, an
+    Iterate it with ``async for``. With ``return_exceptions=False`` the first
+    failed outcome is raised instead of yielded, and the batch stops. Leaving the loop early (break, an
     exception, cancellation) stops the work: call ``await it.aclose()`` or use
     ``async with`` to make that immediate; otherwise it happens when the
     iterator is garbage-collected. Tasks already submitted keep running on the
@@ -232,6 +243,7 @@ class RunMany:
         concurrency: int = 64,
         max_in_flight: int = 10_000,
         on_progress: Callable[[Progress], None] | None = None,
+        return_exceptions: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         for name, value in (("concurrency", concurrency), ("max_in_flight", max_in_flight)):
@@ -251,6 +263,7 @@ class RunMany:
         self._schedule = schedule
         self._poll_timeout = float(poll_timeout)
         self._on_progress = on_progress
+        self._return_exceptions = return_exceptions
         self._clock = clock
         self._slots = asyncio.Semaphore(concurrency)
         self._room = asyncio.Semaphore(max_in_flight)
@@ -285,6 +298,9 @@ class RunMany:
             raise item
         self._room.release()
         assert isinstance(item, TaskOutcome)
+        if item.error is not None and not self._return_exceptions:
+            await self.aclose()
+            raise item.error
         return item
 
     async def aclose(self) -> None:
@@ -306,16 +322,24 @@ class RunMany:
         await self.aclose()
 
     def __del__(self) -> None:
-        runner = self._runner
+        # Left without aclose() (a `break` in `async for`): stop the work soon.
+        runner = getattr(self, "_runner", None)
         if runner is not None and not runner.done():
-            runner.get_loop().call_soon_threadsafe(runner.cancel)
+            with contextlib.suppress(RuntimeError):  # the loop is already closed
+                runner.get_loop().call_soon_threadsafe(runner.cancel)
 
     # -- engine ---------------------------------------------------------------
 
     async def _run(self) -> None:
-        async with anyio.create_task_group() as group:
-            group.start_soon(self._feed, group)
-            await self._schedule_polls(group)
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(self._feed, group)
+                await self._schedule_polls(group)
+        except Exception as error:
+            # Not a task's failure (those are outcomes) but a bug or a failing
+            # callback: hand it to the consumer instead of leaving it waiting.
+            self._outcomes.put_nowait(_unwrap_group(error))
+            return
         # Every outcome is delivered before an input failure is raised to the consumer.
         self._outcomes.put_nowait(self._input_error if self._input_error is not None else _DONE)
 
@@ -351,6 +375,7 @@ class RunMany:
                     self._deliver(TaskOutcome(index, raw, error=error), was_in_flight=False)
                 else:
                     await self._slots.acquire()
+                    self._active += 1
                     group.start_soon(self._submit_one, index, request)
                 index += 1
         except Exception as error:
@@ -362,7 +387,6 @@ class RunMany:
             self._wake.set()
 
     async def _submit_one(self, index: int, request: TaskRequest) -> None:
-        self._active += 1
         try:
             task = await self._submit(request)
         except StablebrowseError as error:
@@ -377,6 +401,18 @@ class RunMany:
         entry = _Entry(index, request, task, self._clock() + self._poll_timeout)
         self._push(entry, self._schedule.interval(0))
         self._progress()
+
+    def _reschedule(self, entry: _Entry, delay: float) -> None:
+        """Poll `entry` again after `delay`, or report its timeout if its time is up.
+
+        The last poll happens at the deadline itself, so a task that finished
+        just in time is reported as finished, not timed out.
+        """
+        if self._clock() >= entry.deadline:
+            error = TaskTimeoutError(entry.last, self._poll_timeout)
+            self._deliver(TaskOutcome(entry.index, entry.request, error=error), was_in_flight=True)
+        else:
+            self._push(entry, delay)
 
     def _push(self, entry: _Entry, delay: float) -> None:
         due = min(self._clock() + delay, entry.deadline)
@@ -397,21 +433,11 @@ class RunMany:
                     await self._wake.wait()
                 continue
             _, _, entry = heapq.heappop(heap)
-            if self._clock() >= entry.deadline:
-                self._deliver(
-                    TaskOutcome(
-                        entry.index,
-                        entry.request,
-                        error=TaskTimeoutError(entry.last, self._poll_timeout),
-                    ),
-                    was_in_flight=True,
-                )
-                continue
             await self._slots.acquire()
+            self._active += 1
             group.start_soon(self._poll_one, entry)
 
     async def _poll_one(self, entry: _Entry) -> None:
-        self._active += 1
         try:
             try:
                 task = await self._fetch(entry.last.task_id)
@@ -422,13 +448,13 @@ class RunMany:
                     )
                     return
                 entry.failures += 1
-                self._push(entry, error_backoff(error, entry.failures))
+                self._reschedule(entry, error_backoff(error, entry.failures))
                 return
             entry.failures = 0
             entry.polls += 1
             entry.last = task
             if not task.is_terminal:
-                self._push(entry, self._schedule.interval(entry.polls))
+                self._reschedule(entry, self._schedule.interval(entry.polls))
                 return
             if task.status is TaskStatus.COMPLETED:
                 outcome = TaskOutcome(entry.index, entry.request, task=task)

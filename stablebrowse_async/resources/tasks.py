@@ -142,6 +142,7 @@ class Tasks(Resource):
         poll_interval: float | PollSchedule | None = None,
         poll_timeout: float | None = None,
         on_progress: Callable[[Progress], None] | None = None,
+        return_exceptions: bool = True,
     ) -> RunMany:
         """Run many tasks; iterate the result for one `TaskOutcome` per request, as each ends.
 
@@ -151,7 +152,9 @@ class Tasks(Resource):
         and polls together); `max_in_flight` bounds tasks submitted but not yet
         handed to you. An error of one task (invalid request, failed task,
         timeout, ambiguous submission) is its outcome and never stops the
-        others. `on_progress` receives a `Progress` after every change.
+        others, unless `return_exceptions` is False: then the first error is
+        raised and the batch stops. `on_progress` receives a `Progress` after
+        every change.
         """
         schedule, timeout = self._poll_settings(poll_interval, poll_timeout)
         return RunMany(
@@ -163,6 +166,7 @@ class Tasks(Resource):
             concurrency=concurrency,
             max_in_flight=max_in_flight,
             on_progress=on_progress,
+            return_exceptions=return_exceptions,
         )
 
     def _poll_settings(

@@ -231,3 +231,14 @@ async def test_two_thousand_tasks_with_faults_one_outcome_and_one_task_each() ->
         assert len({o.unwrap().task_id for o in outcomes}) == 2000
         assert all(o.unwrap().task == f"task {o.index}" for o in outcomes)
         assert emu.tasks_created() == 2000
+
+
+async def test_return_exceptions_false_raises_the_first_error(client: AsyncClient) -> None:
+    requests = [{"end_user_id": "a", "task": "boom [[fail]] [[duration=0.05]]"}]
+    requests += [{"end_user_id": "a", "task": f"long{i} [[duration=60]]"} for i in range(5)]
+    before = _other_tasks()
+    with pytest.raises(TaskFailedError):
+        async for _ in client.tasks.run_many(requests, return_exceptions=False):
+            pass
+    await _settle()
+    assert _other_tasks() <= before
