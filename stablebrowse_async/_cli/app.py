@@ -1,0 +1,749 @@
+"""The typer application behind ``stablebrowse``: a thin shell over `AsyncClient`.
+
+Every command builds one client inside ``asyncio.run``, calls the SDK, and
+prints the answer (rich on a terminal, JSON with ``--json``). Errors become
+one line on stderr and an exit code (see `exits`); secrets are never printed,
+except the new key from ``api-keys create``, once, on purpose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import attrs
+import typer
+from rich.console import Console, Group
+from rich.json import JSON
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from stablebrowse_async import (
+    AsyncClient,
+    SessionTasks,
+    StablebrowseError,
+    Task,
+    TaskFailedError,
+    TaskStatus,
+    TaskTimeoutError,
+    __version__,
+)
+
+from . import exits
+from .batch import InputError, run_batch
+
+T = TypeVar("T")
+
+#: The credential fields the API accepts (snake_case; the CLI options are their kebab-case).
+CREDENTIAL_FIELDS: tuple[str, ...] = (
+    "twitter_auth_token",
+    "twitter_ct0",
+    "reddit_session",
+    "tiktok_session_id",
+    "tiktok_csrf_token",
+    "youtube_sid",
+    "youtube_hsid",
+    "youtube_ssid",
+    "youtube_sapisid",
+    "instagram_session_id",
+    "instagram_csrf_token",
+    "instagram_ds_user_id",
+)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+_CREDENTIAL_KEYS = {
+    **{n: n for n in CREDENTIAL_FIELDS},
+    **{_camel(n): n for n in CREDENTIAL_FIELDS},
+}
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ok; 1 task failed / batch had failed lines; 2 usage or bad input; "
+    "3 authentication or permission; 4 not found; 5 rate limit or quota; "
+    "6 network, timeout or server unavailable; 130 interrupted."
+)
+
+app = typer.Typer(
+    name="stablebrowse",
+    help="Command-line client for the StableBrowse API (hosted browser agent).\n\n"
+    + EXIT_CODES_HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+credentials_app = typer.Typer(help="Per-end-user platform cookies (write-only secrets).")
+api_keys_app = typer.Typer(help="Mint, list and revoke API keys (needs a dashboard token).")
+app.add_typer(credentials_app, name="credentials")
+app.add_typer(api_keys_app, name="api-keys")
+
+
+@attrs.define
+class Settings:
+    """Global options, resolved once by the callback."""
+
+    api_key: str | None = None
+    base_url: str | None = None
+    timeout: float | None = 30.0
+    max_retries: int = 2
+    poll_interval: float | None = None
+    json: bool = False
+
+
+def _out() -> Console:
+    return Console(soft_wrap=False, highlight=False)
+
+
+def _err() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def _fail(code: int, message: str) -> NoReturn:
+    _err().print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, Settings) else Settings()
+
+
+def _client(settings: Settings, *, dashboard: bool = False) -> AsyncClient:
+    key = settings.api_key
+    if key is None and dashboard:
+        key = os.environ.get("STABLEBROWSE_DASHBOARD_TOKEN") or None
+    if key is None and not os.environ.get("STABLEBROWSE_API_KEY"):
+        what = "a dashboard token" if dashboard else "an API key"
+        env = "STABLEBROWSE_DASHBOARD_TOKEN" if dashboard else "STABLEBROWSE_API_KEY"
+        _fail(exits.AUTH, f"no credentials: pass {what} with --api-key or set {env}")
+    return AsyncClient(
+        key,
+        base_url=settings.base_url,
+        timeout=settings.timeout,
+        max_retries=settings.max_retries,
+        poll_interval=settings.poll_interval,
+    )
+
+
+def _call(
+    ctx: typer.Context,
+    action: Callable[[AsyncClient], Awaitable[T]],
+    *,
+    dashboard: bool = False,
+) -> T:
+    """Run `action` with a fresh client under ``asyncio.run``; map errors to exit codes."""
+    settings = _settings(ctx)
+
+    async def main() -> T:
+        async with _client(settings, dashboard=dashboard) as client:
+            return await action(client)
+
+    try:
+        return asyncio.run(main())
+    except typer.Exit:
+        raise
+    except KeyboardInterrupt:
+        _fail(exits.INTERRUPTED, "interrupted")
+    except (StablebrowseError, ValueError, TypeError, OSError) as error:
+        code, message = exits.classify(error)
+        _fail(code, message)
+
+
+def _json_dump(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _fmt_time(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "-"
+
+
+_STATUS_STYLE = {
+    TaskStatus.COMPLETED: "bold green",
+    TaskStatus.FAILED: "bold red",
+    TaskStatus.CANCELLED: "bold yellow",
+    TaskStatus.RUNNING: "bold cyan",
+    TaskStatus.PENDING: "cyan",
+}
+
+
+def _status_text(status: TaskStatus) -> Text:
+    return Text(status.value, style=_STATUS_STYLE.get(status, "magenta"))
+
+
+def _value(value: Any) -> Text | JSON:
+    if isinstance(value, (dict, list)):
+        return JSON.from_data(value)
+    return Text("" if value is None else str(value))
+
+
+def _task_panel(task: Task) -> Panel:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column(overflow="fold")
+    grid.add_row("task id", task.task_id)
+    grid.add_row("status", _status_text(task.status))
+    grid.add_row("session", task.session_id or "-")
+    grid.add_row("end user", task.end_user_id or "-")
+    if task.task:
+        grid.add_row("task", task.task)
+    if task.total_steps is not None or task.duration_ms is not None:
+        steps = "-" if task.total_steps is None else str(task.total_steps)
+        secs = "-" if task.duration_ms is None else f"{task.duration_ms / 1000:.1f}s"
+        grid.add_row("steps / time", f"{steps} / {secs}")
+    if task.visited_urls:
+        grid.add_row("visited", "\n".join(task.visited_urls[:5]))
+    if task.error:
+        grid.add_row("error", Text(task.error, style="red"))
+    if task.html_dump is not None:
+        grid.add_row("html dump", f"{len(task.html_dump)} characters (use --json to get it)")
+    parts: list[Any] = [grid]
+    if task.result is not None:
+        parts.append(Panel(_value(task.result), title="result", title_align="left"))
+    if task.structured_content is not None:
+        parts.append(
+            Panel(
+                JSON.from_data(task.structured_content),
+                title="structured content",
+                title_align="left",
+            )
+        )
+    return Panel(Group(*parts), title="StableBrowse task", title_align="left")
+
+
+def _show_task(task: Task, as_json: bool) -> None:
+    if as_json:
+        _json_dump(task.raw)
+    else:
+        _out().print(_task_panel(task))
+
+
+def _finish_task(task: Task, as_json: bool) -> None:
+    """Print a terminal task; exit 1 when it did not complete."""
+    _show_task(task, as_json)
+    if task.status is not TaskStatus.COMPLETED:
+        detail = f": {task.error}" if task.error else ""
+        _fail(exits.FAILED, f"task {task.task_id} {task.status.value}{detail}")
+
+
+async def _wait_with_status(
+    client: AsyncClient, first: Task, poll_timeout: float | None, quiet: bool
+) -> Task:
+    """Wait for `first` to end, showing its live status in a spinner (on stderr)."""
+    timeout = client.poll_timeout if poll_timeout is None else poll_timeout
+    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    last = first
+    console = _err()
+    with console.status("", spinner="dots") as status:
+        while True:
+            if quiet:
+                status.stop()
+            else:
+                elapsed = time.monotonic() - started
+                status.update(
+                    f"task [bold]{escape(last.task_id)}[/] "
+                    f"[{_STATUS_STYLE.get(last.status, 'magenta')}]{escape(last.status.value)}[/]"
+                    f" · {elapsed:.0f}s"
+                )
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TaskTimeoutError(last, timeout)
+            try:
+                # Short waits so the spinner can show each new status; the SDK's
+                # wait keeps its retry-through-transient-errors behaviour.
+                return await client.tasks.wait(last.task_id, poll_timeout=min(remaining, 2.0))
+            except TaskTimeoutError as pending:
+                last = pending.task
+            except TaskFailedError as failed:
+                return failed.task
+
+
+# -- global options ---------------------------------------------------------------------
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"stablebrowse (stablebrowse-async) {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            help="API key (sb_live_...) or dashboard token. Default: $STABLEBROWSE_API_KEY.",
+            show_default=False,
+        ),
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url",
+            help="API root. Default: $STABLEBROWSE_BASE_URL, then https://api.stablebrowse.ai/v1.",
+            show_default=False,
+        ),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds for one HTTP attempt.")] = 30.0,
+    max_retries: Annotated[int, typer.Option(help="Retries per request (0 disables).")] = 2,
+    poll_interval: Annotated[
+        float | None,
+        typer.Option(
+            help="Cap in seconds between polls of a running task (default: the SDK's schedule).",
+            envvar="STABLEBROWSE_POLL_INTERVAL",
+        ),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print JSON instead of tables and panels.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Command-line client for the StableBrowse API."""
+    if timeout <= 0 or max_retries < 0 or (poll_interval is not None and poll_interval <= 0):
+        raise typer.BadParameter("--timeout and --poll-interval must be > 0, --max-retries >= 0")
+    ctx.obj = Settings(
+        api_key=api_key,
+        base_url=base_url,
+        timeout=timeout,
+        max_retries=max_retries,
+        poll_interval=poll_interval,
+        json=json_output,
+    )
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+PollTimeoutOpt = Annotated[
+    float | None,
+    typer.Option(help="Seconds to wait for the task (default 300).", show_default=False),
+]
+
+
+def _as_json(ctx: typer.Context, flag: bool) -> bool:
+    return flag or _settings(ctx).json
+
+
+# -- tasks ------------------------------------------------------------------------------
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    task: Annotated[str, typer.Argument(help="What the browser agent should do.")],
+    end_user: Annotated[str, typer.Option("--end-user", help="Your end user's id.")],
+    session: Annotated[str | None, typer.Option("--session", help="Continue this session.")] = None,
+    start_url: Annotated[str | None, typer.Option(help="Open this URL first.")] = None,
+    schema: Annotated[
+        Path | None,
+        typer.Option(help="JSON Schema file; the answer then appears as structured content."),
+    ] = None,
+    max_steps: Annotated[int | None, typer.Option(help="At most this many steps (1-25).")] = None,
+    html: Annotated[bool, typer.Option("--html", help="Ask for the final page's HTML.")] = False,
+    json_flag: JsonOpt = False,
+    poll_timeout: PollTimeoutOpt = None,
+) -> None:
+    """Submit a task, show its live status, print the result (exit 1 if it fails)."""
+    as_json = _as_json(ctx, json_flag)
+    schema_data = _read_json_object(schema, "--schema") if schema is not None else None
+
+    async def action(client: AsyncClient) -> Task:
+        submitted = await client.tasks.submit(
+            end_user_id=end_user,
+            task=task,
+            session_id=session,
+            start_url=start_url,
+            schema=schema_data,
+            max_steps=max_steps,
+            include_html_dump=True if html else None,
+        )
+        return await _wait_with_status(client, submitted, poll_timeout, quiet=as_json)
+
+    _finish_task(_call(ctx, action), as_json)
+
+
+@app.command()
+def get(
+    ctx: typer.Context,
+    task_id: Annotated[str, typer.Argument(metavar="ID", help="Task id.")],
+    json_flag: JsonOpt = False,
+) -> None:
+    """Print a task's current record."""
+    task = _call(ctx, lambda client: client.tasks.get(task_id))
+    _show_task(task, _as_json(ctx, json_flag))
+
+
+@app.command()
+def wait(
+    ctx: typer.Context,
+    task_id: Annotated[str, typer.Argument(metavar="ID", help="Task id.")],
+    json_flag: JsonOpt = False,
+    poll_timeout: PollTimeoutOpt = None,
+) -> None:
+    """Wait for an existing task to end and print it (exit 1 if it failed)."""
+    as_json = _as_json(ctx, json_flag)
+
+    async def action(client: AsyncClient) -> Task:
+        first = await client.tasks.get(task_id)
+        return await _wait_with_status(client, first, poll_timeout, quiet=as_json)
+
+    _finish_task(_call(ctx, action), as_json)
+
+
+@app.command("list")
+def list_sessions(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(min=1, max=100, help="At most this many (1-100).")] = 50,
+    json_flag: JsonOpt = False,
+) -> None:
+    """List your sessions, newest first."""
+    sessions = _call(ctx, lambda client: client.tasks.list(limit=limit))
+    if _as_json(ctx, json_flag):
+        _json_dump([s.raw for s in sessions])
+        return
+    table = Table(title=f"{len(sessions)} session(s)", title_justify="left")
+    for column in ("session id", "end user", "tasks", "created", "updated"):
+        table.add_column(column, overflow="fold")
+    for s in sessions:
+        table.add_row(
+            s.session_id,
+            s.end_user_id or "-",
+            "-" if s.task_count is None else str(s.task_count),
+            _fmt_time(s.created_at),
+            _fmt_time(s.updated_at),
+        )
+    _out().print(table)
+
+
+@app.command()
+def session(
+    ctx: typer.Context,
+    session_id: Annotated[str, typer.Argument(metavar="ID", help="Session id.")],
+    json_flag: JsonOpt = False,
+) -> None:
+    """Print a session (conversation) and its tasks, oldest first."""
+    found: SessionTasks = _call(ctx, lambda client: client.sessions.get(session_id))
+    if _as_json(ctx, json_flag):
+        _json_dump(found.raw)
+        return
+    table = Table(title=f"session {found.session_id}", title_justify="left")
+    for column in ("task id", "status", "task", "result"):
+        table.add_column(column, overflow="fold")
+    for t in found.tasks:
+        result = "" if t.result is None else str(t.result)
+        table.add_row(
+            t.task_id,
+            _status_text(t.status),
+            (t.task or "")[:80],
+            result[:120] if not t.error else Text(t.error[:120], style="red"),
+        )
+    _out().print(table)
+
+
+@app.command()
+def batch(
+    ctx: typer.Context,
+    input_file: Annotated[
+        str, typer.Argument(metavar="TASKS.jsonl", help="One JSON request per line; - for stdin.")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Results, one JSON line per input line.")
+    ],
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="HTTP requests in flight (submissions and polls).")
+    ] = 64,
+    max_in_flight: Annotated[
+        int,
+        typer.Option(min=1, help="Tasks submitted but not yet finished (bounds rework on resume)."),
+    ] = 1000,
+    resume: Annotated[
+        bool, typer.Option(help="Skip input lines already present in --out, append the rest.")
+    ] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing --out.")] = False,
+    end_user: Annotated[
+        str | None, typer.Option("--end-user", help="end_user_id for lines that have none.")
+    ] = None,
+    poll_timeout: PollTimeoutOpt = None,
+    json_flag: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show the progress bar (on stderr).")] = True,
+) -> None:
+    """Run a JSONL file of tasks concurrently; exit 1 if any line failed."""
+    as_json = _as_json(ctx, json_flag)
+    err = _err()
+
+    async def action(client: AsyncClient) -> Any:
+        return await run_batch(
+            client,
+            input_file,
+            out,
+            concurrency=concurrency,
+            max_in_flight=max_in_flight,
+            resume=resume,
+            overwrite=overwrite,
+            poll_timeout=poll_timeout,
+            default_end_user=end_user,
+            console=err if progress else None,
+        )
+
+    try:
+        stats = _call(ctx, action)
+    except typer.Exit as stop:
+        if stop.exit_code == exits.INTERRUPTED:
+            err.print(
+                f"results so far are in {out}; continue with the same command plus --resume",
+                soft_wrap=True,
+            )
+        raise
+    except InputError as error:
+        _fail(exits.USAGE, str(error))
+    summary = stats.as_dict()
+    if as_json:
+        _json_dump(summary)
+    else:
+        print_batch_summary(err, stats, out)
+    if stats.fatal is not None:
+        code, message = exits.classify(stats.fatal)
+        _fail(code, f"batch stopped: {message}; fix it, then rerun with --resume")
+    if stats.failed:
+        raise typer.Exit(exits.FAILED)
+
+
+def print_batch_summary(console: Console, stats: Any, out: Path) -> None:
+    """The human summary of a batch: counts, then the first failed lines."""
+    skipped = f", {stats.skipped} skipped (already in {out})" if stats.skipped else ""
+    console.print(
+        f"[bold]{stats.completed} completed[/], "
+        f"[{'bold red' if stats.failed else 'green'}]{stats.failed} failed[/]"
+        f"{escape(skipped)} in {stats.wall_seconds:.1f}s → {escape(str(out))}",
+        soft_wrap=True,
+    )
+    if stats.failed:
+        kinds = ", ".join(f"{kind} {count}" for kind, count in stats.by_error.most_common())
+        console.print(f"failures by kind: {escape(kinds)}", soft_wrap=True)
+        table = Table("line", "error", "message", title="failed lines (first 20)")
+        for line, kind, message in stats.failures:
+            table.add_row(str(line), kind, escape(message[:160]))
+        console.print(table)
+        if stats.by_error.get("AmbiguousRequestError"):
+            console.print(
+                "AmbiguousRequestError lines may exist server-side: check `stablebrowse list` "
+                "for their end users before resubmitting them.",
+                soft_wrap=True,
+            )
+
+
+# -- credentials --------------------------------------------------------------------------
+
+
+def _read_json_object(path: Path | str, what: str) -> dict[str, Any]:
+    try:
+        text = sys.stdin.read() if str(path) == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        _fail(exits.USAGE, f"{what}: cannot read {path}: {error.strerror or error}")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        _fail(exits.USAGE, f"{what}: invalid JSON ({error.msg}, line {error.lineno})")
+    if not isinstance(data, dict):
+        _fail(exits.USAGE, f"{what}: expected a JSON object")
+    return data
+
+
+def _cred_option(name: str) -> Any:
+    return typer.Option(
+        "--" + name.replace("_", "-"),
+        help=f"{_camel(name)} cookie value.",
+        show_default=False,
+    )
+
+
+@credentials_app.command("set")
+def credentials_set(
+    ctx: typer.Context,
+    user: Annotated[str, typer.Argument(metavar="USER", help="Your end user's id.")],
+    from_file: Annotated[
+        str | None,
+        typer.Option(
+            "--from-file",
+            help="JSON object of credentials (snake_case or camelCase keys); - reads stdin. "
+            "Safer than options, which land in shell history.",
+        ),
+    ] = None,
+    twitter_auth_token: Annotated[str | None, _cred_option("twitter_auth_token")] = None,
+    twitter_ct0: Annotated[str | None, _cred_option("twitter_ct0")] = None,
+    reddit_session: Annotated[str | None, _cred_option("reddit_session")] = None,
+    tiktok_session_id: Annotated[str | None, _cred_option("tiktok_session_id")] = None,
+    tiktok_csrf_token: Annotated[str | None, _cred_option("tiktok_csrf_token")] = None,
+    youtube_sid: Annotated[str | None, _cred_option("youtube_sid")] = None,
+    youtube_hsid: Annotated[str | None, _cred_option("youtube_hsid")] = None,
+    youtube_ssid: Annotated[str | None, _cred_option("youtube_ssid")] = None,
+    youtube_sapisid: Annotated[str | None, _cred_option("youtube_sapisid")] = None,
+    instagram_session_id: Annotated[str | None, _cred_option("instagram_session_id")] = None,
+    instagram_csrf_token: Annotated[str | None, _cred_option("instagram_csrf_token")] = None,
+    instagram_ds_user_id: Annotated[str | None, _cred_option("instagram_ds_user_id")] = None,
+) -> None:
+    """Store platform cookies for an end user. Values are never printed."""
+    values: dict[str, str] = {}
+    if from_file is not None:
+        for key, value in _read_json_object(from_file, "--from-file").items():
+            name = _CREDENTIAL_KEYS.get(key)
+            if name is None:
+                _fail(exits.USAGE, f"--from-file: unknown credential field {key!r}")
+            if not isinstance(value, str):
+                # Name the field, never echo the value.
+                _fail(exits.USAGE, f"--from-file: {key} must be a string")
+            values[name] = value
+    given = {
+        "twitter_auth_token": twitter_auth_token,
+        "twitter_ct0": twitter_ct0,
+        "reddit_session": reddit_session,
+        "tiktok_session_id": tiktok_session_id,
+        "tiktok_csrf_token": tiktok_csrf_token,
+        "youtube_sid": youtube_sid,
+        "youtube_hsid": youtube_hsid,
+        "youtube_ssid": youtube_ssid,
+        "youtube_sapisid": youtube_sapisid,
+        "instagram_session_id": instagram_session_id,
+        "instagram_csrf_token": instagram_csrf_token,
+        "instagram_ds_user_id": instagram_ds_user_id,
+    }
+    values.update({name: value for name, value in given.items() if value is not None})
+    if not values:
+        _fail(exits.USAGE, "give at least one credential (an option, or --from-file)")
+
+    async def action(client: AsyncClient) -> None:
+        await client.end_users(user).credentials.set(**values)
+
+    _call(ctx, action)
+    _err().print(
+        f"stored {len(values)} credential field(s) for {escape(user)}: "
+        + ", ".join(sorted(values)),
+        soft_wrap=True,
+    )
+
+
+@credentials_app.command("get")
+def credentials_get(
+    ctx: typer.Context,
+    user: Annotated[str, typer.Argument(metavar="USER", help="Your end user's id.")],
+    json_flag: JsonOpt = False,
+) -> None:
+    """Show which platforms have credentials for an end user (flags only)."""
+    status = _call(ctx, lambda client: client.end_users(user).credentials.get())
+    if _as_json(ctx, json_flag):
+        _json_dump(status.raw)
+        return
+    table = Table("platform", "configured", title=f"credentials of {escape(user)}")
+    for platform, configured in sorted(status.platforms.items()):
+        table.add_row(platform, Text("yes", "green") if configured else Text("no", "dim"))
+    _out().print(table)
+
+
+@credentials_app.command("delete")
+def credentials_delete(
+    ctx: typer.Context,
+    user: Annotated[str, typer.Argument(metavar="USER", help="Your end user's id.")],
+    field: Annotated[
+        list[str] | None,
+        typer.Option("--field", help="Clear only this field (repeatable); default: all."),
+    ] = None,
+) -> None:
+    """Clear an end user's credentials (all of them, or the --field ones)."""
+    fields = list(field) if field else None
+
+    async def action(client: AsyncClient) -> None:
+        await client.end_users(user).credentials.delete(fields=fields)
+
+    _call(ctx, action)
+    what = ", ".join(fields) if fields else "all credentials"
+    _err().print(f"cleared {escape(what)} for {escape(user)}", soft_wrap=True)
+
+
+# -- api keys -----------------------------------------------------------------------------
+
+
+@api_keys_app.command("create")
+def api_keys_create(
+    ctx: typer.Context,
+    label: Annotated[str | None, typer.Option(help="A name for the key.")] = None,
+    json_flag: JsonOpt = False,
+) -> None:
+    """Mint an API key and print it once: store it now, it cannot be shown again."""
+    created = _call(ctx, lambda client: client.api_keys.create(label=label), dashboard=True)
+    if _as_json(ctx, json_flag):
+        _json_dump(
+            {
+                "key": created.key,
+                "prefix": created.prefix,
+                "label": created.label,
+                "createdAt": created.created_at,
+            }
+        )
+        return
+    _err().print("New API key (shown once; store it now):")
+    sys.stdout.write(created.key + "\n")
+    _err().print(f"prefix {escape(created.prefix)}, label {escape(created.label or '-')}")
+
+
+@api_keys_app.command("list")
+def api_keys_list(ctx: typer.Context, json_flag: JsonOpt = False) -> None:
+    """List the business's keys (metadata only)."""
+    keys = _call(ctx, lambda client: client.api_keys.list(), dashboard=True)
+    if _as_json(ctx, json_flag):
+        _json_dump([k.raw for k in keys])
+        return
+    table = Table("prefix", "label", "created", "last used", "revoked", title="API keys")
+    for k in keys:
+        table.add_row(
+            k.prefix,
+            k.label or "-",
+            _fmt_time(k.created_at),
+            _fmt_time(k.last_used_at),
+            Text(_fmt_time(k.revoked_at), "red") if k.is_revoked else "-",
+        )
+    _out().print(table)
+
+
+@api_keys_app.command("revoke")
+def api_keys_revoke(
+    ctx: typer.Context,
+    prefix: Annotated[str, typer.Argument(metavar="PREFIX", help="The key's 16-char prefix.")],
+) -> None:
+    """Revoke a key at once and for good."""
+    _call(ctx, lambda client: client.api_keys.revoke(prefix), dashboard=True)
+    _err().print(f"revoked {escape(prefix)}")
+
+
+# -- emulator -----------------------------------------------------------------------------
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def emulator(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 8765,
+) -> None:
+    """Run the local StableBrowse emulator (extra arguments go to it; see its --help)."""
+    try:
+        from stablebrowse_async.testing._console import serve
+    except ImportError as error:
+        _fail(exits.USAGE, f"the emulator is not available: {error}")
+    code = serve(["--port", str(port), *ctx.args])
+    raise typer.Exit(code)

@@ -1,0 +1,387 @@
+"""``stablebrowse batch``: a JSONL file of task requests through `tasks.run_many`.
+
+Input: one JSON object per line with `tasks.submit`'s keyword names
+(``end_user_id``, ``task``, ``session_id``, ``start_url``, ``schema``,
+``max_steps``, ``include_html_dump``) or their camelCase spellings. Blank
+lines are ignored. The file is streamed: lines are read as `run_many` asks
+for them, never all at once.
+
+Output: one JSON line per input line, appended and flushed as each outcome
+arrives (completion order), keyed by the input's 1-based ``line`` number::
+
+    {"line": 7, "ok": true, "task_id": "...", "session_id": "...", "end_user_id": "alice",
+     "status": "completed", "result": ..., "structured_content": ..., "duration_ms": 1830}
+    {"line": 8, "ok": false, ..., "error": {"type": "TaskFailedError", "message": "..."}}
+
+``--resume`` reads the output first and skips every line already in it, so an
+interrupted batch continues without resubmitting finished work. A crash can
+leave a torn last line: it is ignored (that input line runs again).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack
+from pathlib import Path
+from typing import IO, Any
+
+import attrs
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from stablebrowse_async import (
+    AmbiguousRequestError,
+    AsyncClient,
+    AuthenticationError,
+    PermissionDeniedError,
+    RateLimitError,
+    Task,
+    TaskOutcome,
+    TaskRequest,
+)
+from stablebrowse_async import Progress as RunProgress
+
+from .exits import one_line
+
+__all__ = ["BatchStats", "InputError", "parse_request", "read_done_lines", "run_batch"]
+
+#: Accepted input keys (both spellings) -> `TaskRequest` field names.
+KEY_ALIASES: Mapping[str, str] = {
+    "end_user_id": "end_user_id",
+    "endUserId": "end_user_id",
+    "task": "task",
+    "session_id": "session_id",
+    "sessionId": "session_id",
+    "start_url": "start_url",
+    "startUrl": "start_url",
+    "schema": "schema",
+    "max_steps": "max_steps",
+    "maxSteps": "max_steps",
+    "include_html_dump": "include_html_dump",
+    "includeHtmlDump": "include_html_dump",
+}
+_KEEP_FAILURES = 20
+
+
+class InputError(Exception):
+    """The batch cannot start (unreadable input, output exists without --resume, ...)."""
+
+
+@attrs.define
+class BatchStats:
+    """What a batch did. `failures` holds the first few failed lines (line, type, message)."""
+
+    total: int | None = None
+    skipped: int = 0
+    completed: int = 0
+    failed: int = 0
+    bad_lines: int = 0
+    submitted: int = 0
+    wall_seconds: float = 0.0
+    by_error: Counter[str] = attrs.field(factory=Counter)
+    failures: list[tuple[int, str, str]] = attrs.field(factory=list)
+    fatal: BaseException | None = None
+
+    @property
+    def done(self) -> int:
+        """Lines handled in this run (completed, failed or rejected as bad input)."""
+        return self.completed + self.failed
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary as plain JSON-able data."""
+        return {
+            "total": self.total,
+            "skipped": self.skipped,
+            "completed": self.completed,
+            "failed": self.failed,
+            "bad_lines": self.bad_lines,
+            "submitted": self.submitted,
+            "wall_seconds": round(self.wall_seconds, 3),
+            "errors": dict(self.by_error),
+            "failures": [
+                {"line": line, "type": kind, "message": message}
+                for line, kind, message in self.failures
+            ],
+        }
+
+
+def parse_request(text: str, default_end_user: str | None = None) -> TaskRequest:
+    """One input line -> a validated `TaskRequest`; `ValueError`/`TypeError` say what is wrong."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"invalid JSON: {error.msg} (column {error.colno})") from None
+    if not isinstance(data, dict):
+        raise TypeError(f"a line must be a JSON object, got {type(data).__name__}")
+    fields: dict[str, Any] = {}
+    unknown = []
+    for key, value in data.items():
+        name = KEY_ALIASES.get(key)
+        if name is None:
+            unknown.append(key)
+        elif name in fields:
+            raise ValueError(f"field {name!r} given twice (both spellings)")
+        else:
+            fields[name] = value
+    if unknown:
+        raise TypeError(f"unknown field(s): {', '.join(sorted(unknown))}")
+    if "end_user_id" not in fields and default_end_user is not None:
+        fields["end_user_id"] = default_end_user
+    for required in ("end_user_id", "task"):
+        if required not in fields:
+            raise ValueError(f"missing required field {required!r}")
+    return TaskRequest(**fields)
+
+
+def read_done_lines(path: Path) -> set[int]:
+    """Line numbers already recorded in an output file (torn or foreign lines are ignored)."""
+    done: set[int] = set()
+    if not path.exists():
+        return done
+    with path.open("rb") as handle:
+        for raw in handle:
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                continue
+            line = record.get("line") if isinstance(record, dict) else None
+            if isinstance(line, int) and not isinstance(line, bool):
+                done.add(line)
+    return done
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as handle:
+        handle.seek(0, 2)
+        if handle.tell() == 0:
+            return True
+        handle.seek(-1, 2)
+        return handle.read(1) == b"\n"
+
+
+def _count_pending(path: Path, done: set[int]) -> tuple[int, int]:
+    """(non-blank lines not yet done, non-blank lines already done), streaming the file."""
+    pending = skipped = 0
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            if number in done:
+                skipped += 1
+            else:
+                pending += 1
+    return pending, skipped
+
+
+def task_fields(task: Task | None) -> dict[str, Any]:
+    """The output record's task part (None values when no task is known)."""
+    if task is None:
+        return {
+            "task_id": None,
+            "session_id": None,
+            "status": None,
+            "result": None,
+            "structured_content": None,
+        }
+    return {
+        "task_id": task.task_id,
+        "session_id": task.session_id,
+        "status": task.status.value,
+        "result": task.result,
+        "structured_content": task.structured_content,
+        "duration_ms": task.duration_ms,
+    }
+
+
+def outcome_record(line: int, outcome: TaskOutcome) -> dict[str, Any]:
+    """The output JSON object for one outcome."""
+    error = outcome.error
+    task = outcome.task if outcome.task is not None else getattr(error, "task", None)
+    request = outcome.request
+    record: dict[str, Any] = {"line": line, "ok": error is None}
+    record.update(task_fields(task if isinstance(task, Task) else None))
+    if isinstance(request, TaskRequest):
+        record["end_user_id"] = request.end_user_id
+    if error is not None:
+        record["error"] = {"type": type(error).__name__, "message": one_line(str(error))}
+        if isinstance(error, AmbiguousRequestError):
+            record["error"]["reconcile"] = (
+                "the submission was sent but its answer was lost: the task may exist. "
+                "Look for it (stablebrowse list / session ID) before resubmitting this line"
+            )
+    return record
+
+
+def _is_fatal(error: BaseException | None) -> bool:
+    """Errors every remaining line would hit too: stop rather than record them all."""
+    if isinstance(error, (AuthenticationError, PermissionDeniedError)):
+        return True
+    return isinstance(error, RateLimitError) and error.limit is not None
+
+
+def _make_progress(console: Console) -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]batch[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(
+            "[green]✓ {task.fields[ok]}[/] [red]✗ {task.fields[failed]}[/] "
+            "[cyan]⟳ {task.fields[in_flight]} in flight[/]"
+        ),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def _prepare(
+    source: Path | str, out: Path, *, resume: bool, overwrite: bool
+) -> tuple[Path | None, set[int], BatchStats]:
+    """Check the paths, read what --resume skips, count the pending lines."""
+    in_path = None if str(source) == "-" else Path(source)
+    if in_path is not None and not in_path.is_file():
+        raise InputError(f"input file not found: {in_path}")
+    if out.exists() and out.stat().st_size > 0 and not (resume or overwrite):
+        raise InputError(
+            f"{out} already exists: pass --resume to continue it, or --overwrite to start over"
+        )
+    done = read_done_lines(out) if resume else set()
+    if resume and out.exists() and not _ends_with_newline(out):
+        with out.open("ab") as fix:  # a torn last line: keep it apart from the next record
+            fix.write(b"\n")
+    stats = BatchStats()
+    if in_path is not None:
+        stats.total, stats.skipped = _count_pending(in_path, done)
+    return in_path, done, stats
+
+
+async def run_batch(
+    client: AsyncClient,
+    source: Path | str,
+    out: Path,
+    *,
+    concurrency: int = 64,
+    max_in_flight: int = 1000,
+    resume: bool = False,
+    overwrite: bool = False,
+    poll_timeout: float | None = None,
+    default_end_user: str | None = None,
+    console: Console | None = None,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
+) -> BatchStats:
+    """Run every pending line of `source` (a path, or ``"-"`` for stdin) into `out`.
+
+    Returns the stats; a fatal error (auth, quota) stops the batch and is on
+    `BatchStats.fatal` (the lines it hit are not recorded, so ``--resume``
+    runs them again). `console` shows a progress bar when given.
+    """
+    in_path, done, stats = _prepare(source, out, resume=resume, overwrite=overwrite)
+    line_of: dict[int, int] = {}
+    started = time.monotonic()
+
+    with ExitStack() as stack:
+        writer: IO[str] = stack.enter_context(
+            out.open("a" if resume else "w", encoding="utf-8", newline="\n")
+        )
+        reader: IO[str] = (
+            sys.stdin if in_path is None else stack.enter_context(in_path.open(encoding="utf-8"))
+        )
+        progress = stack.enter_context(_make_progress(console)) if console is not None else None
+        bar = (
+            progress.add_task("batch", total=stats.total, ok=0, failed=0, in_flight=0)
+            if progress is not None
+            else None
+        )
+
+        def write(record: dict[str, Any]) -> None:
+            writer.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+            writer.flush()
+            if on_record is not None:
+                on_record(record)
+
+        def note_failure(line: int, kind: str, message: str) -> None:
+            stats.failed += 1
+            stats.by_error[kind] += 1
+            if len(stats.failures) < _KEEP_FAILURES:
+                stats.failures.append((line, kind, message))
+
+        last = RunProgress(submitted=0, completed=0, failed=0, in_flight=0, started=0)
+
+        def refresh() -> None:
+            if progress is not None and bar is not None:
+                progress.update(
+                    bar,
+                    completed=stats.done,
+                    ok=stats.completed,
+                    failed=stats.failed,
+                    in_flight=last.in_flight,
+                )
+
+        def on_progress(counts: RunProgress) -> None:
+            nonlocal last
+            last = counts
+            stats.submitted = counts.submitted
+            refresh()
+
+        def requests() -> Iterator[TaskRequest]:
+            index = 0
+            for number, text in enumerate(reader, start=1):
+                if number in done or not text.strip():
+                    continue
+                try:
+                    request = parse_request(text, default_end_user)
+                except (TypeError, ValueError) as error:
+                    message = one_line(str(error))
+                    stats.bad_lines += 1
+                    note_failure(number, "BadLine", message)
+                    write(
+                        {
+                            "line": number,
+                            "ok": False,
+                            **task_fields(None),
+                            "error": {"type": "BadLine", "message": message},
+                        }
+                    )
+                    refresh()
+                    continue
+                line_of[index] = number
+                index += 1
+                yield request
+
+        batch = client.tasks.run_many(
+            requests(),
+            concurrency=concurrency,
+            max_in_flight=max_in_flight,
+            poll_timeout=poll_timeout,
+            on_progress=on_progress,
+        )
+        async with batch:
+            async for outcome in batch:
+                line = line_of.pop(outcome.index)
+                if _is_fatal(outcome.error):
+                    stats.fatal = outcome.error
+                    break
+                record = outcome_record(line, outcome)
+                if outcome.error is None:
+                    stats.completed += 1
+                else:
+                    note_failure(line, record["error"]["type"], record["error"]["message"])
+                write(record)
+                refresh()
+    stats.wall_seconds = time.monotonic() - started
+    return stats
