@@ -1,0 +1,132 @@
+"""`stablebrowse batch` in-process: output records, bad lines, resume, refusal to clobber."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from stablebrowse_async.testing import EmulatorThread
+
+from .conftest import Invoke
+
+
+def _write(path: Path, lines: list[str]) -> Path:
+    path.write_text("".join(line + "\n" for line in lines))
+    return path
+
+
+def _records(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _posted_texts(emu: EmulatorThread) -> list[str]:
+    return [r.json["task"] for r in emu.requests if r.method == "POST" and r.path == "/v1/tasks"]
+
+
+def test_batch_writes_one_record_per_line(sb: Invoke, tmp_path: Path, emu: EmulatorThread) -> None:
+    source = _write(
+        tmp_path / "tasks.jsonl",
+        [
+            json.dumps({"end_user_id": "a", "task": "one [[result=first]]"}),
+            json.dumps(
+                {"endUserId": "b", "task": "two", "maxSteps": 3, "startUrl": "https://x.io"}
+            ),
+            "",
+            "{not json",
+            json.dumps({"end_user_id": "a", "task": "three [[fail]]"}),
+            json.dumps({"end_user_id": "a", "task": "typo", "sesion_id": "s"}),
+            json.dumps({"task": "no user"}),
+            json.dumps(["a", "list"]),
+            json.dumps(
+                {"end_user_id": "c", "task": "shaped", "schema": {"type": "object"}},
+            ),
+        ],
+    )
+    out = tmp_path / "results.jsonl"
+    result = sb("batch", str(source), "--out", str(out), "--concurrency", "4")
+    assert result.exit_code == 1  # some lines failed
+    records = {r["line"]: r for r in _records(out)}
+    assert sorted(records) == [1, 2, 4, 5, 6, 7, 8, 9]
+    assert records[1]["ok"] and records[1]["result"] == "first"
+    assert records[1]["status"] == "completed" and records[1]["task_id"]
+    assert records[2]["ok"] and records[2]["end_user_id"] == "b"
+    assert records[9]["ok"] and isinstance(records[9]["structured_content"], dict)
+    assert records[5]["error"]["type"] == "TaskFailedError"
+    assert records[5]["status"] == "failed" and records[5]["task_id"]
+    for bad in (4, 6, 7, 8):
+        assert records[bad]["ok"] is False
+        assert records[bad]["error"]["type"] == "BadLine"
+    assert "sesion_id" in records[6]["error"]["message"]
+    assert "5 failed" in result.stderr
+    assert sorted(_posted_texts(emu)) == sorted(
+        ["one [[result=first]]", "two", "three [[fail]]", "shaped"]
+    )
+
+
+def test_batch_json_summary_and_default_end_user(
+    sb: Invoke, tmp_path: Path, emu: EmulatorThread
+) -> None:
+    source = _write(tmp_path / "t.jsonl", [json.dumps({"task": f"t{n}"}) for n in range(5)])
+    out = tmp_path / "r.jsonl"
+    result = sb("batch", str(source), "-o", str(out), "--end-user", "zed", "--json")
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["completed"] == 5 and summary["failed"] == 0 and summary["total"] == 5
+    assert all(r["end_user_id"] == "zed" for r in _records(out))
+
+
+def test_batch_refuses_to_clobber_without_resume(sb: Invoke, tmp_path: Path) -> None:
+    source = _write(tmp_path / "t.jsonl", [json.dumps({"end_user_id": "a", "task": "x"})])
+    out = _write(tmp_path / "r.jsonl", ['{"line": 1, "ok": true}'])
+    refused = sb("batch", str(source), "--out", str(out))
+    assert refused.exit_code == 2
+    assert "--resume" in refused.stderr
+    assert sb("batch", str(source), "--out", str(out), "--overwrite").exit_code == 0
+    assert len(_records(out)) == 1
+
+
+def test_resume_skips_recorded_lines_and_tolerates_a_torn_tail(
+    sb: Invoke, tmp_path: Path, emu: EmulatorThread
+) -> None:
+    lines = [json.dumps({"end_user_id": "a", "task": f"task {n}"}) for n in range(1, 7)]
+    source = _write(tmp_path / "t.jsonl", lines)
+    out = tmp_path / "r.jsonl"
+    # Lines 1, 3 were done before the "crash"; line 4's record was torn mid-write.
+    out.write_text('{"line": 1, "ok": true}\n{"line": 3, "ok": false}\n{"line": 4, "o')
+    result = sb("batch", str(source), "--out", str(out), "--resume")
+    assert result.exit_code == 0, result.stderr
+    numbers = [r["line"] for r in (json.loads(x) for x in out.read_text().splitlines()[:2])]
+    assert numbers == [1, 3]
+    recorded = []
+    for raw in out.read_text().splitlines():
+        try:
+            recorded.append(json.loads(raw)["line"])
+        except ValueError:
+            continue
+    assert sorted(recorded) == [1, 2, 3, 4, 5, 6]
+    assert sorted(_posted_texts(emu)) == ["task 2", "task 4", "task 5", "task 6"]
+    assert "2 skipped" in result.stderr
+
+
+def test_batch_reads_stdin(sb: Invoke, tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    data = "".join(json.dumps({"end_user_id": "a", "task": f"s{n}"}) + "\n" for n in range(3))
+    result = sb("batch", "-", "--out", str(out), "--no-progress", input=data)
+    assert result.exit_code == 0, result.stderr
+    assert sorted(r["line"] for r in _records(out)) == [1, 2, 3]
+
+
+def test_batch_stops_on_an_auth_error(sb: Invoke, tmp_path: Path) -> None:
+    source = _write(tmp_path / "t.jsonl", [json.dumps({"end_user_id": "a", "task": "x"})] * 3)
+    out = tmp_path / "r.jsonl"
+    result = sb("--api-key", "sb_live_wrongwrongwrong", "batch", str(source), "--out", str(out))
+    assert result.exit_code == 3
+    assert "--resume" in result.stderr
+    assert _records(out) == []
+
+
+def test_missing_input_exits_2(sb: Invoke, tmp_path: Path) -> None:
+    result = sb("batch", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "r.jsonl"))
+    assert result.exit_code == 2
+    assert "not found" in result.stderr
