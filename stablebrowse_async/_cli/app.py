@@ -418,7 +418,8 @@ def list_sessions(
         _json_dump([s.raw for s in sessions])
         return
     table = Table(title=f"{len(sessions)} session(s)", title_justify="left")
-    for column in ("session id", "end user", "tasks", "created", "updated"):
+    table.add_column("session id", no_wrap=True)
+    for column in ("end user", "tasks", "created", "updated"):
         table.add_column(column, overflow="fold")
     for s in sessions:
         table.add_row(
@@ -443,7 +444,8 @@ def session(
         _json_dump(found.raw)
         return
     table = Table(title=f"session {found.session_id}", title_justify="left")
-    for column in ("task id", "status", "task", "result"):
+    table.add_column("task id", no_wrap=True)
+    for column in ("status", "task", "result"):
         table.add_column(column, overflow="fold")
     for t in found.tasks:
         result = "" if t.result is None else str(t.result)
@@ -708,7 +710,10 @@ def api_keys_list(ctx: typer.Context, json_flag: JsonOpt = False) -> None:
     if _as_json(ctx, json_flag):
         _json_dump([k.raw for k in keys])
         return
-    table = Table("prefix", "label", "created", "last used", "revoked", title="API keys")
+    table = Table(title="API keys")
+    table.add_column("prefix", no_wrap=True)
+    for column in ("label", "created", "last used", "revoked"):
+        table.add_column(column)
     for k in keys:
         table.add_row(
             k.prefix,

@@ -77,6 +77,8 @@ def test_emulator_command_serves_a_working_api() -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def _records(path: Path) -> list[dict[str, Any]]:
