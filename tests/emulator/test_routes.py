@@ -35,10 +35,21 @@ async def test_get_task_record_has_every_documented_field(api: Raw, emu: Emulato
     sub = await submit(api, task="find the price", startUrl="https://shop.example")
     status, rec, _ = await api.call("GET", f"/tasks/{sub['taskId']}")
     assert status == 200
-    for field in (
-        "taskId sessionId endUserId businessId status task result totalSteps "
-        "durationMs visitedUrls stepSummaries createdAt updatedAt"
-    ).split():
+    for field in [
+        "taskId",
+        "sessionId",
+        "endUserId",
+        "businessId",
+        "status",
+        "task",
+        "result",
+        "totalSteps",
+        "durationMs",
+        "visitedUrls",
+        "stepSummaries",
+        "createdAt",
+        "updatedAt",
+    ]:
         assert field in rec
     assert rec["businessId"] == emu.business.id
     assert rec["endUserId"] == "alice"
@@ -81,11 +92,18 @@ async def test_exactly_256_char_end_user_and_max_steps_clamped(api: Raw, emu: Em
 
 
 async def test_body_errors(api: Raw) -> None:
-    assert (await api.call("POST", "/tasks", data=b"{nope", headers={"Content-Type": "application/json"}))[0] == 400
+    assert (
+        await api.call(
+            "POST", "/tasks", data=b"{nope", headers={"Content-Type": "application/json"}
+        )
+    )[0] == 400
     assert (await api.call("POST", "/tasks", json=[1, 2]))[0] == 400
     assert (await api.call("POST", "/tasks"))[0] == 400
     status, body, _ = await api.call(
-        "POST", "/tasks", data=b'{"endUserId":"a","task":"x"}', headers={"Content-Type": "text/plain"}
+        "POST",
+        "/tasks",
+        data=b'{"endUserId":"a","task":"x"}',
+        headers={"Content-Type": "text/plain"},
     )
     assert status == 400
     assert "Content-Type" in body["error"]
@@ -99,7 +117,8 @@ async def test_get_without_body_accepts_any_content_type(api: Raw) -> None:
 
 
 @pytest.mark.parametrize(
-    "header", [None, "", "Bearer", "Bearer ", "Basic abc", "Bearer sb_live_unknown", "Bearer eyJnope"]
+    "header",
+    [None, "", "Bearer", "Bearer ", "Basic abc", "Bearer sb_live_unknown", "Bearer eyJnope"],
 )
 async def test_missing_malformed_or_unknown_auth_is_401(api: Raw, header: str | None) -> None:
     raw = api.as_(None)
@@ -112,7 +131,9 @@ async def test_missing_malformed_or_unknown_auth_is_401(api: Raw, header: str | 
 async def test_unknown_ids_are_404(api: Raw) -> None:
     assert (await api.call("GET", "/tasks/nope"))[0] == 404
     assert (await api.call("GET", "/sessions/nope"))[0] == 404
-    status, body, _ = await api.call("POST", "/tasks", json={"endUserId": "a", "task": "x", "sessionId": "nope"})
+    status, body, _ = await api.call(
+        "POST", "/tasks", json={"endUserId": "a", "task": "x", "sessionId": "nope"}
+    )
     assert status == 404
     assert "nope" in body["error"]
 
@@ -193,14 +214,22 @@ async def test_credentials_upsert_get_delete(api: Raw) -> None:
         "endUserId": "alice",
         "platforms": dict.fromkeys(("twitter", "reddit", "tiktok", "youtube", "instagram"), False),
     }
-    assert (await api.call("PUT", path, json={"twitterAuthToken": "s1", "redditSession": "s2"}))[1] == {"ok": True}
+    assert (await api.call("PUT", path, json={"twitterAuthToken": "s1", "redditSession": "s2"}))[
+        1
+    ] == {"ok": True}
     assert (await api.call("PUT", path, json={"youtubeSid": "s3"}))[0] == 200
     _, body, _ = await api.call("GET", path)
     assert body["platforms"] == {
-        "twitter": True, "reddit": True, "tiktok": False, "youtube": True, "instagram": False,
+        "twitter": True,
+        "reddit": True,
+        "tiktok": False,
+        "youtube": True,
+        "instagram": False,
     }
     assert "s1" not in str(body)
-    assert (await api.call("DELETE", path, json={"fields": ["twitterAuthToken"]}))[1] == {"ok": True}
+    assert (await api.call("DELETE", path, json={"fields": ["twitterAuthToken"]}))[1] == {
+        "ok": True
+    }
     _, body, _ = await api.call("GET", path)
     assert body["platforms"]["twitter"] is False
     assert body["platforms"]["reddit"] is True
@@ -245,13 +274,26 @@ async def test_api_keys_mint_list_revoke_with_dashboard_token(api: Raw, emu: Emu
     status, listed, _ = await dash.call("GET", "/api-keys")
     assert status == 200
     by_prefix = {k["prefix"]: k for k in listed["keys"]}
-    assert set(by_prefix[minted["prefix"]]) == {"prefix", "label", "createdAt", "lastUsedAt", "revokedAt"}
+    assert set(by_prefix[minted["prefix"]]) == {
+        "prefix",
+        "label",
+        "createdAt",
+        "lastUsedAt",
+        "revokedAt",
+    }
     assert by_prefix[minted["prefix"]]["lastUsedAt"] is not None
     assert by_prefix[minted["prefix"]]["revokedAt"] is None
     assert minted["key"] not in str(listed)
     assert (await dash.call("DELETE", f"/api-keys/{minted['prefix']}"))[1] == {"ok": True}
-    for method, path in [("GET", "/tasks"), ("GET", "/tasks/x"), ("POST", "/tasks"), ("GET", "/api-keys")]:
-        status, body, _ = await new.call(method, path, json={"endUserId": "a", "task": "x"} if method == "POST" else None)
+    for method, path in [
+        ("GET", "/tasks"),
+        ("GET", "/tasks/x"),
+        ("POST", "/tasks"),
+        ("GET", "/api-keys"),
+    ]:
+        status, body, _ = await new.call(
+            method, path, json={"endUserId": "a", "task": "x"} if method == "POST" else None
+        )
         assert status == 403, (method, path)
         assert "revoked" in body["error"]
     _, listed, _ = await dash.call("GET", "/api-keys")
@@ -302,7 +344,9 @@ async def test_monthly_quota_is_429_with_limit_and_used() -> None:
         async with aiohttp.ClientSession() as session:
             api = Raw(session, emu, emu.api_key)
             await submit(api, task="1")
-            status, _, _ = await api.call("POST", "/design/extract", json={"url": "https://x.example", "endUserId": "a"})
+            status, _, _ = await api.call(
+                "POST", "/design/extract", json={"url": "https://x.example", "endUserId": "a"}
+            )
             assert status == 202
             status, body, _ = await api.call("POST", "/tasks", json={"endUserId": "a", "task": "3"})
             assert status == 429
@@ -311,10 +355,18 @@ async def test_monthly_quota_is_429_with_limit_and_used() -> None:
                 "limit": 2,
                 "used": 2,
             }
-            assert (await api.call("POST", "/design/extract", json={"url": "https://x.example", "endUserId": "a"}))[0] == 429
+            assert (
+                await api.call(
+                    "POST", "/design/extract", json={"url": "https://x.example", "endUserId": "a"}
+                )
+            )[0] == 429
             assert emu.tasks_created() == 2
             other = emu.add_business(monthly_quota=None)
-            assert (await api.as_(other.api_key).call("POST", "/tasks", json={"endUserId": "a", "task": "x"}))[0] == 201
+            assert (
+                await api.as_(other.api_key).call(
+                    "POST", "/tasks", json={"endUserId": "a", "task": "x"}
+                )
+            )[0] == 201
             assert emu.tasks_created(other) == 1
             assert emu.tasks_created(emu.business) == 2
 
