@@ -127,9 +127,8 @@ def test_close_stops_run_many_at_once(client: Client, emu: EmulatorThread) -> No
     assert next(outcomes).index == 0
 
     outcomes.close()
-    before = len(emu.requests)
-    time.sleep(0.2)
-    assert len(emu.requests) == before
+    # A request sent just before close() may still be recorded by the server.
+    assert _quiet_after(emu, 0.2)
     outcomes.close()  # idempotent
     assert list(outcomes) == []
 
