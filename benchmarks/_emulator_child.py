@@ -27,7 +27,7 @@ def _route(method: str, path: str) -> str:
     return f"{method} " + _TASK_PATH.sub("/tasks/{id}", path)
 
 
-def _stats(emu: EmulatorThread) -> dict[str, Any]:
+def _stats(emu: EmulatorThread, created_before: int) -> dict[str, Any]:
     requests = list(emu.requests)
     routes: Counter[str] = Counter()
     polls: Counter[str] = Counter()
@@ -43,7 +43,12 @@ def _stats(emu: EmulatorThread) -> dict[str, Any]:
         "task_gets": sum(polls.values()),
         "tasks_polled": len(polls),
         "polls_histogram": {str(k): v for k, v in sorted(histogram.items())},
-        "tasks_created": _tasks_created(emu),
+        "task_posts": sum(
+            count
+            for route, count in routes.items()
+            if route.startswith("POST ") and route.endswith("/tasks")
+        ),
+        "tasks_created": _tasks_created(emu) - created_before,
     }
 
 
@@ -63,14 +68,16 @@ def main() -> int:
         print(json.dumps({"error": f"{type(error).__name__}: {error}"}), flush=True)
         return 1
     try:
+        created_before = 0
         hello = {"url": emu.url, "api_key": emu.api_key, "dashboard_token": emu.dashboard_token}
         print(json.dumps(hello), flush=True)
         for line in sys.stdin:
             command = line.strip()
             if command == "stats":
-                print(json.dumps(_stats(emu)), flush=True)
+                print(json.dumps(_stats(emu, created_before)), flush=True)
             elif command == "clear":
                 emu.clear_requests()
+                created_before = _tasks_created(emu)
                 print(json.dumps({"ok": True}), flush=True)
             elif command == "quit":
                 break

@@ -1,0 +1,193 @@
+"""Per-call overhead: ``AsyncClient.tasks.get`` against raw aiohttp doing the same GET + JSON decode.
+
+Both sides fetch the same completed task record from the emulator, which runs
+in its own process (so ``time.process_time`` below counts the client's CPU
+only, and the server does not compete for this process's GIL or loop):
+
+- SDK: ``await client.tasks.get(task_id)`` -> a `Task` model (URL encoding,
+  retry loop, rate-limit gate, size-capped read, orjson decode, cattrs model);
+- raw: ``session.get(url)`` on an aiohttp session with the same headers and
+  connector limits, ``await response.read()``, status check, ``orjson.loads``.
+
+Two shapes: N calls one after another, and N calls spread over 64 concurrent
+workers. Rounds alternate which side goes first; figures are medians over
+rounds. Loopback wall time is noisy and dominated by the server, so CPU time
+per call is printed next to calls/s: it is the SDK's real cost.
+
+Target: SDK calls/s >= 0.90x raw aiohttp, sequential and concurrent.
+
+Reproduce::
+
+    .venv/bin/python benchmarks/overhead.py --quick   # N=1000, 5 rounds, ~10 s
+    .venv/bin/python benchmarks/overhead.py --full    # N=5000, 9 rounds
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import aiohttp
+import orjson
+from _bench import SEED, EmulatorProcess, machine, median, mode_parser, reproduce, verdict
+
+from stablebrowse_async import AsyncClient
+from stablebrowse_async._http import USER_AGENT
+
+CONCURRENCY = 64
+TARGET = 0.90
+Call = Callable[[], Awaitable[Any]]
+
+
+async def _sequential(call: Call, n: int) -> tuple[float, float]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(n):
+        await call()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+async def _concurrent(call: Call, n: int) -> tuple[float, float]:
+    per_worker = n // CONCURRENCY
+
+    async def worker() -> None:
+        for _ in range(per_worker):
+            await call()
+
+    wall, cpu = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+async def _measure(url: str, api_key: str, task_id: str, n: int, rounds: int) -> dict[str, Any]:
+    headers = {
+        "Authorization": f"Bearer {api_key}",
+        "User-Agent": USER_AGENT,
+        "Accept": "application/json",
+    }
+    task_url = f"{url}/tasks/{task_id}"
+    timeout = aiohttp.ClientTimeout(total=30.0, connect=30.0)
+    connector = aiohttp.TCPConnector(limit=100, limit_per_host=100)
+    async with (
+        AsyncClient(api_key, base_url=url, max_retries=2) as client,
+        aiohttp.ClientSession(connector=connector, headers=headers, trust_env=False) as session,
+    ):
+
+        async def raw_get() -> Any:
+            async with session.get(task_url, timeout=timeout) as response:
+                body = await response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"HTTP {response.status}")
+                return orjson.loads(body)
+
+        async def sdk_get() -> Any:
+            return await client.tasks.get(task_id)
+
+        sides: dict[str, Call] = {"sdk": sdk_get, "raw": raw_get}
+        # Warm up both: connections for 64 workers, converter caches.
+        for call in sides.values():
+            await _concurrent(call, CONCURRENCY * 2)
+        samples: dict[str, dict[str, list[float]]] = {
+            f"{side}_{shape}_{what}": {"v": []}
+            for side in sides
+            for shape in ("seq", "conc")
+            for what in ("rate", "cpu_us")
+        }
+        for round_no in range(rounds):
+            order = list(sides.items())
+            if round_no % 2:
+                order.reverse()
+            for shape, runner, calls in (
+                ("seq", _sequential, n),
+                ("conc", _concurrent, (n // CONCURRENCY) * CONCURRENCY),
+            ):
+                for side, call in order:
+                    wall, cpu = await runner(call, n)
+                    samples[f"{side}_{shape}_rate"]["v"].append(calls / wall)
+                    samples[f"{side}_{shape}_cpu_us"]["v"].append(cpu / calls * 1e6)
+    return {key: round(median(value["v"]), 1) for key, value in samples.items()}
+
+
+def run(quick: bool) -> dict[str, Any]:
+    """Run the benchmark; return its figures as a dict."""
+    n = 1000 if quick else 5000
+    rounds = 5 if quick else 9
+    with EmulatorProcess(seed=SEED, durations=(0.05, 0.1), pending_for=0.0) as emu:
+
+        async def setup() -> str:
+            async with AsyncClient(emu.api_key, base_url=emu.url) as client:
+                task = await client.tasks.run(
+                    end_user_id="bench",
+                    task="Find the three top stories on the front page and summarise them",
+                    poll_interval=0.05,
+                    poll_timeout=30,
+                )
+                return task.task_id
+
+        task_id = asyncio.run(setup())
+        medians = asyncio.run(_measure(emu.url, emu.api_key, task_id, n, rounds))
+    ratio_seq = medians["sdk_seq_rate"] / medians["raw_seq_rate"]
+    ratio_conc = medians["sdk_conc_rate"] / medians["raw_conc_rate"]
+    return {
+        "benchmark": "overhead",
+        "mode": "quick" if quick else "full",
+        "calls_per_round": n,
+        "rounds": rounds,
+        "concurrency": CONCURRENCY,
+        "emulator": "separate process",
+        "medians": medians,
+        "ratio_seq_sdk_vs_raw": round(ratio_seq, 3),
+        "ratio_conc_sdk_vs_raw": round(ratio_conc, 3),
+        "cpu_ratio_seq_sdk_vs_raw": round(medians["sdk_seq_cpu_us"] / medians["raw_seq_cpu_us"], 2),
+        "cpu_ratio_conc_sdk_vs_raw": round(
+            medians["sdk_conc_cpu_us"] / medians["raw_conc_cpu_us"], 2
+        ),
+        "cpu_extra_us_per_call_seq": round(
+            medians["sdk_seq_cpu_us"] - medians["raw_seq_cpu_us"], 1
+        ),
+        "target": TARGET,
+        "target_met": ratio_seq >= TARGET and ratio_conc >= TARGET,
+    }
+
+
+def report(figures: dict[str, Any]) -> None:
+    m = figures["medians"]
+    print(
+        f"overhead ({figures['mode']}, N={figures['calls_per_round']}, median of "
+        f"{figures['rounds']} interleaved rounds, emulator in a separate process)"
+    )
+    print("                          calls/s     client CPU µs/call")
+    for shape, label in (("seq", "sequential"), ("conc", f"{CONCURRENCY} concurrent")):
+        for side, name in (("sdk", "AsyncClient.tasks.get"), ("raw", "raw aiohttp GET+orjson")):
+            print(
+                f"  {label:<14} {name:<24} {m[f'{side}_{shape}_rate']:>9.0f} "
+                f"{m[f'{side}_{shape}_cpu_us']:>12.1f}"
+            )
+    print(
+        f"  SDK / raw calls/s: sequential {figures['ratio_seq_sdk_vs_raw']:.2f}x, "
+        f"concurrent {figures['ratio_conc_sdk_vs_raw']:.2f}x "
+        f"(target >= {TARGET}x both: {verdict(figures['target_met'])})"
+    )
+    print(
+        f"  SDK / raw CPU per call: sequential {figures['cpu_ratio_seq_sdk_vs_raw']:.2f}x, "
+        f"concurrent {figures['cpu_ratio_conc_sdk_vs_raw']:.2f}x "
+        f"(+{figures['cpu_extra_us_per_call_seq']:.0f} µs/call sequential)"
+    )
+    print(reproduce("overhead.py", figures["mode"] == "quick"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = mode_parser(__doc__.splitlines()[0] if __doc__ else None).parse_args(argv)
+    figures = run(quick=not args.full)
+    if args.json:
+        print(json.dumps({**figures, "machine": machine()}, indent=2))
+    else:
+        report(figures)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
