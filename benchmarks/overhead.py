@@ -6,6 +6,8 @@ only, and the server does not compete for this process's GIL or loop):
 
 - SDK: ``await client.tasks.get(task_id)`` -> a `Task` model (URL encoding,
   retry loop, rate-limit gate, size-capped read, orjson decode, cattrs model);
+- transport: ``client._transport.request("GET", path)``: the SDK without the
+  model, printed to split the SDK's cost between transport and model;
 - raw: ``session.get(url)`` on an aiohttp session with the same headers and
   connector limits, ``await response.read()``, status check, ``orjson.loads``.
 
@@ -86,7 +88,13 @@ async def _measure(url: str, api_key: str, task_id: str, n: int, rounds: int) ->
         async def sdk_get() -> Any:
             return await client.tasks.get(task_id)
 
-        sides: dict[str, Call] = {"sdk": sdk_get, "raw": raw_get}
+        path = "/tasks/" + task_id
+
+        async def transport_get() -> Any:
+            # The SDK's transport without the model: splits the SDK's cost in two.
+            return await client._transport.request("GET", path)
+
+        sides: dict[str, Call] = {"sdk": sdk_get, "raw": raw_get, "transport": transport_get}
         # Warm up both: connections for 64 workers, converter caches.
         for call in sides.values():
             await _concurrent(call, CONCURRENCY * 2)
@@ -98,8 +106,7 @@ async def _measure(url: str, api_key: str, task_id: str, n: int, rounds: int) ->
         }
         for round_no in range(rounds):
             order = list(sides.items())
-            if round_no % 2:
-                order.reverse()
+            order = order[round_no % 3 :] + order[: round_no % 3]
             for shape, runner, calls in (
                 ("seq", _sequential, n),
                 ("conc", _concurrent, (n // CONCURRENCY) * CONCURRENCY),
@@ -108,7 +115,18 @@ async def _measure(url: str, api_key: str, task_id: str, n: int, rounds: int) ->
                     wall, cpu = await runner(call, n)
                     samples[f"{side}_{shape}_rate"]["v"].append(calls / wall)
                     samples[f"{side}_{shape}_cpu_us"]["v"].append(cpu / calls * 1e6)
-    return {key: round(median(value["v"]), 1) for key, value in samples.items()}
+    record = await client_record(url, api_key, task_id)
+    return {
+        **{key: round(median(value["v"]), 1) for key, value in samples.items()},
+        "record_bytes": len(orjson.dumps(record)),
+        "record_steps": len(record.get("stepSummaries") or []),
+    }
+
+
+async def client_record(url: str, api_key: str, task_id: str) -> dict[str, Any]:
+    async with AsyncClient(api_key, base_url=url) as client:
+        record: dict[str, Any] = await client._transport.request("GET", "/tasks/" + task_id)
+        return record
 
 
 def run(quick: bool) -> dict[str, Any]:
@@ -148,6 +166,12 @@ def run(quick: bool) -> dict[str, Any]:
         "cpu_extra_us_per_call_seq": round(
             medians["sdk_seq_cpu_us"] - medians["raw_seq_cpu_us"], 1
         ),
+        "cpu_us_model_share_conc": round(
+            medians["sdk_conc_cpu_us"] - medians["transport_conc_cpu_us"], 1
+        ),
+        "cpu_us_transport_share_conc": round(
+            medians["transport_conc_cpu_us"] - medians["raw_conc_cpu_us"], 1
+        ),
         "target": TARGET,
         "target_met": ratio_seq >= TARGET and ratio_conc >= TARGET,
     }
@@ -161,7 +185,11 @@ def report(figures: dict[str, Any]) -> None:
     )
     print("                          calls/s     client CPU µs/call")
     for shape, label in (("seq", "sequential"), ("conc", f"{CONCURRENCY} concurrent")):
-        for side, name in (("sdk", "AsyncClient.tasks.get"), ("raw", "raw aiohttp GET+orjson")):
+        for side, name in (
+            ("sdk", "AsyncClient.tasks.get"),
+            ("transport", "SDK transport, no model"),
+            ("raw", "raw aiohttp GET+orjson"),
+        ):
             print(
                 f"  {label:<14} {name:<24} {m[f'{side}_{shape}_rate']:>9.0f} "
                 f"{m[f'{side}_{shape}_cpu_us']:>12.1f}"
@@ -175,6 +203,11 @@ def report(figures: dict[str, Any]) -> None:
         f"  SDK / raw CPU per call: sequential {figures['cpu_ratio_seq_sdk_vs_raw']:.2f}x, "
         f"concurrent {figures['cpu_ratio_conc_sdk_vs_raw']:.2f}x "
         f"(+{figures['cpu_extra_us_per_call_seq']:.0f} µs/call sequential)"
+    )
+    print(
+        f"  of the concurrent CPU gap: transport {figures['cpu_us_transport_share_conc']:+.0f} µs, "
+        f"Task model {figures['cpu_us_model_share_conc']:+.0f} µs "
+        f"(record: {m['record_bytes']} bytes, {m['record_steps']} step summaries)"
     )
     print(reproduce("overhead.py", figures["mode"] == "quick"))
 
