@@ -220,7 +220,7 @@ def _unwrap_group(error: Exception) -> Exception:
     return error
 
 
-class RunMany:
+class _Batch:
     """Submit many tasks and yield a `TaskOutcome` for each as it finishes.
 
     Iterate it with ``async for``. With ``return_exceptions=False`` the first
@@ -314,19 +314,6 @@ class RunMany:
             await asyncio.wait([runner])
         elif runner is not None and not runner.cancelled():
             runner.exception()  # retrieved, so asyncio does not warn
-
-    async def __aenter__(self) -> RunMany:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    def __del__(self) -> None:
-        # Left without aclose() (a `break` in `async for`): stop the work soon.
-        runner = getattr(self, "_runner", None)
-        if runner is not None and not runner.done():
-            with contextlib.suppress(RuntimeError):  # the loop is already closed
-                runner.get_loop().call_soon_threadsafe(runner.cancel)
 
     # -- engine ---------------------------------------------------------------
 
@@ -465,3 +452,43 @@ class RunMany:
             self._active -= 1
             self._slots.release()
             self._wake.set()
+
+
+class RunMany:
+    """Submit many tasks and yield a `TaskOutcome` for each as it finishes.
+
+    Iterate it with ``async for``. With ``return_exceptions=False`` the first
+    failed outcome is raised instead of yielded, and the batch stops. Leaving
+    the loop early (break, an exception, cancellation) stops the work: at once
+    with ``await it.aclose()`` or ``async with``, otherwise as soon as this
+    object is dropped (the engine's tasks never hold a reference to it, so a
+    plain ``break`` is enough). Tasks already submitted keep running on the
+    server.
+    """
+
+    __slots__ = ("_batch",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._batch = _Batch(*args, **kwargs)
+
+    def __aiter__(self) -> RunMany:
+        return self
+
+    async def __anext__(self) -> TaskOutcome:
+        return await self._batch.__anext__()
+
+    async def aclose(self) -> None:
+        """Stop submitting and polling now, and wait until everything is cleaned up."""
+        await self._batch.aclose()
+
+    async def __aenter__(self) -> RunMany:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __del__(self) -> None:
+        runner = getattr(getattr(self, "_batch", None), "_runner", None)
+        if runner is not None and not runner.done():
+            with contextlib.suppress(RuntimeError):  # the loop is already closed
+                runner.get_loop().call_soon_threadsafe(runner.cancel)

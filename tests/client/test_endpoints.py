@@ -245,9 +245,9 @@ async def test_design_submit_and_run(client: AsyncClient, emu: Emulator) -> None
         url="https://example.com", end_user_id="alice", enable_ip_rotation=True
     )
     assert done.design is not None
-    assert (
-        emu.requests[-2].json is not None and emu.requests[-2].json.get("enableIpRotation") is True
-    )
+    posted = [r for r in emu.requests if r.method == "POST" and r.path == "/v1/design/extract"]
+    assert posted[-1].json is not None
+    assert posted[-1].json.get("enableIpRotation") is True
 
 
 @pytest.mark.parametrize(
