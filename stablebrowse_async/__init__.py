@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from ._client import DEFAULT_BASE_URL, AsyncClient
     from ._polling import PollSchedule, Progress, RunMany
     from ._retry import RetryPolicy
+    from .resources.end_users import CREDENTIAL_FIELDS
     from .types import (
         ApiKey,
         CreatedApiKey,
@@ -63,6 +64,7 @@ _LAZY = {
     "Progress": "._polling",
     "RunMany": "._polling",
     "RetryPolicy": "._retry",
+    "CREDENTIAL_FIELDS": ".resources.end_users",
     "ApiKey": ".types",
     "CreatedApiKey": ".types",
     "CredentialStatus": ".types",
@@ -76,6 +78,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "CREDENTIAL_FIELDS",
     "DEFAULT_BASE_URL",
     "APIConnectionError",
     "APIResponseValidationError",

@@ -213,12 +213,21 @@ def _check_non_blank(instance: Any, attribute: attrs.Attribute[Any], value: Any)
         raise ValueError(f"{attribute.name} must not be empty or blank")
 
 
-def _check_end_user_id(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    _check_non_blank(instance, attribute, value)
+def check_end_user_id(value: object) -> str:
+    """Return `value` if the API accepts it as an end-user id, else raise naming `end_user_id`."""
+    if not isinstance(value, str):
+        raise TypeError(f"end_user_id must be a str, got {type(value).__name__}")
+    if not value.strip():
+        raise ValueError("end_user_id must not be empty or blank")
     if len(value) > MAX_END_USER_ID_LENGTH:
         raise ValueError(
             f"end_user_id must be at most {MAX_END_USER_ID_LENGTH} characters, got {len(value)}"
         )
+    return value
+
+
+def _check_end_user_id(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    check_end_user_id(value)
 
 
 def _check_optional_str(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:

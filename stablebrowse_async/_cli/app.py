@@ -27,6 +27,7 @@ from rich.table import Table
 from rich.text import Text
 
 from stablebrowse_async import (
+    CREDENTIAL_FIELDS,
     AsyncClient,
     SessionTasks,
     StablebrowseError,
@@ -41,22 +42,6 @@ from . import exits
 from .batch import InputError, run_batch
 
 T = TypeVar("T")
-
-#: The credential fields the API accepts (snake_case; the CLI options are their kebab-case).
-CREDENTIAL_FIELDS: tuple[str, ...] = (
-    "twitter_auth_token",
-    "twitter_ct0",
-    "reddit_session",
-    "tiktok_session_id",
-    "tiktok_csrf_token",
-    "youtube_sid",
-    "youtube_hsid",
-    "youtube_ssid",
-    "youtube_sapisid",
-    "instagram_session_id",
-    "instagram_csrf_token",
-    "instagram_ds_user_id",
-)
 
 
 def _camel(name: str) -> str:

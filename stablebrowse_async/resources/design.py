@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .._polling import PollSchedule, wait_for_task
-from ..types import MAX_END_USER_ID_LENGTH, Task
+from ..types import Task, check_end_user_id
 from ._base import Resource, parse_created
 
 #: The extractors the API knows.
@@ -22,14 +22,7 @@ def _design_body(
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise ValueError(f"url must be an absolute http(s) URL, got {url!r}")
-    if not isinstance(end_user_id, str):
-        raise TypeError(f"end_user_id must be a str, got {type(end_user_id).__name__}")
-    if not end_user_id.strip():
-        raise ValueError("end_user_id must not be empty or blank")
-    if len(end_user_id) > MAX_END_USER_ID_LENGTH:
-        raise ValueError(
-            f"end_user_id must be at most {MAX_END_USER_ID_LENGTH} characters, got {len(end_user_id)}"
-        )
+    check_end_user_id(end_user_id)
     if not isinstance(enable_ip_rotation, bool):
         raise TypeError("enable_ip_rotation must be a bool")
     body: dict[str, Any] = {"url": url, "endUserId": end_user_id}

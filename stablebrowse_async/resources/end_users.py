@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from .._convert import to_camel
 from .._http import encode_segment
-from ..types import MAX_END_USER_ID_LENGTH, CredentialStatus
+from ..types import CredentialStatus, check_end_user_id
 from ._base import Resource, parse
 
 if TYPE_CHECKING:
@@ -40,15 +40,7 @@ _ANY_SPELLING = {**_WIRE_NAMES, **{wire: wire for wire in _WIRE_NAMES.values()}}
 
 
 def _check_end_user_id(end_user_id: object) -> str:
-    segment = encode_segment(end_user_id, "end_user_id")
-    assert isinstance(end_user_id, str)
-    if not end_user_id.strip():
-        raise ValueError("end_user_id must not be blank")
-    if len(end_user_id) > MAX_END_USER_ID_LENGTH:
-        raise ValueError(
-            f"end_user_id must be at most {MAX_END_USER_ID_LENGTH} characters, got {len(end_user_id)}"
-        )
-    return segment
+    return encode_segment(check_end_user_id(end_user_id), "end_user_id")
 
 
 class Credentials(Resource):

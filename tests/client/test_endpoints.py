@@ -149,7 +149,7 @@ async def test_credentials_round_trip_flags_only(client: AsyncClient, emu: Emula
 async def test_every_credential_field_goes_out_camel_cased(
     client: AsyncClient, emu: Emulator
 ) -> None:
-    from stablebrowse_async.resources.end_users import CREDENTIAL_FIELDS
+    from stablebrowse_async import CREDENTIAL_FIELDS
 
     values = {name: f"v-{i}" for i, name in enumerate(CREDENTIAL_FIELDS)}
     await client.end_users("carol").credentials.set(**values)
