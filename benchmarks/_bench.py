@@ -101,7 +101,31 @@ def reproduce(script: str, quick: bool) -> str:
 
 
 def verdict(met: bool) -> str:
+    """How a target is reported: "met" or "NOT met"."""
     return "met" if met else "NOT met"
+
+
+def run_main(
+    doc: str | None,
+    script: str,
+    run: Callable[[bool], dict[str, Any]],
+    report: Callable[[dict[str, Any]], None],
+    argv: Sequence[str] | None,
+) -> int:
+    """The shared command line: parse ``--quick``/``--full``/``--json``, run, print.
+
+    ``--json`` prints the figures with the machine facts; otherwise `report`
+    prints them for people, followed by the line that reproduces them.
+    """
+    args = mode_parser(doc.splitlines()[0] if doc else None).parse_args(argv)
+    quick = not args.full
+    figures = run(quick)
+    if args.json:
+        print(json.dumps({**figures, "machine": machine()}, indent=2))
+    else:
+        report(figures)
+        print(reproduce(script, quick))
+    return 0
 
 
 def deadline_loop(max_seconds: float) -> Callable[[], bool]:

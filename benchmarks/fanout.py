@@ -41,11 +41,9 @@ from typing import Any
 from _bench import (
     SEED,
     EmulatorProcess,
-    machine,
     median,
-    mode_parser,
-    reproduce,
     rss_bytes,
+    run_main,
     verdict,
 )
 from stablebrowse import Stablebrowse
@@ -295,20 +293,13 @@ def report(figures: dict[str, Any]) -> None:
         f"{verdict(default['polls_per_task'])}; median lag <= {TARGET_LAG} s "
         f"{verdict(default['median_lag'])}; RSS <= {TARGET_RSS_MB:.0f} MB {verdict(default['rss'])}"
     )
-    print(reproduce("fanout.py", figures["mode"] == "quick"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--child-b"]:
         return _child_b(argv[1], int(argv[2]), argv[3], argv[4])
-    args = mode_parser(__doc__.splitlines()[0] if __doc__ else None).parse_args(argv)
-    figures = run(quick=not args.full)
-    if args.json:
-        print(json.dumps({**figures, "machine": machine()}, indent=2))
-    else:
-        report(figures)
-    return 0
+    return run_main(__doc__, "fanout.py", run, report, argv)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ Reproduce::
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from _bench import machine, median, mode_parser, reproduce, verdict
+from _bench import median, run_main, verdict
 
 STATEMENTS = {
     "ours_package": "import stablebrowse_async",
@@ -143,17 +142,10 @@ def report(figures: dict[str, Any]) -> None:
     for key, rows in figures["self_ms_by_package"].items():
         shown = ", ".join(f"{name} {value:.1f}" for name, value in rows)
         print(f"  self time by package, `{STATEMENTS[key]}` (ms): {shown}")
-    print(reproduce("import_time.py", figures["mode"] == "quick"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = mode_parser(__doc__.splitlines()[0] if __doc__ else None).parse_args(argv)
-    figures = run(quick=not args.full)
-    if args.json:
-        print(json.dumps({**figures, "machine": machine()}, indent=2))
-    else:
-        report(figures)
-    return 0
+    return run_main(__doc__, "import_time.py", run, report, argv)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ import tracemalloc
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from _bench import SEED, EmulatorProcess, machine, mode_parser, reproduce, rss_bytes
+from _bench import SEED, EmulatorProcess, rss_bytes, run_main
 
 MODELS = 10_000
 STEP_TYPES = ("navigate", "click", "type", "scroll", "extract", "answer")
@@ -271,20 +271,13 @@ def report(figures: dict[str, Any]) -> None:
             f"{fanout['traced_bytes_per_task']:.0f} B tracemalloc, "
             f"{fanout['rss_bytes_per_task']:.0f} B RSS"
         )
-    print(reproduce("memory.py", figures["mode"] == "quick"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--child"]:
         return _child(argv[1:])
-    args = mode_parser(__doc__.splitlines()[0] if __doc__ else None).parse_args(argv)
-    figures = run(quick=not args.full)
-    if args.json:
-        print(json.dumps({**figures, "machine": machine()}, indent=2))
-    else:
-        report(figures)
-    return 0
+    return run_main(__doc__, "memory.py", run, report, argv)
 
 
 if __name__ == "__main__":

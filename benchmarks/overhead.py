@@ -27,7 +27,6 @@ Reproduce::
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -35,7 +34,7 @@ from typing import Any
 
 import aiohttp
 import orjson
-from _bench import SEED, EmulatorProcess, machine, median, mode_parser, reproduce, verdict
+from _bench import SEED, EmulatorProcess, median, run_main, verdict
 
 from stablebrowse_async import AsyncClient
 from stablebrowse_async._http import USER_AGENT
@@ -209,17 +208,10 @@ def report(figures: dict[str, Any]) -> None:
         f"Task model {figures['cpu_us_model_share_conc']:+.0f} µs "
         f"(record: {m['record_bytes']} bytes, {m['record_steps']} step summaries)"
     )
-    print(reproduce("overhead.py", figures["mode"] == "quick"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = mode_parser(__doc__.splitlines()[0] if __doc__ else None).parse_args(argv)
-    figures = run(quick=not args.full)
-    if args.json:
-        print(json.dumps({**figures, "machine": machine()}, indent=2))
-    else:
-        report(figures)
-    return 0
+    return run_main(__doc__, "overhead.py", run, report, argv)
 
 
 if __name__ == "__main__":

@@ -24,9 +24,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from _bench import HERE, machine, verdict
+from _bench import HERE, machine, reproduce, verdict
 
-BENCHMARKS = ("import_time", "overhead", "memory", "fanout", "sync_overhead")
+BENCHMARKS = ("import_time", "overhead", "model_build", "memory", "fanout", "sync_overhead")
 RESULTS = HERE / "RESULTS.md"
 PROPOSALS_HEADING = "## Hot path: proposals"
 
@@ -57,6 +57,7 @@ def _run_one(name: str, quick: bool) -> tuple[dict[str, Any] | None, str, float]
         else:
             for key, value in figures.items():
                 print(f"  {key}: {value}")
+        print(reproduce(f"{name}.py", quick))
     return figures, buffer.getvalue(), elapsed
 
 

@@ -20,9 +20,7 @@ Not a test: numbers depend on the machine; only their ratios are meaningful.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import platform
 import random
 import sys
@@ -37,13 +35,13 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _bench import SEED, run_main, verdict
 from stablebrowse import Stablebrowse
 
 from stablebrowse_async import AsyncClient
 from stablebrowse_async.sync import Client
 from stablebrowse_async.testing import EmulatorThread
 
-SEED = 20240601
 THREADS = 16
 TARGET_RATIO = 1.2
 
@@ -170,18 +168,8 @@ def run(quick: bool) -> dict[str, Any]:
     }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="small N (default)")
-    mode.add_argument("--full", action="store_true", help="large N, more repeats")
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON only")
-    args = parser.parse_args(argv)
-    quick = not args.full
-    figures = run(quick)
-    if args.json:
-        print(json.dumps(figures, indent=2))
-        return 0
+def report(figures: dict[str, Any]) -> None:
+    """Print the calls/s table and the ratios for people."""
     seq, thr = figures["sequential_calls_per_s"], figures["threaded_calls_per_s"]
     print(
         f"sync_overhead ({figures['mode']}, seed {SEED}, N={figures['calls_per_run']}, "
@@ -193,18 +181,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  AsyncClient (awaited in a loop) {seq['async']:>10.1f}")
     print(
         f"  sync / official = {figures['ratio_sync_vs_official']:.2f}x "
-        f"(target >= {TARGET_RATIO}x: {'met' if figures['target_met'] else 'NOT met'}); "
+        f"(target >= {TARGET_RATIO}x: {verdict(figures['target_met'])}); "
         f"async / sync = {figures['ratio_async_vs_sync']:.2f}x"
     )
     print(f"{THREADS} threads, calls/s:")
     print(f"  one shared sync Client          {thr['sync_shared']:>10.1f}")
     print(f"  one official client per thread  {thr['official_per_thread']:>10.1f}")
     print(f"  shared sync / official = {figures['ratio_threaded_sync_vs_official']:.2f}x")
-    print(
-        "reproduce: .venv/bin/python benchmarks/sync_overhead.py "
-        + ("--quick" if quick else "--full")
-    )
-    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: ``--quick`` (default), ``--full``, ``--json``."""
+    return run_main(__doc__, "sync_overhead.py", run, report, argv)
 
 
 if __name__ == "__main__":
