@@ -15,6 +15,7 @@ Structure and unstructure functions are generated once, at import, with
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from types import MappingProxyType
@@ -38,6 +39,7 @@ from .types import (
 __all__ = ["converter", "from_wire", "parse_datetime", "to_camel", "to_wire"]
 
 T = TypeVar("T")
+_FROMISOFORMAT_TAKES_Z = sys.version_info >= (3, 11)
 MODELS: tuple[type[Any], ...] = (
     StepSummary,
     Task,
@@ -66,6 +68,15 @@ def parse_datetime(value: object) -> datetime:
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     if not isinstance(value, str):
         raise TypeError(f"expected an ISO-8601 string, got {type(value).__name__}")
+    if _FROMISOFORMAT_TAKES_Z:
+        # Python 3.11+ reads the API's own format (``Z``, 3 digits) directly;
+        # anything it refuses still gets the normalising path below.
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
@@ -81,23 +92,33 @@ def format_datetime(value: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
-def _strict(kind: type[Any], label: str) -> Callable[[Any, Any], Any]:
+def _strict(kind: type[Any], label: str, *, nullable: bool = False) -> Callable[[Any, Any], Any]:
+    """A hook that passes `kind` through untouched and refuses anything else (None too,
+    unless `nullable`): a string field never turns a number into text."""
+
     def structure(value: Any, _: Any) -> Any:
-        if type(value) is kind or (isinstance(value, kind) and not isinstance(value, bool)):
+        if type(value) is kind or (nullable and value is None):
             return value
+        if isinstance(value, kind) and not isinstance(value, bool):
+            return value  # a subclass, such as a str subclass from a custom JSON decoder
         raise TypeError(f"expected {label}, got {type(value).__name__}")
 
     return structure
 
 
-def _structure_int(value: Any, _: Any) -> int:
-    if isinstance(value, bool):
-        raise TypeError("expected an integer, got bool")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    raise TypeError(f"expected an integer, got {type(value).__name__}")
+def _integer(*, nullable: bool = False) -> Callable[[Any, Any], int | None]:
+    """A hook for integers: ints pass, integral floats (``3.0``) become ints, bools are refused."""
+
+    def structure(value: Any, _: Any) -> int | None:
+        if type(value) is int or (nullable and value is None):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise TypeError(f"expected an integer, got {type(value).__name__}")
+
+    return structure
 
 
 def _structure_json_object(value: Any, _: Any) -> dict[str, Any]:
@@ -130,7 +151,18 @@ def _tuple_of(model: type[T]) -> Callable[[Any, Any], tuple[T, ...]]:
             return ()
         if not isinstance(value, list):
             raise TypeError(f"expected a JSON array, got {type(value).__name__}")
-        return tuple(converter.structure(item, model) for item in value)
+        # Looked up per call, not per item: the model's hook is registered after this one.
+        item_hook = converter.get_structure_hook(model)
+        return tuple(item_hook(item, model) for item in value)
+
+    return structure
+
+
+def _optional(hook: Callable[[Any, Any], T]) -> Callable[[Any, Any], T | None]:
+    """``X | None`` straight to X's hook: cattrs' generic Optional handler re-dispatches per call."""
+
+    def structure(value: Any, tp: Any) -> T | None:
+        return None if value is None else hook(value, tp)
 
     return structure
 
@@ -146,12 +178,25 @@ def _register_exact(tp: Any, hook: Callable[[Any, Any], Any]) -> None:
     converter.register_structure_hook_func(lambda candidate: candidate == tp, hook)
 
 
-converter.register_structure_hook(str, _strict(str, "a string"))
-converter.register_structure_hook(bool, _strict(bool, "a boolean"))
-converter.register_structure_hook(int, _structure_int)
-converter.register_structure_hook(datetime, lambda v, _: parse_datetime(v))
+_SCALAR_HOOKS: dict[Any, Callable[[Any, Any], Any]] = {
+    str: _strict(str, "a string"),
+    bool: _strict(bool, "a boolean"),
+    int: _integer(),
+    datetime: lambda v, _: parse_datetime(v),
+    dict[str, Any]: _structure_json_object,
+}
+_NULLABLE_HOOKS: dict[Any, Callable[[Any, Any], Any]] = {
+    str: _strict(str, "a string", nullable=True),
+    bool: _strict(bool, "a boolean", nullable=True),
+    int: _integer(nullable=True),
+}
+for _tp, _hook in _SCALAR_HOOKS.items():
+    if isinstance(_tp, type):
+        converter.register_structure_hook(_tp, _hook)
+    else:
+        _register_exact(_tp, _hook)
+    _register_exact(_tp | None, _NULLABLE_HOOKS.get(_tp) or _optional(_hook))
 converter.register_structure_hook(TaskStatus, _structure_status)
-_register_exact(dict[str, Any], _structure_json_object)
 _register_exact(Mapping[str, bool], _structure_flags)
 _register_exact(tuple[str, ...], _structure_str_tuple)
 _register_exact(tuple[StepSummary, ...], _tuple_of(StepSummary))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import attrs
@@ -17,9 +17,11 @@ from stablebrowse_async import (
     CredentialStatus,
     SessionSummary,
     SessionTasks,
+    StepSummary,
     Task,
     TaskRequest,
     TaskStatus,
+    _convert,
 )
 from stablebrowse_async._convert import (
     format_datetime,
@@ -280,3 +282,97 @@ def test_arbitrary_json_never_raises_anything_unexpected(data: Any) -> None:
     for model in (Task, SessionTasks, SessionSummary, CredentialStatus, ApiKey, CreatedApiKey):
         with contextlib.suppress(TypeError, ValueError, KeyError):
             from_wire(data, model)
+
+
+# -- strictness of the direct hooks for optional fields ------------------------
+
+_OPTIONAL_FIELDS: dict[str, tuple[str, Any]] = {
+    # wire key: (kind, model) for every `X | None` scalar field with a direct hook
+    "sessionId": ("str", Task),
+    "endUserId": ("str", Task),
+    "task": ("str", Task),
+    "html_dump": ("str", Task),
+    "error": ("str", Task),
+    "totalSteps": ("int", Task),
+    "durationMs": ("int", Task),
+    "structured_content": ("object", Task),
+    "design": ("object", Task),
+    "createdAt": ("datetime", Task),
+    "n": ("int", StepSummary),
+    "msg": ("str", StepSummary),
+    "success": ("bool", StepSummary),
+}
+
+
+def _accepted(kind: str, value: Any) -> bool:
+    if value is None:
+        return True
+    if kind == "str":
+        return isinstance(value, str)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "int":
+        integral_float = isinstance(value, float) and value.is_integer()
+        return (isinstance(value, int) and not isinstance(value, bool)) or integral_float
+    if kind == "object":
+        return isinstance(value, dict)
+    return False  # datetime: only strings that parse, covered by the datetime tests
+
+
+@given(field=st.sampled_from(sorted(_OPTIONAL_FIELDS)), value=_json)
+def test_optional_fields_take_null_or_their_type_and_refuse_the_rest(
+    field: str, value: Any
+) -> None:
+    kind, model = _OPTIONAL_FIELDS[field]
+    record = {"taskId": "t", "status": "pending", field: value} if model is Task else {field: value}
+    if kind == "datetime" and isinstance(value, str):
+        return
+    if _accepted(kind, value):
+        built = from_wire(record, model)
+        wire = to_wire(built)
+        assert wire[field] == value
+        if kind == "int" and value is not None:
+            assert type(wire[field]) is int
+    else:
+        with pytest.raises(TypeError):
+            from_wire(record, model)
+
+
+# -- datetimes: the 3.11 fast path and the normalising path agree -------------
+
+_ANY_OFFSET = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
+    lambda minutes: timezone(timedelta(minutes=minutes))
+)
+
+
+def _iso_variant(moment: datetime, digits: int, suffix: str, pad: str) -> str:
+    base = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    fraction = f"{moment.microsecond:06d}{'0' * 3}"[:digits] if digits else ""
+    if suffix == "offset":
+        offset = moment.strftime("%z")
+        suffix = f"{offset[:3]}:{offset[3:]}"
+    return f"{pad}{base}{'.' + fraction if fraction else ''}{suffix}{pad}"
+
+
+@given(
+    moment=st.datetimes(
+        min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1), timezones=_ANY_OFFSET
+    ),
+    digits=st.sampled_from([0, 1, 2, 3, 4, 5, 6, 7, 9]),
+    suffix=st.sampled_from(["Z", "z", "offset", ""]),
+    pad=st.sampled_from(["", " "]),
+)
+def test_datetime_paths_agree_on_every_variant(
+    moment: datetime, digits: int, suffix: str, pad: str
+) -> None:
+    text = _iso_variant(moment, digits, suffix, pad)
+    microsecond = int(f"{moment.microsecond:06d}"[:digits].ljust(6, "0")) if digits else 0
+    naive_expected = moment.replace(microsecond=microsecond, tzinfo=None)
+    tz = moment.tzinfo if suffix == "offset" else timezone.utc
+    expected = naive_expected.replace(tzinfo=tz)
+    fast = parse_datetime(text)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_convert, "_FROMISOFORMAT_TAKES_Z", False)
+        normalised = parse_datetime(text)
+    assert fast == normalised == expected
+    assert fast.tzinfo is not None
