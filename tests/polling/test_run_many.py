@@ -17,6 +17,7 @@ from stablebrowse_async import (
     TaskFailedError,
     TaskOutcome,
     TaskRequest,
+    TaskStatus,
     TaskTimeoutError,
 )
 from stablebrowse_async.testing import Emulator, Fault
@@ -69,6 +70,9 @@ async def test_errors_are_outcomes_and_never_stop_the_others(
     assert isinstance(outcomes[2].error, ValueError)
     assert isinstance(outcomes[3].error, TypeError) and "sesion_id" in str(outcomes[3].error)
     assert isinstance(outcomes[4].error, TaskTimeoutError)
+    # the timeout reports the newest record polled (running), not the submission's
+    assert outcomes[4].error.task.status is TaskStatus.RUNNING
+    assert outcomes[4].error.task.updated_at is not None
     with pytest.raises(TaskFailedError):
         outcomes[1].unwrap()
     assert emu.tasks_created() == 4
