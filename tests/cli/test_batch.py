@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from stablebrowse_async.testing import EmulatorThread
+import pytest
+
+from stablebrowse_async.testing import EmulatorThread, Fault
 
 from .conftest import Invoke
 
@@ -130,3 +132,73 @@ def test_missing_input_exits_2(sb: Invoke, tmp_path: Path) -> None:
     result = sb("batch", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "r.jsonl"))
     assert result.exit_code == 2
     assert "not found" in result.stderr
+
+
+def test_a_field_given_in_both_spellings_is_a_bad_line(sb: Invoke, tmp_path: Path) -> None:
+    source = _write(
+        tmp_path / "t.jsonl",
+        [json.dumps({"end_user_id": "a", "endUserId": "b", "task": "which user?"})],
+    )
+    out = tmp_path / "r.jsonl"
+    result = sb("batch", str(source), "--out", str(out), "--no-progress")
+    assert result.exit_code == 1
+    (record,) = _records(out)
+    assert record["error"]["type"] == "BadLine"
+    assert "given twice" in record["error"]["message"]
+
+
+def test_resume_starts_from_scratch_when_there_is_no_output_yet(
+    sb: Invoke, tmp_path: Path, emu: EmulatorThread
+) -> None:
+    source = _write(tmp_path / "t.jsonl", [json.dumps({"end_user_id": "a", "task": "only"})])
+    for out in (tmp_path / "missing.jsonl", _write(tmp_path / "empty.jsonl", [])):
+        result = sb("batch", str(source), "--out", str(out), "--resume", "--no-progress")
+        assert result.exit_code == 0, result.stderr
+        assert [r["line"] for r in _records(out)] == [1]
+    assert _posted_texts(emu) == ["only", "only"]
+
+
+def test_resume_ignores_lines_that_are_not_its_records(
+    sb: Invoke, tmp_path: Path, emu: EmulatorThread
+) -> None:
+    source = _write(
+        tmp_path / "t.jsonl", [json.dumps({"end_user_id": "a", "task": f"t{n}"}) for n in (1, 2, 3)]
+    )
+    out = tmp_path / "r.jsonl"
+    out.write_text('{"line": 1, "ok": true}\n{"line": "2"}\n{"line": true}\n[3]\n')
+    result = sb("batch", str(source), "--out", str(out), "--resume", "--no-progress")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(_posted_texts(emu)) == ["t2", "t3"]
+
+
+def test_the_summary_keeps_the_first_20_failures_and_counts_them_all(
+    sb: Invoke, tmp_path: Path
+) -> None:
+    source = _write(tmp_path / "t.jsonl", ["{broken"] * 25)
+    out = tmp_path / "r.jsonl"
+    result = sb("batch", str(source), "--out", str(out), "--json", "--no-progress")
+    assert result.exit_code == 1
+    summary = json.loads(result.stdout)
+    assert summary["failed"] == summary["bad_lines"] == 25
+    assert summary["errors"] == {"BadLine": 25}
+    assert [f["line"] for f in summary["failures"]] == list(range(1, 21))
+    assert len(_records(out)) == 25
+
+
+def test_ambiguous_submissions_are_recorded_with_how_to_reconcile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fault = Fault("reset_after", route="POST /v1/tasks", times=1)
+    with EmulatorThread(durations=(0.05, 0.1), faults=[fault]) as emu:
+        monkeypatch.setenv("STABLEBROWSE_API_KEY", emu.api_key)
+        monkeypatch.setenv("STABLEBROWSE_BASE_URL", emu.url)
+        monkeypatch.setenv("STABLEBROWSE_POLL_INTERVAL", "0.05")
+        source = _write(tmp_path / "t.jsonl", [json.dumps({"end_user_id": "a", "task": "once"})])
+        out = tmp_path / "r.jsonl"
+        result = Invoke()("batch", str(source), "--out", str(out), "--no-progress")
+        assert emu.tasks_created() == 1  # the server did act on the lost submission
+    assert result.exit_code == 1
+    (record,) = _records(out)
+    assert record["error"]["type"] == "AmbiguousRequestError"
+    assert "before resubmitting" in record["error"]["reconcile"]
+    assert "AmbiguousRequestError lines may exist server-side" in result.stderr
