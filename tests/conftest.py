@@ -1,8 +1,16 @@
-"""Shared pytest configuration: anyio's plugin runs async tests on asyncio (aiohttp's loop)."""
+"""Shared pytest configuration.
+
+anyio's plugin runs async tests on asyncio (aiohttp's loop); ``--reliability``
+sizes tests/reliability; and every test of the suite is scanned for leaked
+secrets (see the section at the end of this file).
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
+from collections.abc import Generator, Iterator
 
 import pytest
 
@@ -24,3 +32,114 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def anyio_backend() -> str:
     """aiohttp runs on asyncio only, so every async test does too."""
     return "asyncio"
+
+
+# -- secret scan: every test of the suite ------------------------------------------------
+# An autouse fixture captures every log record (the SDK's logger runs at DEBUG
+# for the test); the report hook then scans those records, the test's
+# captured stdout/stderr/log sections and any failure text for every known
+# secret (tests/reliability/_secrets.py: the emulators' keys, tokens and
+# stored credential values, and the reliability suite's canary values). A hit
+# turns the test's teardown into an error naming where; secrets are masked.
+
+_SECRET_LOGS = pytest.StashKey[list[str]]()
+_FAILURE_TEXTS = pytest.StashKey[dict[str, str]]()
+
+
+class _RecordCapture(logging.Handler):
+    """Keeps every record's message (and repr of its args, and its traceback)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.texts: list[str] = []
+        self._last: logging.LogRecord | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record is self._last:  # attached to the SDK logger and to root: seen twice
+            return
+        self._last = record
+        try:
+            self.texts.append(record.getMessage())
+            if record.args:
+                self.texts.append(repr(record.args))
+            if record.exc_info:
+                self.texts.append(logging.Formatter().formatException(record.exc_info))
+        except Exception as error:  # a broken record must not break the test
+            self.texts.append(f"<unformattable record: {type(error).__name__}>")
+
+
+@pytest.fixture(autouse=True)
+def _secret_scan(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Capture this test's log records for the secret scan done by the report hook."""
+    capture = _RecordCapture()
+    root = logging.getLogger()
+    sdk = logging.getLogger("stablebrowse_async")
+    level = sdk.level
+    root.addHandler(capture)
+    sdk.addHandler(capture)
+    sdk.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        sdk.setLevel(level)
+        sdk.removeHandler(capture)
+        root.removeHandler(capture)
+        request.node.stash[_SECRET_LOGS] = capture.texts
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.failed and report.when != "teardown":
+        item.stash.setdefault(_FAILURE_TEXTS, {})[f"failure report ({report.when})"] = (
+            report.longreprtext
+        )
+    if report.when == "teardown":
+        _scan_for_secrets(item, report)
+    return report
+
+
+def _scan_for_secrets(item: pytest.Item, report: pytest.TestReport) -> None:
+    from tests.reliability._secrets import BOOK, find_leaks, redact
+
+    texts: dict[str, str] = {}
+    logs = item.stash.get(_SECRET_LOGS, None)
+    if logs:
+        texts["log records"] = "\n".join(logs)
+    for name, content in report.sections:
+        texts[name.lower()] = content
+    failures: dict[str, str] = item.stash.get(_FAILURE_TEXTS, {})
+    texts.update(failures)
+    if report.failed:
+        texts["failure report (teardown)"] = report.longreprtext
+    BOOK.tests_scanned += 1
+    BOOK.chars_scanned += sum(len(text) for text in texts.values())
+    secrets = BOOK.current()
+    leaks = find_leaks(texts, secrets)
+    if not leaks:
+        return
+    BOOK.hits += len(leaks)
+    message = "secret scan: secrets leaked in this test's output\n" + "\n".join(
+        f"  {leak}" for leak in leaks
+    )
+    report.outcome = "failed"
+    report.longrepr = message
+    # The captured sections are printed with the error: show them masked.
+    report.sections = [(name, redact(content, secrets)) for name, content in report.sections]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Add the whole run's secret-scan figures to the reliability figure book, if it is in use."""
+    reliability = sys.modules.get("tests.reliability.conftest")
+    secrets = sys.modules.get("tests.reliability._secrets")
+    if reliability is None or secrets is None:
+        return
+    book = secrets.BOOK
+    section = "secret scan (autouse, every test of this run)"
+    reliability._BOOK.record(section, "tests scanned", book.tests_scanned)
+    reliability._BOOK.record(section, "secrets known at the end", len(book.current()))
+    reliability._BOOK.record(section, "characters scanned", book.chars_scanned)
+    reliability._BOOK.record(section, "hits", book.hits)

@@ -23,7 +23,15 @@ from ._clock import Clock, RealClock, iso
 from ._faults import Fault
 from ._outcomes import DESIGN_EXTRACTORS, parse_directives
 from ._records import Business, RecordedRequest
-from ._state import CREDENTIAL_FIELDS, PLATFORMS, BusinessState, Script, State, key_hash
+from ._state import (
+    CREDENTIAL_FIELDS,
+    PLATFORMS,
+    BusinessState,
+    Script,
+    State,
+    key_hash,
+    remember_secret,
+)
 
 __all__ = ["Emulator"]
 
@@ -612,6 +620,7 @@ class Emulator:
         for name, value in fields.items():
             if value:
                 stored[name] = value
+                remember_secret("credential", value)
             else:
                 stored.pop(name, None)
         return _json_response(200, {"ok": True})

@@ -13,6 +13,7 @@ import heapq
 import json
 import random
 import secrets
+import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +22,17 @@ from ._clock import iso
 from ._outcomes import DEFAULT_RESULT, Outcome, design_results, generate_from_schema, step_details
 from ._records import Business
 
-__all__ = ["CREDENTIAL_FIELDS", "PLATFORMS", "ApiKey", "BusinessState", "Session", "State", "Task"]
+__all__ = [
+    "CREDENTIAL_FIELDS",
+    "PLATFORMS",
+    "ApiKey",
+    "BusinessState",
+    "Session",
+    "State",
+    "Task",
+    "minted_secrets",
+    "remember_secret",
+]
 
 PLATFORMS: dict[str, tuple[str, ...]] = {
     "twitter": ("twitterAuthToken", "twitterCt0"),
@@ -35,6 +46,40 @@ CREDENTIAL_FIELDS: tuple[str, ...] = tuple(f for fields in PLATFORMS.values() fo
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 
 Script = Callable[[dict[str, Any]], "Outcome | None"]
+
+
+# -- secret registry ------------------------------------------------------------
+# Every secret an emulator in this process minted or stored, so a test suite can
+# scan its logs, exceptions and output for them (tests/reliability/_secrets.py
+# does, for every test). Bounded: only the most recent MAX_REMEMBERED are kept.
+
+MAX_REMEMBERED = 10_000
+_remembered: dict[str, str] = {}  # secret -> kind, oldest first
+_remembered_lock = threading.Lock()
+
+
+def remember_secret(kind: str, value: str) -> None:
+    """Record a secret the emulator minted or stored (``api_key``, ``dashboard_token``, ``credential``)."""
+    if not value:
+        return
+    with _remembered_lock:
+        _remembered.pop(value, None)
+        _remembered[value] = kind
+        while len(_remembered) > MAX_REMEMBERED:
+            del _remembered[next(iter(_remembered))]
+
+
+def minted_secrets() -> tuple[tuple[str, str], ...]:
+    """``(kind, secret)`` pairs of every secret this process's emulators minted or stored.
+
+    Kinds: ``"api_key"`` (keys of new businesses, `Emulator.mint_api_key` and
+    ``POST /v1/api-keys``), ``"dashboard_token"`` and ``"credential"`` (values
+    stored through ``PUT /v1/end-users/{id}/credentials``). Oldest first; the
+    most recent `MAX_REMEMBERED` only. Emulators in other processes (the
+    console) are not seen.
+    """
+    with _remembered_lock:
+        return tuple((kind, value) for value, kind in _remembered.items())
 
 
 def key_hash(key: str) -> str:
@@ -256,6 +301,8 @@ class State:
         token = self._new_dashboard_token(biz_id, now)
         key, record = self._new_key(biz_id, "default", now)
         business = Business(biz_id, name, key, token, monthly_quota)
+        remember_secret("api_key", key)
+        remember_secret("dashboard_token", token)
         self.businesses[biz_id] = BusinessState(business)
         self.dashboard_tokens[token] = biz_id
         self._store_key(record)
@@ -290,6 +337,7 @@ class State:
     def mint_key(self, business_id: str, label: str | None, now: float) -> tuple[str, ApiKey]:
         key, record = self._new_key(business_id, label, now)
         self._store_key(record)
+        remember_secret("api_key", key)
         return key, record
 
     def revoke(self, prefix: str, now: float) -> None:
