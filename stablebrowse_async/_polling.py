@@ -243,6 +243,7 @@ class _Batch:
         concurrency: int = 64,
         max_in_flight: int = 10_000,
         on_progress: Callable[[Progress], None] | None = None,
+        on_submitted: Callable[[int, Task], None] | None = None,
         return_exceptions: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -263,6 +264,7 @@ class _Batch:
         self._schedule = schedule
         self._poll_timeout = float(poll_timeout)
         self._on_progress = on_progress
+        self._on_submitted = on_submitted
         self._return_exceptions = return_exceptions
         self._clock = clock
         self._slots = asyncio.Semaphore(concurrency)
@@ -387,6 +389,8 @@ class _Batch:
         self._counts["in_flight"] += 1
         entry = _Entry(index, request, task, self._clock() + self._poll_timeout)
         self._push(entry, self._schedule.interval(0))
+        if self._on_submitted is not None:
+            self._on_submitted(index, task)
         self._progress()
 
     def _reschedule(self, entry: _Entry, delay: float) -> None:

@@ -142,6 +142,7 @@ class Tasks(Resource):
         poll_interval: float | PollSchedule | None = None,
         poll_timeout: float | None = None,
         on_progress: Callable[[Progress], None] | None = None,
+        on_submitted: Callable[[int, Task], None] | None = None,
         return_exceptions: bool = True,
     ) -> RunMany:
         """Run many tasks; iterate the result for one `TaskOutcome` per request, as each ends.
@@ -154,7 +155,12 @@ class Tasks(Resource):
         timeout, ambiguous submission) is its outcome and never stops the
         others, unless `return_exceptions` is False: then the first error is
         raised and the batch stops. `on_progress` receives a `Progress` after
-        every change.
+        every change. `on_submitted` receives ``(index, task)`` as soon as the
+        API accepts a request, before its first poll: journal ``task.task_id``
+        there, and a batch that is killed can later be finished with
+        `tasks.wait` instead of submitting (and paying for) its tasks again.
+        Both callbacks run on the event loop and must not block; an exception
+        they raise stops the batch and reaches the consumer.
         """
         schedule, timeout = self._poll_settings(poll_interval, poll_timeout)
         return RunMany(
@@ -166,6 +172,7 @@ class Tasks(Resource):
             concurrency=concurrency,
             max_in_flight=max_in_flight,
             on_progress=on_progress,
+            on_submitted=on_submitted,
             return_exceptions=return_exceptions,
         )
 

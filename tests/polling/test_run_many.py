@@ -253,3 +253,46 @@ async def test_return_exceptions_false_raises_the_first_error(client: AsyncClien
             pass
     await _settle()
     assert _other_tasks() <= before
+
+
+async def test_on_submitted_reports_each_accepted_request_once_before_its_outcome(
+    client: AsyncClient, emu: Emulator
+) -> None:
+    emu.faults.append(Fault("reset_after", route="POST /v1/tasks", times=1))
+    requests: list[Any] = [{"end_user_id": "a", "task": f"t{i}"} for i in range(5)]
+    requests.append({"end_user_id": "", "task": "invalid"})
+    journal: dict[int, str] = {}
+    seen_before_outcome: set[int] = set()
+
+    def on_submitted(index: int, task: Any) -> None:
+        assert index not in journal
+        journal[index] = task.task_id
+
+    outcomes = []
+    async for outcome in client.tasks.run_many(requests, concurrency=1, on_submitted=on_submitted):
+        if outcome.index in journal:
+            seen_before_outcome.add(outcome.index)
+        outcomes.append(outcome)
+    accepted = {o.index: o.task.task_id for o in outcomes if o.task is not None}
+    assert len(journal) == 4  # five submitted, one ambiguous (not reported), one invalid
+    assert {i: journal[i] for i in accepted} == accepted
+    assert seen_before_outcome == set(journal)
+    assert 5 not in journal
+
+
+async def test_a_journal_of_submitted_ids_finishes_a_killed_batch_without_resubmitting(
+    client: AsyncClient, emu: Emulator
+) -> None:
+    requests = [{"end_user_id": "a", "task": f"t{i} [[duration=0.3]]"} for i in range(6)]
+    journal: dict[int, str] = {}
+    batch = client.tasks.run_many(
+        requests, on_submitted=lambda index, task: journal.setdefault(index, task.task_id)
+    )
+    async with batch:
+        async for _ in batch:
+            break  # the "crash": the first outcome arrives, the rest are abandoned
+    assert len(journal) == 6
+    created = emu.tasks_created()
+    finished = [await client.tasks.wait(task_id) for task_id in journal.values()]
+    assert all(task.status is TaskStatus.COMPLETED for task in finished)
+    assert emu.tasks_created() == created == 6
