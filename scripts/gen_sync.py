@@ -17,8 +17,12 @@ class and reads its source with `ast`:
 - plain methods returning an async iterator (``tasks.run_many`` → `RunMany`)
   return a `SyncIterator` over it; plain methods returning another async
   class (``end_users(id)`` → `EndUser`) return its generated sync twin;
-- public properties, and attributes set from an ``__init__`` parameter
-  (``self.end_user_id = end_user_id``), become read-only properties.
+- public properties, attributes declared at class level (``poll_timeout:
+  float`` with the string literal after it as its docstring), and attributes
+  set from an ``__init__`` parameter (``self.end_user_id = end_user_id``)
+  become read-only properties;
+- a plain method returning the client class itself (``with_options``) returns
+  a sync copy on the same portal (``ClientBase._clone``).
 
 Annotations are copied as source text (so hints survive exactly) and every
 name they use is imported from where the async module imported it, or from
@@ -77,9 +81,23 @@ interpreter exit). Calling it from a thread that runs an event loop raises
 flight. After ``os.fork()`` the child starts its own loop thread on first use.
 """
 
-#: Members of AsyncClient that ClientBase (hand-written) provides, or that have no sync counterpart yet.
+#: Members of AsyncClient that ClientBase (hand-written) provides, or that have no sync
+#: counterpart (the aiohttp connector lives in the portal's loop: not for sync code).
 SKIP: dict[str, frozenset[str]] = {
-    "AsyncClient": frozenset({"aclose", "close", "is_closed", "connector", "with_options"}),
+    "AsyncClient": frozenset({"aclose", "close", "is_closed", "connector"}),
+}
+
+#: Sync docstrings that must differ from the async ones (keyed by "AsyncClass.method").
+SYNC_DOCS: dict[str, str] = {
+    "AsyncClient.with_options": """A copy with other settings that shares this client's loop thread and connection pool.
+
+This is the per-call override: ``client.with_options(max_retries=0).tasks.get(id)``.
+It is cheap: no new thread, no new pool; its calls run in this client's
+event-loop thread on the `AsyncClient.with_options` copy of its async client.
+The copy does not own them: closing it (or leaving its ``with`` block) does
+nothing, and it keeps working as long as the original is open; closing the
+original closes both (the copy's `is_closed` then says so). After
+``os.fork()`` the copy follows the original into the child's new loop thread.""",
 }
 #: Names the generated module defines or imports for its own use.
 RESERVED = frozenset({"AsyncClient", "ClientBase", "SyncIterator", "SyncResource", "Portal"})
@@ -100,7 +118,7 @@ class Param:
 @dataclass
 class Method:
     name: str
-    kind: str  # "call" | "iterate" | "derive" | "property"
+    kind: str  # "call" | "iterate" | "derive" | "clone" | "property"
     params: list[Param]
     returns: str
     doc: str | None
@@ -173,6 +191,8 @@ def _class_node(cls: type) -> ast.ClassDef:
 
 
 def _literal(value: object, where: str) -> str:
+    if value is Ellipsis:
+        return "..."
     if value is None or isinstance(value, (bool, int, str)):
         return repr(value)
     if isinstance(value, float) and math.isfinite(value):
@@ -261,7 +281,10 @@ class Reader:
         module = sys.modules[cls.__module__]
         node = _class_node(cls)
         skip = SKIP.get(cls.__name__, frozenset())
-        for item in node.body:
+        for index, item in enumerate(node.body):
+            if isinstance(item, ast.AnnAssign):
+                self._read_declaration(spec, item, node.body[index + 1 : index + 2], module)
+                continue
             if not isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
             if item.name in {"__init__", "_setup"}:
@@ -269,6 +292,21 @@ class Reader:
             if item.name.startswith("_") or item.name in skip:
                 continue
             self._read_method(spec, item, module)
+
+    def _read_declaration(
+        self, spec: ClassSpec, item: ast.AnnAssign, after: list[ast.stmt], module: ModuleType
+    ) -> None:
+        """``name: annotation`` at class level (public, not a ClassVar): a read-only property."""
+        if not isinstance(item.target, ast.Name) or item.target.id.startswith("_"):
+            return
+        text = ast.unparse(item.annotation)
+        if "ClassVar" in text:
+            return
+        name = item.target.id
+        if item.value is not None:
+            raise GenerationError(f"{spec.sync_name}.{name}: class-level values are not supported")
+        self.use_names(text, module, f"{spec.sync_name}.{name}")
+        spec.methods.append(Method(name, "property", [], text, _string_literal(after)))
 
     def _read_attributes(
         self, spec: ClassSpec, func: ast.FunctionDef | ast.AsyncFunctionDef, module: ModuleType
@@ -285,15 +323,9 @@ class Reader:
                 and not target.attr.startswith("_")
             ):
                 continue
-            doc = None
-            if index + 1 < len(body):
-                after = body[index + 1]
-                if (
-                    isinstance(after, ast.Expr)
-                    and isinstance(after.value, ast.Constant)
-                    and isinstance(after.value.value, str)
-                ):
-                    doc = inspect.cleandoc(after.value.value)
+            if any(method.name == target.attr for method in spec.methods):
+                continue  # declared at class level, with its docstring
+            doc = _string_literal(body[index + 1 : index + 2])
             value = stmt.value
             if isinstance(value, ast.Call) and isinstance(value.func, ast.Name):
                 child_cls = vars(module).get(value.func.id)
@@ -334,7 +366,11 @@ class Reader:
             spec.methods.append(Method(node.name, "call", params, returns, doc))
             return
         result = eval(returns, vars(module))
-        if inspect.isclass(result) and hasattr(result, "__anext__") and hasattr(result, "aclose"):
+        if result is self.client_cls:
+            spec.methods.append(
+                Method(node.name, "clone", params, "Client", SYNC_DOCS.get(where, doc))
+            )
+        elif inspect.isclass(result) and hasattr(result, "__anext__") and hasattr(result, "aclose"):
             item = typing.get_type_hints(result.__anext__)["return"]
             if not inspect.isclass(item):
                 raise GenerationError(f"{where}: cannot name the items of {result.__name__}")
@@ -349,6 +385,18 @@ class Reader:
             raise GenerationError(
                 f"{where}: does not know how to wrap a sync method returning {returns}"
             )
+
+
+def _string_literal(statements: list[ast.stmt]) -> str | None:
+    """The text of a bare string literal statement (an attribute's docstring), if that is what it is."""
+    if (
+        statements
+        and isinstance(first := statements[0], ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+    ):
+        return inspect.cleandoc(first.value.value)
+    return None
 
 
 # -- writing the sync code ----------------------------------------------------------
@@ -422,6 +470,8 @@ def _method(method: Method, spec: ClassSpec, reader: Reader) -> list[str]:
             body = f"return self._portal.call({target}{', ' if args else ''}{args})"
         elif method.kind == "iterate":
             body = f"return SyncIterator(self._portal, {target}({args}))"
+        elif method.kind == "clone":
+            body = f"return self._clone(AsyncClient.{method.name}{', ' if args else ''}{args})"
         else:
             owner = "AsyncClient" if spec.async_cls is reader.client_cls else spec.alias
             body = f"return self._derive({method.returns}, {owner}.{method.name}{', ' if args else ''}{args})"
@@ -464,7 +514,9 @@ def _class(spec: ClassSpec, reader: Reader) -> list[str]:
         lines.append("")
         lines.append(f"    def __init__({_signature(params)}) -> None:")
         lines.append(f"        super().__init__(lambda: AsyncClient({_arguments(params)}))")
-        lines += _children(spec, "client")
+        lines.append("")
+        lines.append("    def _bind_resources(self) -> None:")
+        lines += _children(spec, "client") or ["        pass"]
     elif spec.children:
         lines.append("")
         lines.append(

@@ -108,6 +108,13 @@ class AsyncClient:
         max_response_bytes: answers larger than this are refused.
     """
 
+    base_url: str
+    """The API root requests go to (no trailing slash)."""
+    poll_schedule: PollSchedule
+    """How `tasks.run`/`wait`/`run_many` poll by default (from ``poll_interval``)."""
+    poll_timeout: float
+    """Default seconds `tasks.run`/`wait`/`run_many` wait for one task."""
+
     def __init__(
         self,
         api_key: str | None = None,

@@ -119,14 +119,27 @@ class Client(ClientBase):
                 max_response_bytes=max_response_bytes,
             )
         )
+
+    def _bind_resources(self) -> None:
         self.tasks = self._child(Tasks, lambda client: client.tasks)
         self.sessions = self._child(Sessions, lambda client: client.sessions)
         self.api_keys = self._child(ApiKeys, lambda client: client.api_keys)
         self.design = self._child(Design, lambda client: client.design)
 
     @property
+    def base_url(self) -> str:
+        """The API root requests go to (no trailing slash)."""
+        return self._async.base_url
+
+    @property
     def poll_schedule(self) -> PollSchedule:
+        """How `tasks.run`/`wait`/`run_many` poll by default (from ``poll_interval``)."""
         return self._async.poll_schedule
+
+    @property
+    def poll_timeout(self) -> float:
+        """Default seconds `tasks.run`/`wait`/`run_many` wait for one task."""
+        return self._async.poll_timeout
 
     def end_users(self, end_user_id: str) -> EndUser:
         """A handle on one of your end users: ``client.end_users("alice").credentials.get()``.
@@ -134,6 +147,32 @@ class Client(ClientBase):
         Raises `ValueError`/`TypeError` at once for an id the API cannot take.
         """
         return self._derive(EndUser, AsyncClient.end_users, end_user_id)
+
+    def with_options(
+        self,
+        *,
+        timeout: float | Any | None = ...,
+        max_retries: int | None = None,
+        poll_interval: float | PollSchedule | None = None,
+        poll_timeout: float | None = None,
+    ) -> Client:
+        """A copy with other settings that shares this client's loop thread and connection pool.
+
+        This is the per-call override: ``client.with_options(max_retries=0).tasks.get(id)``.
+        It is cheap: no new thread, no new pool; its calls run in this client's
+        event-loop thread on the `AsyncClient.with_options` copy of its async client.
+        The copy does not own them: closing it (or leaving its ``with`` block) does
+        nothing, and it keeps working as long as the original is open; closing the
+        original closes both (the copy's `is_closed` then says so). After
+        ``os.fork()`` the copy follows the original into the child's new loop thread.
+        """
+        return self._clone(
+            AsyncClient.with_options,
+            timeout=timeout,
+            max_retries=max_retries,
+            poll_interval=poll_interval,
+            poll_timeout=poll_timeout,
+        )
 
     @property
     def timeout(self) -> float | None:
@@ -251,6 +290,7 @@ class Tasks(SyncResource[_AsyncTasks]):
         poll_interval: float | PollSchedule | None = None,
         poll_timeout: float | None = None,
         on_progress: Callable[[Progress], None] | None = None,
+        on_submitted: Callable[[int, Task], None] | None = None,
         return_exceptions: bool = True,
     ) -> SyncIterator[TaskOutcome]:
         """Run many tasks; iterate the result for one `TaskOutcome` per request, as each ends.
@@ -263,7 +303,12 @@ class Tasks(SyncResource[_AsyncTasks]):
         timeout, ambiguous submission) is its outcome and never stops the
         others, unless `return_exceptions` is False: then the first error is
         raised and the batch stops. `on_progress` receives a `Progress` after
-        every change.
+        every change. `on_submitted` receives ``(index, task)`` as soon as the
+        API accepts a request, before its first poll: journal ``task.task_id``
+        there, and a batch that is killed can later be finished with
+        `tasks.wait` instead of submitting (and paying for) its tasks again.
+        Both callbacks run on the event loop and must not block; an exception
+        they raise stops the batch and reaches the consumer.
         """
         return SyncIterator(
             self._portal,
@@ -274,6 +319,7 @@ class Tasks(SyncResource[_AsyncTasks]):
                 poll_interval=poll_interval,
                 poll_timeout=poll_timeout,
                 on_progress=on_progress,
+                on_submitted=on_submitted,
                 return_exceptions=return_exceptions,
             ),
         )

@@ -344,27 +344,84 @@ class SyncResource(Generic[A]):
         return child
 
 
-class ClientBase(SyncResource["AsyncClient"]):
-    """What the generated `Client` inherits: lifecycle, context manager, repr."""
+class _Derived:
+    """The `resolve` of a `with_options` copy: ``method(parent(client), ...)``, made once per client.
 
-    __slots__ = ("__dict__", "__weakref__")
+    Built again only when the portal's AsyncClient changes (after a fork), so
+    the copy and its resources share one async copy.
+    """
+
+    __slots__ = ("_args", "_kwargs", "_last", "_method", "_parent")
+
+    def __init__(
+        self,
+        parent: Callable[[AsyncClient], AsyncClient],
+        method: Callable[..., AsyncClient],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> None:
+        self._parent = parent
+        self._method = method
+        self._args = args
+        self._kwargs = kwargs
+        self._last: tuple[AsyncClient, AsyncClient] | None = None
+
+    def __call__(self, client: AsyncClient) -> AsyncClient:
+        last = self._last
+        if last is not None and last[0] is client:
+            return last[1]
+        made = self._method(self._parent(client), *self._args, **self._kwargs)
+        self._last = (client, made)
+        return made
+
+
+class ClientBase(SyncResource["AsyncClient"]):
+    """What the generated `Client` inherits: lifecycle, copies, context manager, repr.
+
+    A client made by its constructor owns its `Portal` (loop thread and
+    connection pool); a copy from `with_options` (`_clone`) runs on the same
+    portal and owns nothing, like the async copy, which shares the pool.
+    """
+
+    __slots__ = ("__dict__", "__weakref__", "_owns_portal")
 
     def __init__(self, factory: Callable[[], AsyncClient]) -> None:
         super().__init__(Portal(factory), _identity)
+        self._owns_portal = True
+        self._bind_resources()
 
-    @property
-    def base_url(self) -> str:
-        """The API root requests go to."""
-        return self._async.base_url
+    def _bind_resources(self) -> None:
+        """Set the resource attributes (``tasks``, ``sessions``, ...): the generated class does."""
+
+    def _clone(
+        self,
+        method: Callable[Concatenate[AsyncClient, P], AsyncClient],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> Self:
+        """A copy on this portal whose AsyncClient is ``method(client, ...)``, called now so bad arguments fail now."""
+        first = method(self._async, *args, **kwargs)
+        resolve = _Derived(self._resolve, method, args, kwargs)
+        resolve._last = (self._portal.client, first)
+        clone = object.__new__(type(self))
+        SyncResource.__init__(clone, self._portal, resolve)
+        clone._owns_portal = False
+        clone._bind_resources()
+        return clone
 
     @property
     def is_closed(self) -> bool:
-        """True once `close()` ran."""
+        """True once `close()` ran (on the original client, for a `with_options` copy)."""
         return self._portal.closed
 
     def close(self) -> None:
-        """Close the connection pool and stop the loop thread. Idempotent."""
-        self._portal.close()
+        """Close the connection pool and stop the loop thread. Idempotent.
+
+        On a `with_options` copy this does nothing: the original owns them.
+        """
+        if self._owns_portal:
+            self._portal.close()
 
     def __enter__(self) -> Self:
         return self

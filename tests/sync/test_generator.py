@@ -116,6 +116,29 @@ def test_client_takes_exactly_the_async_clients_arguments() -> None:
     ]
 
 
+def test_client_with_options_takes_exactly_the_async_arguments() -> None:
+    expected = inspect.signature(AsyncClient.with_options).parameters.values()
+    actual = inspect.signature(sync_pkg.Client.with_options).parameters.values()
+    assert [(p.name, p.kind, p.default, str(p.annotation)) for p in actual] == [
+        (p.name, p.kind, p.default, str(p.annotation)) for p in expected
+    ]
+
+
+def _public_attributes(cls: type) -> set[str]:
+    names = {name for name in vars(cls) if not name.startswith("_")}
+    names |= {name for name in getattr(cls, "__annotations__", {}) if not name.startswith("_")}
+    return names
+
+
+def test_client_exposes_every_public_attribute_of_the_async_client() -> None:
+    async_names = _public_attributes(AsyncClient)
+    # The sync client closes with close(); the aiohttp connector belongs to the loop thread.
+    not_for_sync = {"aclose", "connector"}
+    sync_names = {name for name in dir(sync_pkg.Client) if not name.startswith("_")}
+    assert async_names - not_for_sync <= sync_names
+    assert {"base_url", "timeout", "max_retries", "poll_schedule", "poll_timeout"} <= async_names
+
+
 def test_generated_methods_hold_no_logic() -> None:
     tree = ast.parse(GENERATED.read_text())
     for cls in (node for node in tree.body if isinstance(node, ast.ClassDef)):
@@ -123,7 +146,7 @@ def test_generated_methods_hold_no_logic() -> None:
             body = func.body
             if ast.get_docstring(func) is not None:
                 body = body[1:]
-            if func.name == "__init__":
+            if func.name in {"__init__", "_bind_resources"}:
                 assert all(isinstance(stmt, (ast.Expr, ast.Assign)) for stmt in body)
                 continue
             assert len(body) == 1, f"{cls.name}.{func.name}"
