@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -150,3 +152,47 @@ def test_interpreter_exit_closes_a_client_left_open() -> None:
     assert done.stdout.strip() == "OK"
     assert "Unclosed" not in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_close_from_another_thread_ends_a_call_in_flight(
+    client: Client, emu: EmulatorThread
+) -> None:
+    slow = client.tasks.submit(end_user_id="alice", task="Slow [[duration=60]]")
+    errors: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            client.tasks.wait(slow.task_id, poll_timeout=60)
+        except BaseException as error:
+            errors.append(error)
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(r.method == "GET" for r in emu.requests):
+        time.sleep(0.01)  # the wait is polling
+    client.close()
+    waiter.join(10)
+    assert not waiter.is_alive()
+    assert len(errors) == 1
+    assert isinstance(errors[0], RuntimeError)
+    assert "closed while this call was in flight" in str(errors[0])
+
+
+def test_a_timeout_error_raised_in_the_loop_reaches_the_caller(client: Client) -> None:
+    def on_progress(_: object) -> None:
+        raise TimeoutError("from the callback")
+
+    batch = client.tasks.run_many([{"end_user_id": "a", "task": "t"}], on_progress=on_progress)
+    with pytest.raises(TimeoutError, match="from the callback"):
+        next(batch)
+    batch.close()
+
+
+def test_closing_an_iterator_after_its_client_is_a_no_op(client: Client) -> None:
+    batch = client.tasks.run_many([{"end_user_id": "a", "task": f"t{n}"} for n in range(3)])
+    assert next(batch).ok
+    client.close()
+    batch.close()
+    batch.close()
+    assert list(batch) == []
