@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import aiohttp
 
@@ -63,18 +63,27 @@ def _resolve_base_url(base_url: str | None, allow_insecure: bool) -> str:
     if not isinstance(url, str):
         raise TypeError(f"base_url must be a str, got {type(url).__name__}")
     parts = urlsplit(url.strip())
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValueError(f"base_url must be an absolute http(s) URL, got {url!r}")
-    if parts.query or parts.fragment:
-        raise ValueError(f"base_url must not have a query or fragment, got {url!r}")
     if parts.username or parts.password:
         raise ValueError("base_url must not embed credentials; pass api_key instead")
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError(f"base_url must be an absolute http(s) URL, got {_shown(parts)!r}")
+    if parts.query or parts.fragment:
+        raise ValueError(
+            f"base_url must not have a query or fragment, got {_shown(parts)!r} "
+            "(the query and fragment are not repeated here: they may hold tokens)"
+        )
     if parts.scheme == "http" and not allow_insecure and not _is_loopback(parts.hostname):
         raise ValueError(
             f"refusing plain http to non-loopback host {parts.hostname!r}: the API key would "
             "travel unencrypted; use https, or pass allow_insecure=True if you really mean it"
         )
     return url.strip().rstrip("/")
+
+
+def _shown(parts: SplitResult) -> str:
+    """A URL as error messages may show it: no user info, query or fragment (they may be secret)."""
+    host = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{host}{parts.path}" if parts.scheme or host else parts.path
 
 
 def _mask(key: str) -> str:

@@ -205,6 +205,13 @@ _register_exact(tuple[Task, ...], _tuple_of(Task))
 converter.register_unstructure_hook(datetime, format_datetime)
 converter.register_unstructure_hook(TaskStatus, lambda status: status.value)
 converter.register_unstructure_hook_func(lambda tp: tp == Mapping[str, bool], dict)
+# Free-form JSON (`result`, `structured_content`, `design`) goes back to the wire
+# as it came: already plain JSON values, so walking them would only cost time
+# and, for deeply nested answers, blow the stack (cattrs recurses per level).
+_JSON_VALUE_TYPES = (Any, dict[str, Any], dict[str, Any] | None)
+converter.register_unstructure_hook_func(
+    lambda tp: any(tp is kind or tp == kind for kind in _JSON_VALUE_TYPES), lambda value: value
+)
 
 
 def _wire_key(field: attrs.Attribute[Any]) -> str:

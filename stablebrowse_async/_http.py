@@ -17,6 +17,8 @@ from urllib.parse import quote
 
 import aiohttp
 import attrs
+from aiohttp import hdrs
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from . import _json
@@ -46,6 +48,7 @@ USER_AGENT = f"stablebrowse-async/{__version__} (python; aiohttp/{aiohttp.__vers
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 _READ_CHUNK = 64 * 1024
 _ERROR_TEXT_LIMIT = 300
+_SECRET_HEADERS = ("Authorization", "Cookie", "Proxy-Authorization")
 _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
     400: BadRequestError,
     401: AuthenticationError,
@@ -263,6 +266,8 @@ class HttpTransport:
                         retryable = True
                 else:
                     failure = _status_error(answer, method, path)
+                    if method == "POST" and answer.status >= 500:
+                        _raise_ambiguous_status(failure, context)
                     retryable = policy.status_is_retryable(method, answer.status)
                     if answer.status == 429:
                         retry_after = getattr(failure, "retry_after", None)
@@ -304,7 +309,10 @@ class HttpTransport:
                 headers=headers,
                 params=params,
                 timeout=self._timeout,
-                max_redirects=5,
+                # The API never redirects. Following one could carry a request
+                # body (credentials on a 307/308) to another host, so a 3xx is
+                # an error that names where it pointed (see `_status_error`).
+                allow_redirects=False,
             ) as response:
                 raw = await self._read(response)
                 answer = _Answer(response.status, response.headers, raw)
@@ -321,12 +329,19 @@ class HttpTransport:
         return answer
 
     async def _read(self, response: aiohttp.ClientResponse) -> bytes:
+        """The body, decoded, refused once it passes `max_response_bytes`.
+
+        ``Content-Length`` counts the bytes on the wire; with a
+        ``Content-Encoding`` (gzip, deflate, br) the decoded body can be far
+        larger, so then the decoded bytes are counted as they arrive.
+        """
         cap = self.options.max_response_bytes
         length = response.content_length
         if length is not None:
             if length > cap:
                 raise _TooLarge(length, cap)
-            return await response.read()
+            if not response.headers.get(hdrs.CONTENT_ENCODING):
+                return await response.read()
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.content.iter_chunked(_READ_CHUNK):
@@ -354,8 +369,30 @@ def _connection_error(exc: BaseException | None, method: str, path: str) -> Stab
     else:
         detail = f"{type(exc).__name__}: {exc}" if exc is not None else "connection failed"
         error = APIConnectionError(f"{method} {path}: {detail}", method=method, path=path)
-    error.__cause__ = exc
+    error.__cause__ = _scrubbed(exc)
     return error
+
+
+def _scrubbed(exc: BaseException | None) -> BaseException | None:
+    """`exc` without the request headers some aiohttp errors carry (they hold the API key).
+
+    ``ClientResponseError`` and its kin keep a ``request_info`` whose headers
+    include ``Authorization``; chained under an SDK error, their repr would
+    print it. The header values are masked in place, the rest stays useful.
+    """
+    info = getattr(exc, "request_info", None)
+    if exc is not None and isinstance(info, aiohttp.RequestInfo):
+        masked = CIMultiDict(info.headers)
+        for name in _SECRET_HEADERS:
+            if name in masked:
+                masked[name] = "<redacted>"
+        exc.request_info = aiohttp.RequestInfo(  # type: ignore[attr-defined]
+            info.url, info.method, CIMultiDictProxy(masked), info.real_url
+        )
+    for linked in (getattr(exc, "__cause__", None), getattr(exc, "__context__", None)):
+        if linked is not None and linked is not exc:
+            _scrubbed(linked)
+    return exc
 
 
 def _raise_ambiguous(exc: BaseException, method: str, path: str, context: Any) -> NoReturn:
@@ -368,7 +405,22 @@ def _raise_ambiguous(exc: BaseException, method: str, path: str, context: Any) -
         method=method,
         path=path,
         request=context,
-    ) from exc
+    ) from _scrubbed(exc)
+
+
+def _raise_ambiguous_status(failure: APIStatusError, context: Any) -> NoReturn:
+    """A 5xx answer to a POST: the server (or a gateway in front of it) may have acted."""
+    error = AmbiguousRequestError(
+        f"{failure.message} after the request was sent: the server may or may not have "
+        "acted on it (a gateway error can follow a task that was created), so it was not "
+        "retried (a retry could create a duplicate)",
+        method=failure.method,
+        path=failure.path,
+        request=context,
+    )
+    error.status_code = failure.status_code
+    error.body = failure.body
+    raise error from failure
 
 
 def _raise_unreadable_post(
@@ -418,6 +470,8 @@ def _status_error(answer: _Answer, method: str, path: str) -> APIStatusError:
             if isinstance(value, str) and value.strip():
                 message = value.strip()[:_ERROR_TEXT_LIMIT]
                 break
+    if 300 <= status < 400:
+        message = _redirect_message(answer.headers.get(hdrs.LOCATION))
     if message is None:
         kind = (
             "empty body"
@@ -446,6 +500,22 @@ def _status_error(answer: _Answer, method: str, path: str) -> APIStatusError:
         allow = answer.headers.get("allow", "")
         error.allow = tuple(part.strip() for part in allow.split(",") if part.strip())
     return error
+
+
+def _redirect_message(location: str | None) -> str:
+    """Why a 3xx fails, naming only the origin it pointed to (a URL may carry tokens)."""
+    if not location:
+        where = "nowhere (no Location header)"
+    else:
+        try:
+            target = URL(location)
+            where = str(target.origin()) if target.is_absolute() else "a path on the same host"
+        except ValueError:
+            where = "an unreadable Location"
+    return (
+        f"redirect to {where} not followed: the API never redirects, so check base_url "
+        "(following it could send your key or a request body to another host)"
+    )
 
 
 def _optional_int(value: object) -> int | None:

@@ -28,7 +28,15 @@ import itertools
 import math
 import random
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+)
 from typing import Any
 
 import anyio
@@ -311,9 +319,14 @@ class _Batch:
         runner, self._runner = self._runner, None
         if runner is not None and not runner.done():
             runner.cancel()
+            # Shielded: under a cancel scope that is already cancelled (a
+            # framework's request timeout) the wait would end at once and
+            # `async with` would exit while the engine still unwinds. The
+            # engine only has to notice its own cancellation, so this is short.
             # asyncio.wait, unlike awaiting the task, does not re-raise its
             # cancellation: a CancelledError here is our own caller's.
-            await asyncio.wait([runner])
+            with anyio.CancelScope(shield=True):
+                await asyncio.wait([runner])
         elif runner is not None and not runner.cancelled():
             runner.exception()  # retrieved, so asyncio does not warn
 
@@ -343,7 +356,7 @@ class _Batch:
         self._outcomes.put_nowait(outcome)
         self._progress()
 
-    async def _iterate_requests(self) -> AsyncIterator[Any]:
+    async def _iterate_requests(self) -> AsyncGenerator[Any, None]:
         source = self._requests
         if isinstance(source, AsyncIterable):
             async for item in source:
@@ -355,18 +368,21 @@ class _Batch:
     async def _feed(self, group: TaskGroup) -> None:
         try:
             index = 0
-            async for raw in self._iterate_requests():
-                await self._room.acquire()
-                self._counts["started"] += 1
-                try:
-                    request = TaskRequest.coerce(raw)
-                except (TypeError, ValueError) as error:
-                    self._deliver(TaskOutcome(index, raw, error=error), was_in_flight=False)
-                else:
-                    await self._slots.acquire()
-                    self._active += 1
-                    group.start_soon(self._submit_one, index, request)
-                index += 1
+            # Closed explicitly when the batch stops: an async generator left to
+            # the garbage collector is finalized at an arbitrary later moment.
+            async with contextlib.aclosing(self._iterate_requests()) as source:
+                async for raw in source:
+                    await self._room.acquire()
+                    self._counts["started"] += 1
+                    try:
+                        request = TaskRequest.coerce(raw)
+                    except (TypeError, ValueError) as error:
+                        self._deliver(TaskOutcome(index, raw, error=error), was_in_flight=False)
+                    else:
+                        await self._slots.acquire()
+                        self._active += 1
+                        group.start_soon(self._submit_one, index, request)
+                    index += 1
         except Exception as error:
             # The caller's input failed: submit nothing more, finish what is in
             # flight, then raise this to the consumer after the last outcome.

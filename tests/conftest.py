@@ -7,6 +7,7 @@ secrets (see the section at the end of this file).
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -143,3 +144,17 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     reliability._BOOK.record(section, "secrets known at the end", len(book.current()))
     reliability._BOOK.record(section, "characters scanned", book.chars_scanned)
     reliability._BOOK.record(section, "hits", book.hits)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Collect the tests' garbage before the end-of-run hooks import anything.
+
+    Cancelled batches and aborted connections leave reference cycles whose
+    finalizers (ResourceWarnings of sockets the emulator aborted on purpose)
+    would otherwise run inside whatever happens next. CPython 3.11.7 turns a
+    finalizer running inside the AST constructor, here a late import that
+    pytest rewrites, into "SystemError: AST constructor recursion depth
+    mismatch" (gh-106905, fixed in 3.11.8).
+    """
+    gc.collect()

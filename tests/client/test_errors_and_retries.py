@@ -131,9 +131,13 @@ async def test_truncated_json_on_get_is_retried_then_reported(emu: Emulator) -> 
 
 async def test_post_is_not_retried_after_ambiguous_500(client: AsyncClient, emu: Emulator) -> None:
     emu.faults.append(Fault("status", status=500, route=POST_TASKS))
-    with pytest.raises(InternalServerError):
+    with pytest.raises(AmbiguousRequestError) as info:
         await client.tasks.submit(end_user_id="a", task="x")
     assert _count(emu, "POST", "/v1/tasks") == 1
+    assert info.value.status_code == 500
+    assert isinstance(info.value.__cause__, InternalServerError)
+    assert "may or may not have acted" in str(info.value)
+    assert info.value.request is not None
 
 
 async def test_post_dropped_after_the_server_acted_is_ambiguous(

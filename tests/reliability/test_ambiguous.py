@@ -311,11 +311,6 @@ async def gateway(emu: Emulator) -> AsyncIterator[str]:
         await session.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SDK bug: a 5xx answer to a POST raises InternalServerError, which does not say "
-    "the task may exist (README 'Errors and retries' promises AmbiguousRequestError)",
-)
 async def test_gateway_5xx_after_the_task_was_created_says_it_may_exist(
     emu: Emulator, gateway: str
 ) -> None:
