@@ -28,7 +28,7 @@ from _bench import HERE, machine, reproduce, verdict
 
 BENCHMARKS = ("import_time", "overhead", "model_build", "memory", "fanout", "sync_overhead")
 RESULTS = HERE / "RESULTS.md"
-PROPOSALS_HEADING = "## Hot path: proposals"
+PROPOSALS_HEADING = "## Hot path: what changed, before and after"
 
 
 def _load(name: str) -> ModuleType | None:
@@ -104,7 +104,7 @@ def _targets(results: dict[str, dict[str, Any] | None]) -> list[tuple[str, str, 
                 if "cpu_us_model_share_conc" in over
                 else "; the transport itself is within a few µs of raw aiohttp"
             )
-            + ". See the hot-path proposals."
+            + ". See the hot-path section."
         )
         rows.append(
             (
