@@ -15,6 +15,10 @@ from collections.abc import Generator, Iterator
 
 import pytest
 
+# Loaded here rather than through its entry point (blocked in pyproject.toml):
+# the coverage measurement has started by the time conftest files are imported.
+pytest_plugins = ["stablebrowse_async.testing.pytest_plugin"]
+
 RELIABILITY_SIZES = ("quick", "full")
 
 
@@ -67,6 +71,20 @@ class _RecordCapture(logging.Handler):
                 self.texts.append(logging.Formatter().formatException(record.exc_info))
         except Exception as error:  # a broken record must not break the test
             self.texts.append(f"<unformattable record: {type(error).__name__}>")
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_per_test() -> Iterator[None]:
+    """Collect each test's garbage at its own teardown.
+
+    Many tests cancel requests mid-connection or stop emulators and servers
+    abruptly; what they leave in reference cycles would otherwise be
+    finalized at an arbitrary later moment, inside an unrelated test, where a
+    late ResourceWarning fails the wrong test. Here it is attributed to (and
+    fails) the test that left it.
+    """
+    yield
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import gc
 from collections import defaultdict
-from collections.abc import Iterator
 
 import pytest
 
@@ -58,15 +56,3 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.section("stablebrowse reliability figures")
     for line in _BOOK.lines():
         terminalreporter.write_line(line)
-
-
-@pytest.fixture(autouse=True)
-def _collect_garbage_per_test() -> Iterator[None]:
-    """Collect each test's garbage at its own teardown.
-
-    These tests cancel requests mid-connection and stop emulators and hostile
-    servers abruptly; objects they leave in reference cycles are otherwise
-    finalized at an arbitrary later moment, inside an unrelated test.
-    """
-    yield
-    gc.collect()
