@@ -460,7 +460,11 @@ def batch(
         typer.Option(min=1, help="Tasks submitted but not yet finished (bounds rework on resume)."),
     ] = 1000,
     resume: Annotated[
-        bool, typer.Option(help="Skip input lines already present in --out, append the rest.")
+        bool,
+        typer.Option(
+            help="Skip input lines already present in --out, wait for the ones that were in "
+            "flight (journaled in OUT.submitted) instead of resubmitting them, append the rest."
+        ),
     ] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing --out.")] = False,
     end_user: Annotated[
@@ -514,6 +518,8 @@ def batch(
 def print_batch_summary(console: Console, stats: Any, out: Path) -> None:
     """The human summary of a batch: counts, then the first failed lines."""
     skipped = f", {stats.skipped} skipped (already in {out})" if stats.skipped else ""
+    if stats.resumed:
+        skipped += f", {stats.resumed} in flight at the stop waited for (not resubmitted)"
     console.print(
         f"[bold]{stats.completed} completed[/], "
         f"[{'bold red' if stats.failed else 'green'}]{stats.failed} failed[/]"

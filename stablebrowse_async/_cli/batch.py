@@ -16,6 +16,12 @@ arrives (completion order), keyed by the input's 1-based ``line`` number::
 ``--resume`` reads the output first and skips every line already in it, so an
 interrupted batch continues without resubmitting finished work. A crash can
 leave a torn last line: it is ignored (that input line runs again).
+
+Every accepted submission is also journaled, as soon as the API returns its
+task id, to ``<out>.submitted`` (one ``{"line", "task_id", "end_user_id"}``
+per line). On ``--resume``, a line that is in the journal but not in the
+output was in flight when the batch stopped: its task is waited for with
+`tasks.wait`, never submitted (and paid for) a second time.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Any
 
+import anyio
 import attrs
 from rich.console import Console
 from rich.progress import (
@@ -47,6 +54,7 @@ from stablebrowse_async import (
     AuthenticationError,
     PermissionDeniedError,
     RateLimitError,
+    StablebrowseError,
     Task,
     TaskOutcome,
     TaskRequest,
@@ -55,7 +63,15 @@ from stablebrowse_async import Progress as RunProgress
 
 from .exits import one_line
 
-__all__ = ["BatchStats", "InputError", "parse_request", "read_done_lines", "run_batch"]
+__all__ = [
+    "BatchStats",
+    "InputError",
+    "journal_path",
+    "parse_request",
+    "read_done_lines",
+    "read_journal",
+    "run_batch",
+]
 
 #: Accepted input keys (both spellings) -> `TaskRequest` field names.
 KEY_ALIASES: Mapping[str, str] = {
@@ -89,6 +105,7 @@ class BatchStats:
     failed: int = 0
     bad_lines: int = 0
     submitted: int = 0
+    resumed: int = 0
     wall_seconds: float = 0.0
     by_error: Counter[str] = attrs.field(factory=Counter)
     failures: list[tuple[int, str, str]] = attrs.field(factory=list)
@@ -108,6 +125,7 @@ class BatchStats:
             "failed": self.failed,
             "bad_lines": self.bad_lines,
             "submitted": self.submitted,
+            "resumed": self.resumed,
             "wall_seconds": round(self.wall_seconds, 3),
             "errors": dict(self.by_error),
             "failures": [
@@ -160,6 +178,34 @@ def read_done_lines(path: Path) -> set[int]:
             if isinstance(line, int) and not isinstance(line, bool):
                 done.add(line)
     return done
+
+
+def journal_path(out: Path) -> Path:
+    """Where the batch writing `out` journals its submitted task ids."""
+    return out.with_name(out.name + ".submitted")
+
+
+def read_journal(path: Path) -> dict[int, tuple[str, str | None]]:
+    """Line number -> (task id, end user id) from a submission journal (torn lines ignored)."""
+    found: dict[int, tuple[str, str | None]] = {}
+    if not path.exists():
+        return found
+    with path.open("rb") as handle:
+        for raw in handle:
+            try:
+                entry = json.loads(raw)
+            except ValueError:
+                continue
+            if not isinstance(entry, dict):
+                continue
+            line, task_id, end_user = (
+                entry.get("line"),
+                entry.get("task_id"),
+                entry.get("end_user_id"),
+            )
+            if isinstance(line, int) and not isinstance(line, bool) and isinstance(task_id, str):
+                found[line] = (task_id, end_user if isinstance(end_user, str) else None)
+    return found
 
 
 def _ends_with_newline(path: Path) -> bool:
@@ -251,8 +297,8 @@ def _make_progress(console: Console) -> Progress:
 
 def _prepare(
     source: Path | str, out: Path, *, resume: bool, overwrite: bool
-) -> tuple[Path | None, set[int], BatchStats]:
-    """Check the paths, read what --resume skips, count the pending lines."""
+) -> tuple[Path | None, set[int], dict[int, tuple[str, str | None]], BatchStats]:
+    """Check the paths, read what --resume skips or waits for, count the pending lines."""
     in_path = None if str(source) == "-" else Path(source)
     if in_path is not None and not in_path.is_file():
         raise InputError(f"input file not found: {in_path}")
@@ -264,10 +310,16 @@ def _prepare(
     if resume and out.exists() and not _ends_with_newline(out):
         with out.open("ab") as fix:  # a torn last line: keep it apart from the next record
             fix.write(b"\n")
+    # Submitted before the stop but not recorded: wait for these, never resubmit them.
+    in_flight = (
+        {line: entry for line, entry in read_journal(journal_path(out)).items() if line not in done}
+        if resume
+        else {}
+    )
     stats = BatchStats()
     if in_path is not None:
         stats.total, stats.skipped = _count_pending(in_path, done)
-    return in_path, done, stats
+    return in_path, done, in_flight, stats
 
 
 async def run_batch(
@@ -290,13 +342,16 @@ async def run_batch(
     `BatchStats.fatal` (the lines it hit are not recorded, so ``--resume``
     runs them again). `console` shows a progress bar when given.
     """
-    in_path, done, stats = _prepare(source, out, resume=resume, overwrite=overwrite)
+    in_path, done, in_flight, stats = _prepare(source, out, resume=resume, overwrite=overwrite)
     line_of: dict[int, int] = {}
     started = time.monotonic()
 
     with ExitStack() as stack:
         writer: IO[str] = stack.enter_context(
             out.open("a" if resume else "w", encoding="utf-8", newline="\n")
+        )
+        journal: IO[str] = stack.enter_context(
+            journal_path(out).open("a" if resume else "w", encoding="utf-8", newline="\n")
         )
         reader: IO[str] = (
             sys.stdin if in_path is None else stack.enter_context(in_path.open(encoding="utf-8"))
@@ -338,10 +393,42 @@ async def run_batch(
             stats.submitted = counts.submitted
             refresh()
 
+        def on_submitted(index: int, task: Task) -> None:
+            entry = {
+                "line": line_of[index],
+                "task_id": task.task_id,
+                "end_user_id": task.end_user_id,
+            }
+            journal.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            journal.flush()
+
+        def record_outcome(line: int, outcome: TaskOutcome, end_user: str | None = None) -> bool:
+            """Write one outcome; False when it is fatal (then nothing is written)."""
+            if _is_fatal(outcome.error):
+                stats.fatal = outcome.error
+                return False
+            record = outcome_record(line, outcome)
+            if end_user is not None:
+                record["end_user_id"] = end_user
+            if outcome.error is None:
+                stats.completed += 1
+            else:
+                note_failure(line, record["error"]["type"], record["error"]["message"])
+            write(record)
+            refresh()
+            return True
+
+        if in_flight:
+            await _finish_in_flight(client, in_flight, record_outcome, concurrency, poll_timeout)
+            stats.resumed = len(in_flight)
+            if stats.fatal is not None:
+                stats.wall_seconds = time.monotonic() - started
+                return stats
+
         def requests() -> Iterator[TaskRequest]:
             index = 0
             for number, text in enumerate(reader, start=1):
-                if number in done or not text.strip():
+                if number in done or number in in_flight or not text.strip():
                     continue
                 try:
                     request = parse_request(text, default_end_user)
@@ -369,19 +456,38 @@ async def run_batch(
             max_in_flight=max_in_flight,
             poll_timeout=poll_timeout,
             on_progress=on_progress,
+            on_submitted=on_submitted,
         )
         async with batch:
             async for outcome in batch:
-                line = line_of.pop(outcome.index)
-                if _is_fatal(outcome.error):
-                    stats.fatal = outcome.error
+                if not record_outcome(line_of.pop(outcome.index), outcome):
                     break
-                record = outcome_record(line, outcome)
-                if outcome.error is None:
-                    stats.completed += 1
-                else:
-                    note_failure(line, record["error"]["type"], record["error"]["message"])
-                write(record)
-                refresh()
     stats.wall_seconds = time.monotonic() - started
     return stats
+
+
+async def _finish_in_flight(
+    client: AsyncClient,
+    in_flight: Mapping[int, tuple[str, str | None]],
+    record_outcome: Callable[[int, TaskOutcome, str | None], bool],
+    concurrency: int,
+    poll_timeout: float | None,
+) -> None:
+    """Wait for the tasks a stopped batch had submitted; record each like a fresh outcome."""
+    limiter = anyio.CapacityLimiter(concurrency)
+
+    async with anyio.create_task_group() as group:
+
+        async def finish(line: int, task_id: str, end_user: str | None) -> None:
+            async with limiter:
+                try:
+                    outcome = TaskOutcome(
+                        line, None, task=await client.tasks.wait(task_id, poll_timeout=poll_timeout)
+                    )
+                except StablebrowseError as error:
+                    outcome = TaskOutcome(line, None, error=error)
+            if not record_outcome(line, outcome, end_user):
+                group.cancel_scope.cancel()  # fatal (auth, quota): the rest would fail too
+
+        for line, (task_id, end_user) in sorted(in_flight.items()):
+            group.start_soon(finish, line, task_id, end_user)

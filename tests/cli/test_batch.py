@@ -202,3 +202,52 @@ def test_ambiguous_submissions_are_recorded_with_how_to_reconcile(
     assert record["error"]["type"] == "AmbiguousRequestError"
     assert "before resubmitting" in record["error"]["reconcile"]
     assert "AmbiguousRequestError lines may exist server-side" in result.stderr
+
+
+def test_every_submission_is_journaled_with_its_line(
+    sb: Invoke, tmp_path: Path, emu: EmulatorThread
+) -> None:
+    lines = [json.dumps({"end_user_id": f"u{n}", "task": f"job {n}"}) for n in range(1, 5)]
+    lines.insert(2, "{broken")
+    source = _write(tmp_path / "t.jsonl", lines)
+    out = tmp_path / "r.jsonl"
+    result = sb("batch", str(source), "--out", str(out), "--no-progress")
+    assert result.exit_code == 1  # the broken line
+    journal = {e["line"]: e for e in _records(tmp_path / "r.jsonl.submitted")}
+    records = {r["line"]: r for r in _records(out)}
+    assert sorted(journal) == [1, 2, 4, 5]  # every accepted submission, no bad line
+    for line, entry in journal.items():
+        assert entry["task_id"] == records[line]["task_id"]
+        assert entry["end_user_id"] == records[line]["end_user_id"]
+
+
+def test_resume_waits_for_journaled_tasks_instead_of_resubmitting(
+    sb: Invoke, tmp_path: Path, emu: EmulatorThread
+) -> None:
+    from stablebrowse_async.sync import Client
+
+    lines = [json.dumps({"end_user_id": "a", "task": f"task {n}"}) for n in range(1, 7)]
+    source = _write(tmp_path / "t.jsonl", lines)
+    out = tmp_path / "r.jsonl"
+    # The "crash": line 1 was recorded; lines 2 and 5 were submitted (journaled)
+    # but their outcomes never written; the last journal line was torn.
+    with Client(emu.api_key, base_url=emu.url) as client:
+        two = client.tasks.submit(end_user_id="a", task="task 2").task_id
+        five = client.tasks.submit(end_user_id="a", task="task 5 [[fail]]").task_id
+    out.write_text('{"line": 1, "ok": true}\n')
+    (tmp_path / "r.jsonl.submitted").write_text(
+        json.dumps({"line": 2, "task_id": two, "end_user_id": "a"})
+        + "\n"
+        + json.dumps({"line": 5, "task_id": five, "end_user_id": "a"})
+        + '\n{"line": 6, "task'
+    )
+    before = len(_posted_texts(emu))
+    result = sb("batch", str(source), "--out", str(out), "--resume", "--json")
+    assert result.exit_code == 1, result.stderr  # line 5's task failed
+    records = {r["line"]: r for r in _records(out)}
+    assert sorted(records) == [1, 2, 3, 4, 5, 6]
+    assert records[2]["ok"] and records[2]["task_id"] == two and records[2]["end_user_id"] == "a"
+    assert records[5]["task_id"] == five and records[5]["error"]["type"] == "TaskFailedError"
+    assert sorted(_posted_texts(emu)[before:]) == ["task 3", "task 4", "task 6"]
+    summary = json.loads(result.stdout)
+    assert summary["resumed"] == 2 and summary["skipped"] == 1
