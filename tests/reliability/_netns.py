@@ -276,10 +276,18 @@ class NamespacedEmulator:
 # -- the namespace side -------------------------------------------------------------------------
 
 
-async def _relay(listen: str, port: int, target_port: int) -> asyncio.Server:
+async def _relay(listen: str, port: int, target_port: int, delay: float) -> asyncio.Server:
+    """A TCP relay to the emulator; each chunk waits `delay` seconds first (0: none).
+
+    The delay stands in for netem's where the kernel lacks ``sch_netem``: every
+    request and every answer crosses it once, so a round trip gains 2 x `delay`.
+    """
+
     async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while chunk := await reader.read(65536):
+                if delay:
+                    await asyncio.sleep(delay)
                 writer.write(chunk)
                 await writer.drain()
             if writer.can_write_eof():
@@ -311,7 +319,7 @@ async def _serve(args: argparse.Namespace) -> None:
     async with Emulator(
         seed=args.seed, durations=(args.min_duration, args.max_duration), pending_for=0.05
     ) as emulator:
-        server = await _relay(args.listen, args.port, emulator.port)
+        server = await _relay(args.listen, args.port, emulator.port, args.delay)
         port = server.sockets[0].getsockname()[1]
         hello = {"url": f"http://{args.listen}:{port}/v1", "api_key": emulator.api_key}
         print(json.dumps(hello), flush=True)
@@ -340,6 +348,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--min-duration", type=float, default=0.2)
     parser.add_argument("--max-duration", type=float, default=1.0)
+    parser.add_argument("--delay", type=float, default=0.0, help="relay delay per chunk, seconds")
     asyncio.run(_serve(parser.parse_args(argv)))
 
 
