@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 BENCH_MODE ?= quick
 
-.PHONY: demo test check lint typecheck drift gen-sync bench install clean
+.PHONY: demo test check lint typecheck drift gen-sync bench reliability install clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is required")'
@@ -44,6 +44,10 @@ test: check
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py --mode $(BENCH_MODE)
+
+# The reliability suite at its full size (make test runs it at the quick size).
+reliability: $(STAMP)
+	$(BIN)/python -m pytest tests/reliability -p no:cacheprovider --reliability=full
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage htmlcov
