@@ -163,11 +163,13 @@ def parse_request(text: str, default_end_user: str | None = None) -> TaskRequest
     return TaskRequest(**fields)
 
 
-def read_done_lines(path: Path) -> set[int]:
-    """Line numbers already recorded in an output file (torn or foreign lines are ignored)."""
-    done: set[int] = set()
+def _line_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, record) for each JSON object with an integer ``line`` in a JSONL file.
+
+    Torn, foreign or non-object lines are skipped; a missing file yields nothing.
+    """
     if not path.exists():
-        return done
+        return
     with path.open("rb") as handle:
         for raw in handle:
             try:
@@ -176,8 +178,12 @@ def read_done_lines(path: Path) -> set[int]:
                 continue
             line = record.get("line") if isinstance(record, dict) else None
             if isinstance(line, int) and not isinstance(line, bool):
-                done.add(line)
-    return done
+                yield line, record
+
+
+def read_done_lines(path: Path) -> set[int]:
+    """Line numbers already recorded in an output file (torn or foreign lines are ignored)."""
+    return {line for line, _ in _line_records(path)}
 
 
 def journal_path(out: Path) -> Path:
@@ -188,23 +194,10 @@ def journal_path(out: Path) -> Path:
 def read_journal(path: Path) -> dict[int, tuple[str, str | None]]:
     """Line number -> (task id, end user id) from a submission journal (torn lines ignored)."""
     found: dict[int, tuple[str, str | None]] = {}
-    if not path.exists():
-        return found
-    with path.open("rb") as handle:
-        for raw in handle:
-            try:
-                entry = json.loads(raw)
-            except ValueError:
-                continue
-            if not isinstance(entry, dict):
-                continue
-            line, task_id, end_user = (
-                entry.get("line"),
-                entry.get("task_id"),
-                entry.get("end_user_id"),
-            )
-            if isinstance(line, int) and not isinstance(line, bool) and isinstance(task_id, str):
-                found[line] = (task_id, end_user if isinstance(end_user, str) else None)
+    for line, entry in _line_records(path):
+        task_id, end_user = entry.get("task_id"), entry.get("end_user_id")
+        if isinstance(task_id, str):
+            found[line] = (task_id, end_user if isinstance(end_user, str) else None)
     return found
 
 
