@@ -6,6 +6,7 @@ import dataclasses
 from collections import defaultdict
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 
 @dataclasses.dataclass
@@ -35,6 +36,21 @@ class FigureBook:
 
 
 _BOOK = FigureBook()
+
+
+def reproducible(examples: int) -> settings:
+    """Hypothesis settings for this suite: `examples` examples, derandomized, no database.
+
+    The same command runs the same examples; no deadline and no health checks,
+    because every example does real network I/O.
+    """
+    return settings(
+        max_examples=examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
 
 
 @pytest.fixture(scope="session")

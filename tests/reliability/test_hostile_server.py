@@ -23,7 +23,7 @@ from typing import Any
 import anyio
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from stablebrowse_async import (
@@ -47,7 +47,7 @@ from tests.reliability._secrets import (
     CANARY_DASHBOARD_TOKEN,
     assert_no_leaks,
 )
-from tests.reliability.conftest import FigureBook
+from tests.reliability.conftest import FigureBook, reproducible
 
 FAST_POLLS = PollSchedule(first=0.005, factor=1.5, max_interval=0.01, jitter=0.1)
 CAP = 64 * 1024
@@ -280,13 +280,7 @@ def _hypothesis_run(
 ) -> int:
     ran = 0
 
-    @settings(
-        max_examples=examples,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @reproducible(examples)
     @given(answer=_answers)
     def check(answer: Answer) -> None:
         nonlocal ran
@@ -305,23 +299,33 @@ def _record(figures: FigureBook, section: str, ran: int, calls: int, tally: Coun
     figures.record(section, "outcomes", ", ".join(f"{name} {n}" for name, n in tally.most_common()))
 
 
-def test_any_answer_to_any_request_raises_only_sdk_errors(
-    reliability_size: str, figures: FigureBook
-) -> None:
-    examples = EXAMPLES[reliability_size][0]
-    tally: Counter[str] = Counter()
+def _against_a_hostile_server(
+    examples: int,
+    pick_calls: Callable[[AsyncClient, AsyncClient], dict[str, Callable[[], Awaitable[Any]]]],
+    tally: Counter[str],
+) -> tuple[int, int, HostileServer]:
+    """Run `examples` generated answers against the calls `pick_calls` makes of an API-key
+    client and a dashboard client; returns (examples run, calls per example, the server)."""
     with start_blocking_portal("asyncio") as portal:
         server = portal.call(HostileServer().start)
         client, dashboard = _clients(server.url)
         try:
             ran = _hypothesis_run(
-                portal, server, examples, lambda: request_calls(client, dashboard), tally
+                portal, server, examples, lambda: pick_calls(client, dashboard), tally
             )
         finally:
             portal.call(client.aclose)
             portal.call(dashboard.aclose)
             portal.call(server.close)
-    calls = len(request_calls(client, dashboard))
+    return ran, len(pick_calls(client, dashboard)), server
+
+
+def test_any_answer_to_any_request_raises_only_sdk_errors(
+    reliability_size: str, figures: FigureBook
+) -> None:
+    examples = EXAMPLES[reliability_size][0]
+    tally: Counter[str] = Counter()
+    ran, calls, server = _against_a_hostile_server(examples, request_calls, tally)
     _record(figures, "hostile server: request methods", ran, calls, tally)
     figures.record("hostile server: request methods", "requests received", len(server.requests))
     assert ran == examples
@@ -332,16 +336,10 @@ def test_any_answer_while_polling_raises_only_sdk_errors(
 ) -> None:
     examples = EXAMPLES[reliability_size][1]
     tally: Counter[str] = Counter()
-    with start_blocking_portal("asyncio") as portal:
-        server = portal.call(HostileServer().start)
-        client, dashboard = _clients(server.url)
-        try:
-            ran = _hypothesis_run(portal, server, examples, lambda: polling_calls(client), tally)
-        finally:
-            portal.call(client.aclose)
-            portal.call(dashboard.aclose)
-            portal.call(server.close)
-    _record(figures, "hostile server: wait/run/run_many", ran, len(polling_calls(client)), tally)
+    ran, calls, _ = _against_a_hostile_server(
+        examples, lambda client, _dashboard: polling_calls(client), tally
+    )
+    _record(figures, "hostile server: wait/run/run_many", ran, calls, tally)
     assert ran == examples
 
 

@@ -19,13 +19,13 @@ from typing import Any
 from urllib.parse import unquote
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from stablebrowse_async import AsyncClient, NotFoundError
 from stablebrowse_async.testing import Emulator
 from stablebrowse_async.types import MAX_END_USER_ID_LENGTH
-from tests.reliability.conftest import FigureBook
+from tests.reliability.conftest import FigureBook, reproducible
 
 SECTION = "path injection"
 EXAMPLES = {"quick": 150, "full": 1500}
@@ -160,13 +160,7 @@ def test_ids_stay_one_path_segment_or_are_refused(
         dashboard = AsyncClient(emu.dashboard_token, base_url=emu.url, max_retries=0)
         checker = _Checker(portal, emu, client, dashboard)
 
-        @settings(
-            max_examples=examples,
-            derandomize=True,
-            database=None,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-        )
+        @reproducible(examples)
         @given(value=_ids)
         def check(value: str) -> None:
             nonlocal ran
