@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -160,22 +162,23 @@ def test_an_unwritable_batch_output_exits_2(sb: Invoke, tmp_path: Path) -> None:
 # -- server and network failures ------------------------------------------------------------
 
 
-def _faulty(monkeypatch: pytest.MonkeyPatch, *faults: Fault) -> tuple[EmulatorThread, Invoke]:
-    emu = EmulatorThread(durations=(0.05, 0.1), faults=list(faults)).start()
-    monkeypatch.setenv("STABLEBROWSE_API_KEY", emu.api_key)
-    monkeypatch.setenv("STABLEBROWSE_BASE_URL", emu.url)
-    monkeypatch.setenv("STABLEBROWSE_POLL_INTERVAL", "0.05")
-    return emu, Invoke()
+@contextlib.contextmanager
+def _faulty(
+    monkeypatch: pytest.MonkeyPatch, *faults: Fault
+) -> Iterator[tuple[EmulatorThread, Invoke]]:
+    """An emulator with `faults` that the CLI's environment points at; closed on exit."""
+    with EmulatorThread(durations=(0.05, 0.1), faults=list(faults)) as emu:
+        monkeypatch.setenv("STABLEBROWSE_API_KEY", emu.api_key)
+        monkeypatch.setenv("STABLEBROWSE_BASE_URL", emu.url)
+        monkeypatch.setenv("STABLEBROWSE_POLL_INTERVAL", "0.05")
+        yield emu, Invoke()
 
 
 def test_a_lost_submission_answer_exits_6_and_says_to_reconcile(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    emu, sb = _faulty(monkeypatch, Fault("reset_after", route="POST /v1/tasks"))
-    try:
+    with _faulty(monkeypatch, Fault("reset_after", route="POST /v1/tasks")) as (emu, sb):
         result = sb("run", "Buy the thing", "--end-user", "alice")
-    finally:
-        emu.close()
     assert result.exit_code == 6
     assert result.stderr.startswith("error: ambiguous:")
     assert "stablebrowse list" in result.stderr
@@ -184,42 +187,30 @@ def test_a_lost_submission_answer_exits_6_and_says_to_reconcile(
 
 
 def test_a_server_error_exits_6(monkeypatch: pytest.MonkeyPatch) -> None:
-    emu, sb = _faulty(monkeypatch, Fault("status", status=503))
-    try:
+    with _faulty(monkeypatch, Fault("status", status=503)) as (_, sb):
         result = sb("--max-retries", "0", "get", "some-task")
-    finally:
-        emu.close()
     assert result.exit_code == 6
     assert result.stderr.startswith("error: server error:")
 
 
 def test_a_slow_server_exits_6_with_a_timeout_hint(monkeypatch: pytest.MonkeyPatch) -> None:
-    emu, sb = _faulty(monkeypatch, Fault("delay", delay=5.0))
-    try:
+    with _faulty(monkeypatch, Fault("delay", delay=5.0)) as (_, sb):
         result = sb("--timeout", "0.2", "--max-retries", "0", "list")
-    finally:
-        emu.close()
     assert result.exit_code == 6
     assert result.stderr.startswith("error: timed out:")
     assert "--timeout" in result.stderr
 
 
 def test_an_unexpected_status_exits_1_with_the_code(monkeypatch: pytest.MonkeyPatch) -> None:
-    emu, sb = _faulty(monkeypatch, Fault("status", status=418))
-    try:
+    with _faulty(monkeypatch, Fault("status", status=418)) as (_, sb):
         result = sb("list")
-    finally:
-        emu.close()
     assert result.exit_code == 1
     assert result.stderr.startswith("error: API error 418:")
 
 
 def test_a_rate_limit_names_the_wait(monkeypatch: pytest.MonkeyPatch) -> None:
-    emu, sb = _faulty(monkeypatch, Fault("rate_limit", retry_after=7))
-    try:
+    with _faulty(monkeypatch, Fault("rate_limit", retry_after=7)) as (_, sb):
         result = sb("--max-retries", "0", "list")
-    finally:
-        emu.close()
     assert result.exit_code == 5
     assert result.stderr.startswith("error: rate limited:")
     assert "retry after 7s" in result.stderr
