@@ -88,6 +88,10 @@ class Emulator:
         """Every request received, oldest first (see `RecordedRequest`)."""
         return self._pipeline.requests
 
+    @requests.setter
+    def requests(self, requests: list[RecordedRequest]) -> None:
+        self._pipeline.requests = requests
+
     @property
     def rate_limit(self) -> tuple[int, float] | None:
         """``(max_requests, per_seconds)`` per key or token, or None for no limit."""

@@ -100,3 +100,27 @@ async def test_rate_limiter_runs_on_its_injected_clock(fresh: aiohttp.ClientSess
         assert [await status(emu.api_key) for _ in range(3)] == [(200, None)] * 3
         emu.rate_limit = (1, 5.0)  # a new limit keeps the injected clock
         assert [await status(emu.api_key) for _ in range(2)] == [(200, None), (429, "5")]
+
+
+async def test_an_emulator_bug_is_a_500_with_a_request_id(api: Raw, emu: Emulator) -> None:
+    def broken_script(body: dict[str, object]) -> None:
+        raise RuntimeError("script bug")
+
+    emu.set_script(broken_script)
+    status, body, headers = await api.call("POST", "/tasks", json={"endUserId": "a", "task": "x"})
+    assert status == 500
+    assert "script bug" in body["error"]
+    assert _request_id(headers) == emu.requests[-1].request_id
+
+
+async def test_faults_can_be_replaced_whole(api: Raw, emu: Emulator) -> None:
+    emu.faults = [Fault("status", status=502)]
+    assert (await api.call("GET", "/tasks"))[0] == 502
+    emu.faults = []
+    assert (await api.call("GET", "/tasks"))[0] == 200
+
+
+async def test_the_request_log_can_be_replaced(api: Raw, emu: Emulator) -> None:
+    emu.requests = []
+    await api.call("GET", "/tasks")
+    assert [r.path for r in emu.requests] == ["/v1/tasks"]
