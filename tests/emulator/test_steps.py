@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import aiohttp
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from stablebrowse_async.testing import Emulator, Fault, VirtualClock
 from stablebrowse_async.testing._console import build_parser
+from stablebrowse_async.testing._faults import STEP_FAULT_KINDS
+from stablebrowse_async.testing._pipeline import _mangle_steps
 
 from .conftest import Raw
 
@@ -157,3 +162,29 @@ async def test_step_faults_are_seeded(anyio_backend: object) -> None:
 def test_console_accepts_step_faults() -> None:
     args = build_parser().parse_args(["--fault", "steps_drop:0.25", "--fault", "steps_shuffle"])
     assert [(f.kind, f.rate) for f in args.fault] == [("steps_drop", 0.25), ("steps_shuffle", 1.0)]
+
+
+@given(st.integers(1, 40), st.sampled_from(sorted(STEP_FAULT_KINDS)), st.integers(0, 2**32))
+def test_a_garbled_list_only_ever_holds_true_steps(count: int, kind: str, seed: int) -> None:
+    steps = [
+        {"n": n, "type": "click", "msg": f"step {n}", "success": True} for n in range(1, 1 + count)
+    ]
+    record = {
+        "stepSummaries": list(steps),
+        "visitedUrls": ["https://example.com"],
+        "totalSteps": count,
+    }
+    _mangle_steps(record, kind, random.Random(seed))
+    garbled = record["stepSummaries"]
+    assert record["totalSteps"] == count
+    assert all(step in steps for step in garbled)
+    assert len({step["n"] for step in garbled}) == len(garbled)
+    if kind == "steps_drop":
+        assert garbled == []
+        assert record["visitedUrls"] == []
+    elif kind == "steps_shuffle":
+        assert sorted(garbled, key=lambda s: s["n"]) == steps
+        assert (garbled != steps) == (count > 1)
+    else:
+        assert garbled == steps[count - len(garbled) :]
+        assert len(garbled) == 0 if count == 1 else 1 <= len(garbled) < count
