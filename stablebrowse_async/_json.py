@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["FAST_JSON", "dumps", "loads"]
+__all__ = ["dumps", "loads"]
 
 try:
     import orjson
@@ -18,7 +18,6 @@ def _std_dumps(value: Any) -> bytes:
 
 
 if orjson is not None:
-    FAST_JSON = True
 
     def dumps(value: Any) -> bytes:
         """Encode `value` as compact UTF-8 JSON."""
@@ -35,8 +34,7 @@ if orjson is not None:
         return orjson.loads(data)
 
 else:  # pragma: no cover - exercised only without the speed extra
-    FAST_JSON = False  # type: ignore[unreachable]
-    dumps = _std_dumps
+    dumps = _std_dumps  # type: ignore[unreachable]
 
     def loads(data: bytes) -> Any:
         """Decode UTF-8 JSON bytes."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-__all__ = ["Clock", "RealClock", "VirtualClock", "iso"]
+__all__ = ["Clock", "MonotonicClock", "RealClock", "VirtualClock", "iso"]
 
 
 class Clock(Protocol):
@@ -53,6 +53,13 @@ class RealClock:
 
     def __repr__(self) -> str:
         return f"RealClock(speed={self.speed!r})"
+
+
+class MonotonicClock:
+    """``time.monotonic()``: the rate limiter's default clock (immune to wall-clock jumps)."""
+
+    def now(self) -> float:
+        return time.monotonic()
 
 
 def iso(t: float) -> str:

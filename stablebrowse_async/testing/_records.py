@@ -1,11 +1,11 @@
-"""Public value types of the emulator: businesses and recorded requests."""
+"""Public value types of the emulator: businesses, recorded requests, task times."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
 
-__all__ = ["Business", "RecordedRequest"]
+__all__ = ["Business", "RecordedRequest", "TaskTimes"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,7 +27,9 @@ class RecordedRequest:
     query); ``query`` maps each query parameter to its first value;
     ``headers`` keep the sender's spelling, with ``Authorization`` masked to
     ``Bearer <first 16 chars>…``; ``json`` is the parsed body or None;
-    ``received_at`` is the emulator clock's time.
+    ``received_at`` is the emulator clock's time; ``request_id`` is the id
+    the answer carried in its ``x-amzn-RequestId`` (and ``X-Request-Id``)
+    header, so a client-side request id finds the server's record.
     """
 
     method: str
@@ -37,3 +39,22 @@ class RecordedRequest:
     body: bytes
     json: Any
     received_at: float
+    request_id: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskTimes:
+    """When a task really happened on the emulator's clock (epoch seconds).
+
+    ``finished_at`` is the true server-side completion time (``created_at +
+    duration``), known from creation on: a benchmark measures a client's
+    detection lag against it. On the wire, a finished record's ``durationMs``
+    is ``round(duration * 1000)`` and its ``updatedAt`` is ``finished_at``
+    to the millisecond.
+    """
+
+    task_id: str
+    created_at: float
+    started_at: float  # pending -> running
+    finished_at: float
+    duration: float  # seconds, as drawn (finished_at - created_at, without float rounding)

@@ -19,8 +19,10 @@ from collections.abc import Callable
 from typing import Any
 
 from ._clock import iso
+from ._durations import Durations
+from ._faults import STEP_FAULT_KINDS
 from ._outcomes import DEFAULT_RESULT, Outcome, design_results, generate_from_schema, step_details
-from ._records import Business
+from ._records import Business, TaskTimes
 
 __all__ = [
     "CREDENTIAL_FIELDS",
@@ -42,8 +44,6 @@ PLATFORMS: dict[str, tuple[str, ...]] = {
     "instagram": ("instagramSessionId", "instagramCsrfToken", "instagramDsUserId"),
 }
 CREDENTIAL_FIELDS: tuple[str, ...] = tuple(f for fields in PLATFORMS.values() for f in fields)
-
-TERMINAL = frozenset({"completed", "failed", "cancelled"})
 
 Script = Callable[[dict[str, Any]], "Outcome | None"]
 
@@ -137,6 +137,7 @@ class Task:
         "start_url",
         "status",
         "steps",
+        "steps_fault",
         "structured",
         "text",
         "visited_urls",
@@ -161,10 +162,18 @@ class Task:
         self.visited_urls: list[str] | None = None
         self.start_url: str | None = None
         self.seed = 0
+        # A [[steps_fault=KIND[:RATE]]] directive: (fault kind, probability per poll).
+        self.steps_fault: tuple[str, float] | None = None
 
-    @property
-    def finishes_at(self) -> float:
-        return self.created_at + self.duration
+    def times(self) -> TaskTimes:
+        """When it was created, started running and finished, on the emulator's clock."""
+        return TaskTimes(
+            task_id=self.id,
+            created_at=self.created_at,
+            started_at=self.created_at + self.pending_for,
+            finished_at=self.created_at + self.duration,
+            duration=self.duration,
+        )
 
     def state_at(self, now: float) -> tuple[str, float]:
         """(status, updated_at) at time ``now``."""
@@ -270,15 +279,12 @@ class State:
         self,
         *,
         seed: int,
-        durations: tuple[float, float],
+        durations: Durations,
         pending_for: float,
         failure_rate: float,
         script: Script | None,
     ) -> None:
-        low, high = durations
-        if low < 0 or high < low:
-            raise ValueError("durations must be (min, max) with 0 <= min <= max")
-        self.durations = (float(low), float(high))
+        self.durations = durations
         self.pending_for = max(0.0, float(pending_for))
         self.failure_rate = float(failure_rate)
         self.script = script
@@ -372,9 +378,7 @@ class State:
         status = outcome.status
         if fails and outcome == Outcome():
             status = "failed"
-        duration = (
-            outcome.duration if outcome.duration is not None else rng.uniform(*self.durations)
-        )
+        duration = outcome.duration if outcome.duration is not None else self.durations.sample(rng)
         duration = max(0.0, float(duration))
         task = Task()
         task.id = self.new_id()
@@ -409,6 +413,7 @@ class State:
                 f"<p>{_escape(clean_text or text)}</p></body></html>"
             )
         task.design = design
+        task.steps_fault = _steps_fault((directives or {}).get("steps_fault"))
         if session is None:
             session = Session(self.new_id(), biz.business.id, end_user_id, now)
             self.sessions[session.id] = session
@@ -482,6 +487,22 @@ class State:
                 heapq.heappushpop(heap, item)
         heap.sort(reverse=True)
         return [self.session_summary(biz.sessions[sid], now) for _, _, sid in heap]
+
+
+def _steps_fault(value: str | None) -> tuple[str, float] | None:
+    """Read ``drop``, ``shuffle`` or ``truncate``, optionally ``:RATE``; None if absent or bad
+    (like the other directives, a malformed one is ignored)."""
+    if not value:
+        return None
+    name, _, raw_rate = value.partition(":")
+    kind = "steps_" + name.strip().lower()
+    if kind not in STEP_FAULT_KINDS:
+        return None
+    try:
+        rate = float(raw_rate) if raw_rate.strip() else 1.0
+    except ValueError:
+        return None
+    return (kind, rate) if 0.0 <= rate <= 1.0 else None
 
 
 def _escape(text: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from ._clock import Clock
 from ._emulator import Emulator
 from ._faults import Fault
-from ._records import Business, RecordedRequest
+from ._records import Business, RecordedRequest, TaskTimes
 from ._state import Script
 
 __all__ = ["EmulatorThread"]
@@ -157,6 +157,14 @@ class EmulatorThread:
 
     def task_record(self, task_id: str) -> dict[str, Any]:
         result: dict[str, Any] = self.call(self.emulator.task_record, task_id)
+        return result
+
+    def task_times(self, task_id: str) -> TaskTimes:
+        result: TaskTimes = self.call(self.emulator.task_times, task_id)
+        return result
+
+    def all_task_times(self) -> list[TaskTimes]:
+        result: list[TaskTimes] = self.call(self.emulator.all_task_times)
         return result
 
     def create_task(self, task: str, **kwargs: Any) -> dict[str, Any]:
