@@ -59,8 +59,8 @@ def _tasks_created(emu: EmulatorThread) -> int:
 
 def main() -> int:
     options: dict[str, Any] = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
-    if "durations" in options:
-        options["durations"] = tuple(options["durations"])
+    # JSON has no tuples: a (low, high) pair arrives as a list, which the
+    # emulator accepts as is, like a "lognormal:20,0.3" spec string.
     try:
         emulator = EmulatorThread(**options)
         emu = emulator.__enter__()
