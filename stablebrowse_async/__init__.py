@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 from .errors import (
     AmbiguousRequestError,
+    AmbiguousServerError,
     APIConnectionError,
     APIResponseValidationError,
     APIStatusError,
@@ -45,9 +46,11 @@ if TYPE_CHECKING:
     from ._retry import RetryPolicy
     from .resources.end_users import CREDENTIAL_FIELDS
     from .types import (
+        NOT_GIVEN,
         ApiKey,
         CreatedApiKey,
         CredentialStatus,
+        NotGiven,
         SessionSummary,
         SessionTasks,
         StepSummary,
@@ -75,16 +78,20 @@ _LAZY = {
     "TaskOutcome": ".types",
     "TaskRequest": ".types",
     "TaskStatus": ".types",
+    "NOT_GIVEN": ".types",
+    "NotGiven": ".types",
 }
 
 __all__ = [
     "CREDENTIAL_FIELDS",
     "DEFAULT_BASE_URL",
+    "NOT_GIVEN",
     "APIConnectionError",
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
     "AmbiguousRequestError",
+    "AmbiguousServerError",
     "ApiKey",
     "AsyncClient",
     "AuthenticationError",
@@ -94,6 +101,7 @@ __all__ = [
     "InternalServerError",
     "MethodNotAllowedError",
     "NotFoundError",
+    "NotGiven",
     "PermissionDeniedError",
     "PollSchedule",
     "Progress",

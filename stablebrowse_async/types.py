@@ -13,14 +13,16 @@ import enum
 from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal, final
 
 import attrs
 
 __all__ = [
+    "NOT_GIVEN",
     "ApiKey",
     "CreatedApiKey",
     "CredentialStatus",
+    "NotGiven",
     "SessionSummary",
     "SessionTasks",
     "StepSummary",
@@ -33,6 +35,28 @@ __all__ = [
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 MAX_END_USER_ID_LENGTH = 256
 MAX_STEPS_LIMIT = 25
+
+
+@final
+class NotGiven:
+    """The type of `NOT_GIVEN`: an argument left out, where None means something.
+
+    ``client.with_options(timeout=None)`` removes the time limit; leaving
+    `timeout` out (its default, `NOT_GIVEN`) keeps the client's. Falsy, like
+    openai-python's sentinel of the same name.
+    """
+
+    __slots__ = ()
+
+    def __bool__(self) -> Literal[False]:
+        return False
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+#: The default of arguments for which None is a meaningful value (see `NotGiven`).
+NOT_GIVEN = NotGiven()
 
 
 def wire_name(name: str) -> dict[str, str]:
@@ -316,11 +340,14 @@ class TaskOutcome:
 
     Exactly one of `task` and `error` is set. `error` is a `TaskFailedError`,
     `TaskTimeoutError`, `AmbiguousRequestError` (the submission may have
-    created a task) or another `StablebrowseError`.
+    created a task) or another `StablebrowseError`. `request` is the
+    `TaskRequest` submitted, or the input item as given when it could not be
+    made one (its `error` then says why), or None for a task that was not
+    submitted from a request here (resumed by id).
     """
 
     index: int
-    request: TaskRequest | Any
+    request: TaskRequest | Mapping[str, Any] | None
     task: Task | None = None
     error: BaseException | None = None
 

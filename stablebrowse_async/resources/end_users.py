@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from .._convert import to_camel
 from .._http import encode_segment
 from ..types import CredentialStatus, check_end_user_id
-from ._base import Resource, parse
+from ._base import Resource
 
 if TYPE_CHECKING:
     from .._client import AsyncClient
@@ -107,8 +107,7 @@ class Credentials(Resource):
 
     async def get(self) -> CredentialStatus:
         """Which platforms are configured (flags only; the API never returns secrets)."""
-        data = await self._transport.request("GET", self._path)
-        return parse(data, CredentialStatus, "GET", self._path)
+        return await self._transport.call("GET", self._path, CredentialStatus)
 
     async def delete(self, fields: Iterable[str] | None = None) -> None:
         """Clear credentials: the named `fields` only, or every one when `fields` is None.

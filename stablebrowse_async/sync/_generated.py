@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from stablebrowse_async import NOT_GIVEN
 from stablebrowse_async._client import AsyncClient
 from stablebrowse_async.resources.api_keys import ApiKeys as _AsyncApiKeys
 from stablebrowse_async.resources.design import Design as _AsyncDesign
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
         ApiKey,
         CreatedApiKey,
         CredentialStatus,
+        NotGiven,
         PollSchedule,
         Progress,
         SessionSummary,
@@ -151,7 +153,7 @@ class Client(ClientBase):
     def with_options(
         self,
         *,
-        timeout: float | Any | None = ...,
+        timeout: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | None = None,
         poll_interval: float | PollSchedule | None = None,
         poll_timeout: float | None = None,
