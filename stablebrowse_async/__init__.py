@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from ._client import DEFAULT_BASE_URL, AsyncClient
     from ._polling import PollSchedule, Progress, RunMany
     from ._retry import RetryPolicy
-    from .resources.end_users import CREDENTIAL_FIELDS
+    from .resources.end_users import CREDENTIAL_FIELDS, CredentialFields
     from .types import (
         NOT_GIVEN,
         ApiKey,
@@ -68,6 +68,7 @@ _LAZY = {
     "RunMany": "._polling",
     "RetryPolicy": "._retry",
     "CREDENTIAL_FIELDS": ".resources.end_users",
+    "CredentialFields": ".resources.end_users",
     "ApiKey": ".types",
     "CreatedApiKey": ".types",
     "CredentialStatus": ".types",
@@ -97,6 +98,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "CreatedApiKey",
+    "CredentialFields",
     "CredentialStatus",
     "InternalServerError",
     "MethodNotAllowedError",

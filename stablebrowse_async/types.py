@@ -294,7 +294,11 @@ class TaskRequest:
     start_url: str | None = attrs.field(default=None, validator=_check_optional_str)
     schema: Mapping[str, Any] | None = attrs.field(default=None, validator=_check_schema)
     max_steps: int | None = attrs.field(default=None, validator=_check_max_steps)
-    include_html_dump: bool | None = attrs.field(default=None, validator=_check_optional_bool)
+    include_html_dump: bool | None = attrs.field(
+        default=None,
+        validator=_check_optional_bool,
+        metadata=wire_name("include_html_dump"),  # the API's one snake_case request key
+    )
 
     @classmethod
     def coerce(cls, value: TaskRequest | Mapping[str, Any]) -> TaskRequest:
@@ -316,18 +320,14 @@ class TaskRequest:
         return cls(**value)
 
     def to_wire(self) -> dict[str, Any]:
-        """The JSON body of ``POST /v1/tasks`` (camelCase, absent options omitted)."""
-        body: dict[str, Any] = {"endUserId": self.end_user_id, "task": self.task}
-        if self.session_id is not None:
-            body["sessionId"] = self.session_id
-        if self.start_url is not None:
-            body["startUrl"] = self.start_url
-        if self.schema is not None:
-            body["schema"] = dict(self.schema)
-        if self.max_steps is not None:
-            body["maxSteps"] = self.max_steps
-        if self.include_html_dump is not None:
-            body["include_html_dump"] = self.include_html_dump
+        """The JSON body of ``POST /v1/tasks`` (the converter's wire names, absent options omitted)."""
+        from ._convert import wire_keys  # here: _convert imports this module
+
+        body: dict[str, Any] = {}
+        for name, key in wire_keys(TaskRequest):
+            value = getattr(self, name)
+            if value is not None:
+                body[key] = dict(value) if isinstance(value, Mapping) else value
         return body
 
 

@@ -82,3 +82,22 @@ async def test_with_options_timeout_not_given_keeps_the_clients(client: AsyncCli
     assert client.with_options(timeout=NOT_GIVEN).timeout == client.timeout
     assert client.with_options(timeout=None).timeout is None
     assert not NOT_GIVEN and repr(NOT_GIVEN) == "NOT_GIVEN"
+
+
+async def test_credentials_set_refuses_an_unknown_field_before_sending(
+    client: AsyncClient, emu: Emulator
+) -> None:
+    credentials = client.end_users("alice").credentials
+    with pytest.raises(TypeError, match=r"unknown field.*bogus"):
+        await credentials.set(bogus="secret-value", twitter_ct0="c")  # type: ignore[call-arg]
+    assert not any(r.method == "PUT" for r in emu.requests)
+
+
+def test_wire_names_come_from_the_converter() -> None:
+    request = TaskRequest(end_user_id="a", task="t", max_steps=3, include_html_dump=True)
+    assert request.to_wire() == {
+        "endUserId": "a",
+        "task": "t",
+        "maxSteps": 3,
+        "include_html_dump": True,
+    }
