@@ -2,8 +2,10 @@
 
 `ConnectionPool` owns the aiohttp session (one per client family, created
 lazily inside the running loop). `HttpTransport` sends a request through it,
-retries per `RetryPolicy`, honours the client-wide `RateLimitGate`, reads the
-body under a size cap, and turns every failure into a `StablebrowseError`.
+honours the client-wide `RateLimitGate`, reads the body under a size cap,
+parses it into the caller's model (`HttpTransport.call`), turns every failure
+into a `StablebrowseError`, and asks `RetryPolicy.decide` whether to retry,
+give up, or raise `AmbiguousRequestError` (built only by `_ambiguous`).
 """
 
 from __future__ import annotations

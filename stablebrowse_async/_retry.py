@@ -2,8 +2,8 @@
 
 `RetryPolicy.decide` answers that question for every failed request: the
 transport asks it after each failed attempt, and the pollers ask it after each
-failed poll (with `POLL_FAILURES`-style parameters: no count limit, a 30 s cap,
-equal jitter). The rules (documented in the README's "Errors and retries"):
+failed poll (with other parameters, `_polling.POLL_RETRY`: no count limit, a
+30 s cap, equal jitter). The rules (documented in the README's "Errors and retries"):
 
 - Safe verbs (GET, PUT, DELETE: PUT and DELETE are idempotent in this API)
   retry on connection errors, timeouts, an unreadable answer, 408, 429 and
