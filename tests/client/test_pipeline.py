@@ -101,3 +101,10 @@ def test_wire_names_come_from_the_converter() -> None:
         "maxSteps": 3,
         "include_html_dump": True,
     }
+
+
+async def test_credentials_set_skips_none_values(client: AsyncClient) -> None:
+    credentials = client.end_users("alice").credentials
+    await credentials.set(reddit_session="cookie", twitter_auth_token=None)
+    status = await credentials.get()
+    assert status.is_configured("reddit") and not status.is_configured("twitter")
