@@ -193,6 +193,8 @@ def _class_node(cls: type) -> ast.ClassDef:
 def _literal(value: object, where: str) -> str:
     if value is Ellipsis:
         return "..."
+    if value is getattr(importlib.import_module(PACKAGE), "NOT_GIVEN", None):
+        return "NOT_GIVEN"  # the public sentinel; imported at run time (see Reader._read)
     if value is None or isinstance(value, (bool, int, str)):
         return repr(value)
     if isinstance(value, float) and math.isfinite(value):
@@ -358,6 +360,8 @@ class Reader:
             raise GenerationError(f"{where}: decorated methods are not supported")
         params = _params(func, node, where)
         for param in params:
+            if param.default == "NOT_GIVEN":
+                self.imports.add_from(PACKAGE, "NOT_GIVEN")
             if param.annotation is None:
                 raise GenerationError(f"{where}({param.name}): no annotation")
             self.use_names(param.annotation, module, where)

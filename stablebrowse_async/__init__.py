@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 from .errors import (
     AmbiguousRequestError,
+    AmbiguousServerError,
     APIConnectionError,
     APIResponseValidationError,
     APIStatusError,
@@ -43,11 +44,13 @@ if TYPE_CHECKING:
     from ._client import DEFAULT_BASE_URL, AsyncClient
     from ._polling import PollSchedule, Progress, RunMany
     from ._retry import RetryPolicy
-    from .resources.end_users import CREDENTIAL_FIELDS
+    from .resources.end_users import CREDENTIAL_FIELDS, CredentialFields
     from .types import (
+        NOT_GIVEN,
         ApiKey,
         CreatedApiKey,
         CredentialStatus,
+        NotGiven,
         SessionSummary,
         SessionTasks,
         StepSummary,
@@ -65,6 +68,7 @@ _LAZY = {
     "RunMany": "._polling",
     "RetryPolicy": "._retry",
     "CREDENTIAL_FIELDS": ".resources.end_users",
+    "CredentialFields": ".resources.end_users",
     "ApiKey": ".types",
     "CreatedApiKey": ".types",
     "CredentialStatus": ".types",
@@ -75,25 +79,31 @@ _LAZY = {
     "TaskOutcome": ".types",
     "TaskRequest": ".types",
     "TaskStatus": ".types",
+    "NOT_GIVEN": ".types",
+    "NotGiven": ".types",
 }
 
 __all__ = [
     "CREDENTIAL_FIELDS",
     "DEFAULT_BASE_URL",
+    "NOT_GIVEN",
     "APIConnectionError",
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
     "AmbiguousRequestError",
+    "AmbiguousServerError",
     "ApiKey",
     "AsyncClient",
     "AuthenticationError",
     "BadRequestError",
     "CreatedApiKey",
+    "CredentialFields",
     "CredentialStatus",
     "InternalServerError",
     "MethodNotAllowedError",
     "NotFoundError",
+    "NotGiven",
     "PermissionDeniedError",
     "PollSchedule",
     "Progress",

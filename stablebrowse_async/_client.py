@@ -6,10 +6,10 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 import aiohttp
+import attrs
 
 from ._http import (
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -18,7 +18,7 @@ from ._http import (
     HttpTransport,
     RequestOptions,
 )
-from ._polling import PollSchedule
+from ._polling import DEFAULT_POLL_TIMEOUT, PollSchedule, PollSettings
 from ._retry import RateLimitGate, RetryPolicy
 from .errors import StablebrowseError
 from .resources.api_keys import ApiKeys
@@ -26,11 +26,11 @@ from .resources.design import Design
 from .resources.end_users import EndUser
 from .resources.sessions import Sessions
 from .resources.tasks import Tasks
+from .types import NOT_GIVEN, NotGiven
 
-__all__ = ["DEFAULT_BASE_URL", "AsyncClient"]
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_POLL_TIMEOUT", "AsyncClient"]
 
 DEFAULT_BASE_URL = "https://api.stablebrowse.ai/v1"
-DEFAULT_POLL_TIMEOUT = 300.0
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost"})
 
 
@@ -158,16 +158,13 @@ class AsyncClient:
         transport = HttpTransport(
             self._pool, base_url=self.base_url, options=options, gate=RateLimitGate()
         )
-        self._setup(transport, PollSchedule.coerce(poll_interval), poll_timeout)
+        self._setup(transport, PollSettings(PollSchedule.coerce(poll_interval), poll_timeout))
 
-    def _setup(self, transport: HttpTransport, schedule: PollSchedule, poll_timeout: float) -> None:
-        if isinstance(poll_timeout, bool) or not isinstance(poll_timeout, (int, float)):
-            raise TypeError(f"poll_timeout must be a number, got {type(poll_timeout).__name__}")
-        if not poll_timeout > 0:
-            raise ValueError(f"poll_timeout must be > 0, got {poll_timeout!r}")
+    def _setup(self, transport: HttpTransport, polling: PollSettings) -> None:
         self._transport = transport
-        self.poll_schedule = schedule
-        self.poll_timeout = float(poll_timeout)
+        self._polling = polling
+        self.poll_schedule = polling.schedule
+        self.poll_timeout = polling.timeout
         self.tasks = Tasks(self)
         """Submit, read, list, wait for and run tasks."""
         self.sessions = Sessions(self)
@@ -187,7 +184,7 @@ class AsyncClient:
     def with_options(
         self,
         *,
-        timeout: float | Any | None = ...,
+        timeout: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | None = None,
         poll_interval: float | PollSchedule | None = None,
         poll_timeout: float | None = None,
@@ -196,19 +193,15 @@ class AsyncClient:
 
         This is the per-call override: ``await client.with_options(max_retries=0).tasks.get(id)``.
         It is cheap (no new pool). Closing the copy does not close the pool;
-        closing the original does.
+        closing the original does. `timeout` left out (`NOT_GIVEN`) keeps this
+        client's; ``timeout=None`` means no limit.
         """
         options = self._transport.options
         new_options = RequestOptions(
-            timeout=options.timeout if timeout is ... else timeout,
+            timeout=options.timeout if isinstance(timeout, NotGiven) else timeout,
             retry=options.retry
             if max_retries is None
-            else RetryPolicy(
-                max_retries=max_retries,
-                initial_backoff=options.retry.initial_backoff,
-                max_backoff=options.retry.max_backoff,
-                max_retry_after=options.retry.max_retry_after,
-            ),
+            else attrs.evolve(options.retry, max_retries=max_retries),
             max_response_bytes=options.max_response_bytes,
         )
         clone = object.__new__(AsyncClient)
@@ -218,8 +211,7 @@ class AsyncClient:
         clone._owns_pool = False
         clone._setup(
             self._transport.with_options(new_options),
-            self.poll_schedule if poll_interval is None else PollSchedule.coerce(poll_interval),
-            self.poll_timeout if poll_timeout is None else poll_timeout,
+            self._polling.resolve(poll_interval, poll_timeout),
         )
         return clone
 

@@ -36,7 +36,7 @@ from .types import (
     TaskStatus,
 )
 
-__all__ = ["converter", "from_wire", "parse_datetime", "to_camel", "to_wire"]
+__all__ = ["converter", "from_wire", "parse_datetime", "to_camel", "to_wire", "wire_keys"]
 
 T = TypeVar("T")
 _FROMISOFORMAT_TAKES_Z = sys.version_info >= (3, 11)
@@ -216,6 +216,19 @@ converter.register_unstructure_hook_func(
 
 def _wire_key(field: attrs.Attribute[Any]) -> str:
     return str(field.metadata.get("wire", to_camel(field.name)))
+
+
+_WIRE_KEYS: dict[type[Any], tuple[tuple[str, str], ...]] = {}
+
+
+def wire_keys(model: type[Any]) -> tuple[tuple[str, str], ...]:
+    """``(attribute, wire key)`` for every field of an attrs `model`, in field order (cached)."""
+    keys = _WIRE_KEYS.get(model)
+    if keys is None:
+        keys = _WIRE_KEYS[model] = tuple(
+            (f.name, _wire_key(f)) for f in attrs.fields(model) if f.name != "extras"
+        )
+    return keys
 
 
 def _register(model: type[Any]) -> None:

@@ -2,8 +2,10 @@
 
 `ConnectionPool` owns the aiohttp session (one per client family, created
 lazily inside the running loop). `HttpTransport` sends a request through it,
-retries per `RetryPolicy`, honours the client-wide `RateLimitGate`, reads the
-body under a size cap, and turns every failure into a `StablebrowseError`.
+honours the client-wide `RateLimitGate`, reads the body under a size cap,
+parses it into the caller's model (`HttpTransport.call`), turns every failure
+into a `StablebrowseError`, and asks `RetryPolicy.decide` whether to retry,
+give up, or raise `AmbiguousRequestError` (built only by `_ambiguous`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any, NoReturn
+from typing import Any, TypeVar, overload
 from urllib.parse import quote
 
 import aiohttp
@@ -22,10 +24,12 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from . import _json
-from ._retry import RateLimitGate, RetryPolicy, parse_retry_after
+from ._convert import from_wire
+from ._retry import Ambiguous, RateLimitGate, Retry, RetryPolicy, parse_retry_after
 from ._version import __version__
 from .errors import (
     AmbiguousRequestError,
+    AmbiguousServerError,
     APIConnectionError,
     APIResponseValidationError,
     APIStatusError,
@@ -49,6 +53,9 @@ DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 _READ_CHUNK = 64 * 1024
 _ERROR_TEXT_LIMIT = 300
 _SECRET_HEADERS = ("Authorization", "Cookie", "Proxy-Authorization")
+# Structuring failures a hostile or broken answer can provoke.
+_SHAPE_ERRORS = (TypeError, ValueError, KeyError, AttributeError, RecursionError)
+T = TypeVar("T")
 _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
     400: BadRequestError,
     401: AuthenticationError,
@@ -224,13 +231,93 @@ class HttpTransport:
         *,
         body: Any = None,
         params: Mapping[str, str] | None = None,
-        context: Any = None,
     ) -> Any:
         """Send `method path` and return the decoded JSON answer (None for an empty body).
 
-        `path` must already be encoded (see `encode_segment`). `context` is
-        attached to an `AmbiguousRequestError` so callers can reconcile.
+        For calls whose answer is not read (PUT, DELETE); `call` also parses it.
+        `path` must already be encoded (see `encode_segment`).
         """
+        return await self._exchange(method, path, body, params, body, None, None, None)
+
+    @overload
+    async def call(
+        self,
+        method: str,
+        path: str,
+        cast_to: type[T],
+        *,
+        body: Any = None,
+        params: Mapping[str, str] | None = None,
+        fill: Mapping[str, Any] | None = None,
+        request: Any = None,
+    ) -> T: ...
+
+    @overload
+    async def call(
+        self,
+        method: str,
+        path: str,
+        cast_to: type[T],
+        *,
+        envelope: str,
+        body: Any = None,
+        params: Mapping[str, str] | None = None,
+        fill: Mapping[str, Any] | None = None,
+        request: Any = None,
+    ) -> list[T]: ...
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        cast_to: type[T],
+        *,
+        envelope: str | None = None,
+        body: Any = None,
+        params: Mapping[str, str] | None = None,
+        fill: Mapping[str, Any] | None = None,
+        request: Any = None,
+    ) -> T | list[T]:
+        """Send `method path` and return its answer as a `cast_to` (a list of them with `envelope`).
+
+        Args:
+            method, path: the request; `path` already encoded (see `encode_segment`).
+            cast_to: the model the answer is structured into.
+            envelope: the answer is ``{envelope: [item, ...]}``; each item is a `cast_to`.
+            body: the JSON body, if any.
+            params: query parameters.
+            fill: keys the answer may omit, merged under it before parsing
+                (``POST /tasks`` answers only the id; the rest is known).
+            request: what an `AmbiguousRequestError` carries as ``request``
+                (default: `body`), so a caller can reconcile.
+
+        An answer that does not fit `cast_to` raises `APIResponseValidationError`
+        and is not retried; for a POST (which created something) it is ambiguous.
+        """
+        result: T | list[T] = await self._exchange(
+            method,
+            path,
+            body,
+            params,
+            body if request is None else request,
+            cast_to,
+            envelope,
+            fill,
+        )
+        return result
+
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        params: Mapping[str, str] | None,
+        request: Any,
+        cast_to: type[Any] | None,
+        envelope: str | None,
+        fill: Mapping[str, Any] | None,
+    ) -> Any:
+        """The retry loop: send, read, parse; ask `RetryPolicy.decide` about every failure."""
         url = URL(self.base_url + path, encoded=True)
         data = None if body is None else _json.dumps(body)
         headers = self._get_headers if data is None else self._body_headers
@@ -240,56 +327,66 @@ class HttpTransport:
             wait = self.gate.delay()
             if wait:
                 await asyncio.sleep(wait)
-            retry_after: float | None = None
+            sent = True
+            repeatable = True
             try:
                 answer = await self._send(method, url, data, headers, params)
             except _TooLarge as exc:
+                # The caller's own limit, not a failure of the exchange: never retried.
                 raise APIResponseValidationError(
                     f"{method} {path}: {exc.args[0]}", method=method, path=path
                 ) from exc
             except _NotSent as exc:
                 failure: StablebrowseError = _connection_error(exc.__cause__, method, path)
-                retryable = policy.connection_error_is_retryable(method, request_sent=False)
+                sent = False
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
                 failure = _connection_error(exc, method, path)
-                retryable = policy.connection_error_is_retryable(method, request_sent=True)
-                if not retryable:
-                    _raise_ambiguous(exc, method, path, context)
             else:
                 if answer.status < 300:
                     try:
-                        return _decode_success(answer, method, path)
+                        decoded = _decode_success(answer, method, path)
                     except APIResponseValidationError as invalid:
-                        if method == "POST":
-                            _raise_unreadable_post(invalid, answer.status, method, path, context)
                         failure = invalid
-                        retryable = True
+                    else:
+                        if cast_to is None:
+                            return decoded
+                        try:
+                            return _cast(decoded, cast_to, envelope, fill, method, path)
+                        except APIResponseValidationError as invalid:
+                            failure = invalid
+                            repeatable = False
                 else:
                     failure = _status_error(answer, method, path)
-                    if method == "POST" and answer.status >= 500:
-                        _raise_ambiguous_status(failure, context)
-                    retryable = policy.status_is_retryable(method, answer.status)
-                    if answer.status == 429:
-                        retry_after = getattr(failure, "retry_after", None)
-                        self.gate.close_for(
-                            policy.initial_backoff
-                            if retry_after is None
-                            else min(retry_after, policy.max_retry_after)
-                        )
-            if not retryable or attempt >= policy.max_retries:
-                raise failure
+                    if isinstance(failure, RateLimitError):
+                        self._hold_back(failure, policy)
             attempt += 1
-            delay = policy.backoff(attempt, retry_after)
-            logger.info(
-                "retrying %s %s in %.2fs (attempt %d of %d): %s",
-                method,
-                path,
-                delay,
-                attempt,
-                policy.max_retries,
-                failure.message,
+            decision = policy.decide(
+                method, failure, attempt=attempt, sent=sent, repeatable=repeatable
             )
-            await asyncio.sleep(delay)
+            if isinstance(decision, Retry):
+                logger.info(
+                    "retrying %s %s in %.2fs (attempt %d of %d): %s",
+                    method,
+                    path,
+                    decision.delay,
+                    attempt,
+                    policy.max_retries,
+                    failure.message,
+                )
+                await asyncio.sleep(decision.delay)
+                continue
+            if isinstance(decision, Ambiguous):
+                raise _ambiguous(failure, method, path, request, repeatable=repeatable)
+            raise failure
+
+    def _hold_back(self, failure: RateLimitError, policy: RetryPolicy) -> None:
+        """A 429 closes the client-wide gate: every request and poller waits with this one."""
+        retry_after = failure.retry_after
+        self.gate.close_for(
+            policy.initial_backoff
+            if retry_after is None
+            else min(retry_after, policy.max_retry_after)
+        )
 
     async def _send(
         self,
@@ -395,44 +492,103 @@ def _scrubbed(exc: BaseException | None) -> BaseException | None:
     return exc
 
 
-def _raise_ambiguous(exc: BaseException, method: str, path: str, context: Any) -> NoReturn:
-    what = (
-        "timed out" if isinstance(exc, asyncio.TimeoutError) else f"failed ({type(exc).__name__})"
-    )
-    raise AmbiguousRequestError(
-        f"{method} {path} {what} after the request was sent: the server may or may not "
-        "have acted on it, so it was not retried (a retry could create a duplicate)",
-        method=method,
-        path=path,
-        request=context,
-    ) from _scrubbed(exc)
+def _ambiguous(
+    failure: StablebrowseError, method: str, path: str, request: Any, *, repeatable: bool
+) -> AmbiguousRequestError:
+    """The one place an `AmbiguousRequestError` is built (`RetryPolicy.decide` said so).
+
+    `failure` is what went wrong after a POST was sent: a lost answer, a 5xx,
+    or a success whose answer cannot be read (`repeatable`: undecodable, else
+    it did not fit the model). The error's cause is the underlying failure.
+    """
+    if isinstance(failure, APIStatusError):
+        error: AmbiguousRequestError = AmbiguousServerError(
+            f"{failure.message} after the request was sent: the server may or may not have "
+            "acted on it (a gateway error can follow a task that was created), so it was not "
+            "retried (a retry could create a duplicate)",
+            status_code=failure.status_code,
+            body=failure.body,
+            request_id=failure.request_id,
+            method=method,
+            path=path,
+            request=request,
+        )
+        cause: BaseException | None = failure
+    elif isinstance(failure, APIResponseValidationError):
+        if repeatable:
+            message = (
+                f"{method} {path} was accepted (HTTP {failure.status_code}) but the answer "
+                f"could not be read ({failure.message}): the resource exists but its id is unknown"
+            )
+        else:
+            message = (
+                f"{method} {path} succeeded but its answer lacks what identifies the result "
+                f"({failure.message}); it exists on the server"
+            )
+        error = AmbiguousRequestError(
+            message,
+            method=method,
+            path=path,
+            request=request,
+            status_code=failure.status_code,
+            body=failure.body,
+        )
+        cause = failure
+    else:
+        raw = failure.__cause__
+        what = (
+            "timed out"
+            if isinstance(failure, APITimeoutError)
+            else f"failed ({type(raw).__name__})"
+        )
+        error = AmbiguousRequestError(
+            f"{method} {path} {what} after the request was sent: the server may or may not "
+            "have acted on it, so it was not retried (a retry could create a duplicate)",
+            method=method,
+            path=path,
+            request=request,
+        )
+        cause = raw
+    error.__cause__ = cause
+    error.__suppress_context__ = True
+    return error
 
 
-def _raise_ambiguous_status(failure: APIStatusError, context: Any) -> NoReturn:
-    """A 5xx answer to a POST: the server (or a gateway in front of it) may have acted."""
-    error = AmbiguousRequestError(
-        f"{failure.message} after the request was sent: the server may or may not have "
-        "acted on it (a gateway error can follow a task that was created), so it was not "
-        "retried (a retry could create a duplicate)",
-        method=failure.method,
-        path=failure.path,
-        request=context,
-    )
-    error.status_code = failure.status_code
-    error.body = failure.body
-    raise error from failure
+def _cast(
+    data: Any,
+    cast_to: type[Any],
+    envelope: str | None,
+    fill: Mapping[str, Any] | None,
+    method: str,
+    path: str,
+) -> Any:
+    """Structure a decoded answer, or raise `APIResponseValidationError` saying why."""
+    if envelope is not None:
+        items = data.get(envelope) if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise APIResponseValidationError(
+                f"{method} {path}: answer has no {envelope!r} list",
+                body=data,
+                method=method,
+                path=path,
+            )
+        return [_parse(item, cast_to, method, path) for item in items]
+    if fill is not None and isinstance(data, dict):
+        data = {**fill, **data}
+    return _parse(data, cast_to, method, path)
 
 
-def _raise_unreadable_post(
-    invalid: APIResponseValidationError, status: int, method: str, path: str, context: Any
-) -> NoReturn:
-    raise AmbiguousRequestError(
-        f"{method} {path} was accepted (HTTP {status}) but the answer could not be read "
-        f"({invalid.message}): the resource exists but its id is unknown",
-        method=method,
-        path=path,
-        request=context,
-    ) from invalid
+def _parse(data: Any, model: type[T], method: str, path: str) -> T:
+    try:
+        return from_wire(data, model)
+    except _SHAPE_ERRORS as exc:
+        raise APIResponseValidationError(
+            f"{method} {path}: unexpected answer for {model.__name__} "
+            f"({type(exc).__name__}: {exc})",
+            body=data,
+            method=method,
+            path=path,
+        ) from exc
 
 
 def _decode_success(answer: _Answer, method: str, path: str) -> Any:
@@ -483,23 +639,32 @@ def _status_error(answer: _Answer, method: str, path: str) -> APIStatusError:
         message = f"HTTP {status} ({kind})"
     cls = _STATUS_ERRORS.get(status) or (InternalServerError if status >= 500 else APIStatusError)
     request_id = answer.headers.get("x-request-id") or answer.headers.get("x-amzn-requestid")
-    error = cls(
-        f"{method} {path}: {status} {message}",
-        status_code=status,
-        body=body,
-        request_id=request_id,
-        method=method,
-        path=path,
-    )
-    if isinstance(error, RateLimitError):
-        error.retry_after = parse_retry_after(answer.headers)
-        if isinstance(body, dict):
-            error.limit = _optional_int(body.get("limit"))
-            error.used = _optional_int(body.get("used"))
-    elif isinstance(error, MethodNotAllowedError):
+    text = f"{method} {path}: {status} {message}"
+    if cls is RateLimitError:
+        quota = body if isinstance(body, dict) else {}
+        return RateLimitError(
+            text,
+            status_code=status,
+            body=body,
+            request_id=request_id,
+            method=method,
+            path=path,
+            retry_after=parse_retry_after(answer.headers),
+            limit=_optional_int(quota.get("limit")),
+            used=_optional_int(quota.get("used")),
+        )
+    if cls is MethodNotAllowedError:
         allow = answer.headers.get("allow", "")
-        error.allow = tuple(part.strip() for part in allow.split(",") if part.strip())
-    return error
+        return MethodNotAllowedError(
+            text,
+            status_code=status,
+            body=body,
+            request_id=request_id,
+            method=method,
+            path=path,
+            allow=tuple(part.strip() for part in allow.split(",") if part.strip()),
+        )
+    return cls(text, status_code=status, body=body, request_id=request_id, method=method, path=path)
 
 
 def _redirect_message(location: str | None) -> str:

@@ -5,10 +5,16 @@ Schedule. A task's n-th poll happens `first * factor**(n-1)` seconds (capped at
 to `jitter` so that thousands of tasks submitted together do not poll in
 lock-step. Short tasks are seen soon; long ones cost few requests.
 
-Transient poll failures (connection errors, timeouts, 5xx, 408, 429, an
-unreadable body) never fail a task: the poller waits (at least the server's
-Retry-After, else a growing backoff) and polls again until `poll_timeout`.
-Only a definitive answer (404, 401, 403, other 4xx) ends the wait early.
+Transient poll failures never fail a task: what is transient is what
+`RetryPolicy.decide` retries for a GET (connection errors, timeouts, an
+unreadable body, 408, 429, every 5xx). The poller waits `POLL_RETRY.backoff`
+(at least the server's Retry-After, capped at 30 s, else a growing backoff with
+equal jitter) and polls again until `poll_timeout`. Only a definitive answer
+(404, 401, 403, other 4xx) ends the wait early.
+
+Settings. `PollSettings` owns the defaults and the validation of
+``poll_interval``/``poll_timeout``; the client holds one, and every call that
+polls resolves its own arguments against it.
 
 Shared backoff. Every request of a client passes its `RateLimitGate`; a 429
 anywhere closes it for the Retry-After, so all pollers slow down together.
@@ -27,6 +33,7 @@ import heapq
 import itertools
 import math
 import random
+import sys
 import time
 from collections.abc import (
     AsyncGenerator,
@@ -43,21 +50,30 @@ import anyio
 import attrs
 from anyio.abc import TaskGroup
 
-from .errors import (
-    APIConnectionError,
-    APIResponseValidationError,
-    APIStatusError,
-    InternalServerError,
-    RateLimitError,
-    StablebrowseError,
-    TaskFailedError,
-    TaskTimeoutError,
-)
+from ._retry import Retry, RetryPolicy
+from .errors import StablebrowseError, TaskFailedError, TaskTimeoutError
 from .types import Task, TaskOutcome, TaskRequest, TaskStatus
 
-__all__ = ["PollSchedule", "Progress", "RunMany", "is_transient", "wait_for_task"]
+__all__ = [
+    "DEFAULT_POLL_TIMEOUT",
+    "POLL_RETRY",
+    "PollSchedule",
+    "PollSettings",
+    "Progress",
+    "RunMany",
+    "wait_for_task",
+]
 
-_ERROR_BACKOFF_CAP = 30.0
+DEFAULT_POLL_TIMEOUT = 300.0
+#: How a failed poll is retried: the request rules for a GET, no count limit
+#: (`poll_timeout` bounds the wait), waits capped at 30 s, equal jitter.
+POLL_RETRY = RetryPolicy(
+    max_retries=sys.maxsize,
+    initial_backoff=0.5,
+    max_backoff=30.0,
+    max_retry_after=30.0,
+    min_jitter=0.5,
+)
 
 
 def _positive(name: str) -> Callable[[Any, Any, Any], None]:
@@ -113,22 +129,47 @@ class PollSchedule:
         return base
 
 
-def is_transient(error: BaseException) -> bool:
-    """Whether a failed poll should be tried again (True) or end the wait (False)."""
-    if isinstance(error, (APIConnectionError, APIResponseValidationError)):
-        return True
-    if isinstance(error, (InternalServerError, RateLimitError)):
-        return True
-    return isinstance(error, APIStatusError) and error.status_code == 408
+def _check_poll_timeout(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"poll_timeout must be a number, got {type(value).__name__}")
+    if not value > 0:
+        raise ValueError(f"poll_timeout must be > 0, got {value!r}")
+    return float(value)
 
 
-def error_backoff(error: BaseException, failures: int) -> float:
-    """Seconds to wait after the `failures`-th consecutive transient poll failure."""
-    retry_after = getattr(error, "retry_after", None)
-    backoff = min(_ERROR_BACKOFF_CAP, 0.5 * 2.0 ** (failures - 1))
-    if isinstance(retry_after, (int, float)) and retry_after > 0:
-        return max(min(float(retry_after), _ERROR_BACKOFF_CAP), backoff / 2)
-    return random.uniform(backoff / 2, backoff)
+@attrs.frozen
+class PollSettings:
+    """How a wait polls: the one owner of the poll defaults and their validation.
+
+    Attributes:
+        schedule: when to poll a running task.
+        timeout: seconds to wait for one task (> 0), a float.
+    """
+
+    schedule: PollSchedule = attrs.Factory(PollSchedule)
+    timeout: float = attrs.field(default=DEFAULT_POLL_TIMEOUT, converter=_check_poll_timeout)
+
+    def resolve(
+        self,
+        poll_interval: float | PollSchedule | None = None,
+        poll_timeout: float | None = None,
+    ) -> PollSettings:
+        """These settings with a call's ``poll_interval``/``poll_timeout`` (None keeps ours).
+
+        Raises `TypeError`/`ValueError` naming the argument for a bad value.
+        """
+        if poll_interval is None and poll_timeout is None:
+            return self
+        return PollSettings(
+            self.schedule if poll_interval is None else PollSchedule.coerce(poll_interval),
+            self.timeout if poll_timeout is None else poll_timeout,
+        )
+
+
+def _retry_delay(error: StablebrowseError, failures: int) -> float | None:
+    """Seconds before polling again after the `failures`-th failure in a row; None: give up."""
+    decision = POLL_RETRY.decide("GET", error, attempt=failures)
+    return decision.delay if isinstance(decision, Retry) else None
 
 
 def final_result(task: Task) -> Task:
@@ -166,10 +207,11 @@ async def wait_for_task(
         try:
             last = await fetch(last.task_id)
         except StablebrowseError as error:
-            if not is_transient(error):
-                raise
             failures += 1
-            delay = error_backoff(error, failures)
+            retry_in = _retry_delay(error, failures)
+            if retry_in is None:
+                raise
+            delay = retry_in
             continue
         failures = 0
         polls += 1
@@ -199,6 +241,26 @@ class Progress:
     def done(self) -> int:
         """Outcomes delivered so far."""
         return self.completed + self.failed
+
+
+@attrs.define(slots=True)
+class _Counts:
+    """The live counters behind `Progress` (which is their immutable snapshot)."""
+
+    submitted: int = 0
+    completed: int = 0
+    failed: int = 0
+    in_flight: int = 0
+    started: int = 0
+
+    def snapshot(self) -> Progress:
+        return Progress(
+            submitted=self.submitted,
+            completed=self.completed,
+            failed=self.failed,
+            in_flight=self.in_flight,
+            started=self.started,
+        )
 
 
 class _Entry:
@@ -258,10 +320,7 @@ class _Batch:
         for name, value in (("concurrency", concurrency), ("max_in_flight", max_in_flight)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if isinstance(poll_timeout, bool) or not isinstance(poll_timeout, (int, float)):
-            raise TypeError(f"poll_timeout must be a number, got {type(poll_timeout).__name__}")
-        if not poll_timeout > 0:
-            raise ValueError(f"poll_timeout must be > 0, got {poll_timeout!r}")
+        poll_timeout = _check_poll_timeout(poll_timeout)
         if not isinstance(requests, (Iterable, AsyncIterable)):
             raise TypeError(
                 f"requests must be an iterable or async iterable, got {type(requests).__name__}"
@@ -270,7 +329,7 @@ class _Batch:
         self._submit = submit
         self._fetch = fetch
         self._schedule = schedule
-        self._poll_timeout = float(poll_timeout)
+        self._poll_timeout = poll_timeout
         self._on_progress = on_progress
         self._on_submitted = on_submitted
         self._return_exceptions = return_exceptions
@@ -284,7 +343,7 @@ class _Batch:
         self._runner: asyncio.Task[None] | None = None
         self._feeding = True
         self._active = 0
-        self._counts = {"submitted": 0, "completed": 0, "failed": 0, "in_flight": 0, "started": 0}
+        self._counts = _Counts()
         self._closed = False
         self._input_error: Exception | None = None
 
@@ -347,12 +406,15 @@ class _Batch:
 
     def _progress(self) -> None:
         if self._on_progress is not None:
-            self._on_progress(Progress(**self._counts))
+            self._on_progress(self._counts.snapshot())
 
     def _deliver(self, outcome: TaskOutcome, *, was_in_flight: bool) -> None:
-        self._counts["completed" if outcome.error is None else "failed"] += 1
+        if outcome.error is None:
+            self._counts.completed += 1
+        else:
+            self._counts.failed += 1
         if was_in_flight:
-            self._counts["in_flight"] -= 1
+            self._counts.in_flight -= 1
         self._outcomes.put_nowait(outcome)
         self._progress()
 
@@ -373,7 +435,7 @@ class _Batch:
             async with contextlib.aclosing(self._iterate_requests()) as source:
                 async for raw in source:
                     await self._room.acquire()
-                    self._counts["started"] += 1
+                    self._counts.started += 1
                     try:
                         request = TaskRequest.coerce(raw)
                     except (TypeError, ValueError) as error:
@@ -401,8 +463,8 @@ class _Batch:
             self._active -= 1
             self._slots.release()
             self._wake.set()
-        self._counts["submitted"] += 1
-        self._counts["in_flight"] += 1
+        self._counts.submitted += 1
+        self._counts.in_flight += 1
         entry = _Entry(index, request, task, self._clock() + self._poll_timeout)
         self._push(entry, self._schedule.interval(0))
         if self._on_submitted is not None:
@@ -449,13 +511,14 @@ class _Batch:
             try:
                 task = await self._fetch(entry.last.task_id)
             except StablebrowseError as error:
-                if not is_transient(error):
+                entry.failures += 1
+                retry_in = _retry_delay(error, entry.failures)
+                if retry_in is None:
                     self._deliver(
                         TaskOutcome(entry.index, entry.request, error=error), was_in_flight=True
                     )
                     return
-                entry.failures += 1
-                self._reschedule(entry, error_backoff(error, entry.failures))
+                self._reschedule(entry, retry_in)
                 return
             entry.failures = 0
             entry.polls += 1
@@ -488,8 +551,35 @@ class RunMany:
 
     __slots__ = ("_batch",)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._batch = _Batch(*args, **kwargs)
+    def __init__(
+        self,
+        requests: Iterable[TaskRequest | Mapping[str, Any]]
+        | AsyncIterable[TaskRequest | Mapping[str, Any]],
+        *,
+        submit: SubmitFn,
+        fetch: FetchTask,
+        schedule: PollSchedule,
+        poll_timeout: float,
+        concurrency: int = 64,
+        max_in_flight: int = 10_000,
+        on_progress: Callable[[Progress], None] | None = None,
+        on_submitted: Callable[[int, Task], None] | None = None,
+        return_exceptions: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._batch = _Batch(
+            requests,
+            submit=submit,
+            fetch=fetch,
+            schedule=schedule,
+            poll_timeout=poll_timeout,
+            concurrency=concurrency,
+            max_in_flight=max_in_flight,
+            on_progress=on_progress,
+            on_submitted=on_submitted,
+            return_exceptions=return_exceptions,
+            clock=clock,
+        )
 
     def __aiter__(self) -> RunMany:
         return self

@@ -1,17 +1,26 @@
-"""Retry policy: which failures are retried, how long to wait, and Retry-After.
+"""Retry policy: the one owner of "retry, give up, or ambiguous?" and of backoff.
 
-The rules (documented in the README's "Errors and retries"):
+`RetryPolicy.decide` answers that question for every failed request: the
+transport asks it after each failed attempt, and the pollers ask it after each
+failed poll (with other parameters, `_polling.POLL_RETRY`: no count limit, a
+30 s cap, equal jitter). The rules (documented in the README's "Errors and retries"):
 
 - Safe verbs (GET, PUT, DELETE: PUT and DELETE are idempotent in this API)
-  retry on connection errors, timeouts, 408, 429 and 5xx.
+  retry on connection errors, timeouts, an unreadable answer, 408, 429 and
+  every 5xx (the rule openai-python uses too: 501 and 505 included, so the
+  transport and the pollers agree).
 - POST creates something (a task, a key), so it retries only when the server
   provably did not act on it: a 429 (the API rejects before acting), or a
-  failure to connect (nothing was sent). Any other POST failure is ambiguous
-  and is raised as `AmbiguousRequestError`, never retried into a duplicate.
-- Waits grow exponentially with *full jitter* (uniformly random between 0 and
-  the exponential cap), as recommended for many clients sharing one server.
+  failure to connect (nothing was sent). Any other POST failure after sending
+  (a lost answer, a 5xx, a success whose answer cannot be read) is *ambiguous*:
+  `decide` returns `Ambiguous` and the transport raises `AmbiguousRequestError`,
+  never retrying into a duplicate. A 4xx other than 429 is a plain failure.
+- Waits grow exponentially with jitter: uniformly random between
+  ``min_jitter * ceiling`` and the exponential ceiling (``min_jitter=0`` is
+  *full jitter*, as recommended for many clients sharing one server).
 - A server's ``Retry-After`` (seconds or an HTTP date) replaces the computed
-  wait, capped at `max_retry_after` so a hostile header cannot stall a caller.
+  wait, capped at `max_retry_after` so a hostile header cannot stall a caller,
+  and never shorter than the jitter floor.
 """
 
 from __future__ import annotations
@@ -24,9 +33,28 @@ from collections.abc import Callable, Mapping
 
 import attrs
 
-__all__ = ["RateLimitGate", "RetryPolicy", "parse_retry_after"]
+from .errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    RateLimitError,
+    StablebrowseError,
+)
 
-RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+__all__ = [
+    "AMBIGUOUS",
+    "FAIL",
+    "Ambiguous",
+    "Decision",
+    "Fail",
+    "RateLimitGate",
+    "Retry",
+    "RetryPolicy",
+    "parse_retry_after",
+]
+
+#: Statuses below 500 that a safe verb retries (every 5xx is retried too).
+RETRYABLE_STATUSES = frozenset({408, 429})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
@@ -64,6 +92,34 @@ def parse_retry_after(
 
 
 @attrs.frozen
+class Retry:
+    """Decision: try again after `delay` seconds."""
+
+    delay: float
+
+
+@attrs.frozen
+class Fail:
+    """Decision: give up and raise the failure as it is."""
+
+
+@attrs.frozen
+class Ambiguous:
+    """Decision: a request that creates something was sent and may have been acted on.
+
+    The caller raises `AmbiguousRequestError` (never retries: a retry could
+    create a duplicate).
+    """
+
+
+FAIL = Fail()
+AMBIGUOUS = Ambiguous()
+Decision = Retry | Fail | Ambiguous
+#: 2**64 times any backoff is past every cap; larger exponents would overflow a float.
+_MAX_DOUBLINGS = 64
+
+
+@attrs.frozen
 class RetryPolicy:
     """How many times and how long to wait. Immutable; `AsyncClient` holds one.
 
@@ -72,12 +128,18 @@ class RetryPolicy:
         initial_backoff: the exponential cap of the first retry, in seconds.
         max_backoff: the largest computed wait.
         max_retry_after: the largest server-requested wait honoured.
+        min_jitter: the random wait is at least this fraction of its ceiling
+            (0.0: full jitter; 0.5: equal jitter). A ``Retry-After`` is never
+            honoured below it.
+
+    Make a variant with ``attrs.evolve(policy, max_retries=0)``.
     """
 
     max_retries: int = 2
     initial_backoff: float = 0.5
     max_backoff: float = 8.0
     max_retry_after: float = 60.0
+    min_jitter: float = 0.0
 
     def __attrs_post_init__(self) -> None:
         if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
@@ -88,12 +150,58 @@ class RetryPolicy:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if not 0.0 <= self.min_jitter <= 1.0:
+            raise ValueError(f"min_jitter must be in [0, 1], got {self.min_jitter!r}")
+
+    def decide(
+        self,
+        method: str,
+        failure: StablebrowseError,
+        *,
+        attempt: int,
+        sent: bool = True,
+        repeatable: bool = True,
+    ) -> Decision:
+        """Retry (after how long), give up, or report an ambiguous request.
+
+        Args:
+            method: the HTTP verb of the failed request.
+            failure: what went wrong, as the SDK error that would be raised.
+            attempt: the number of the retry this would be (1 for the first).
+            sent: False when the request provably never left this process
+                (the connection could not be made).
+            repeatable: False when the answer arrived whole and asking again
+                would get the same one (it does not fit the expected model).
+        """
+        safe = method in SAFE_METHODS
+        retry_after: float | None = None
+        if isinstance(failure, APIStatusError):
+            if not safe and failure.status_code >= 500:
+                # A gateway's 5xx can follow a task that was created.
+                return AMBIGUOUS
+            retryable = self.status_is_retryable(method, failure.status_code)
+            if isinstance(failure, RateLimitError):
+                retry_after = failure.retry_after
+        elif isinstance(failure, APIConnectionError):
+            retryable = self.connection_error_is_retryable(method, request_sent=sent)
+            if not retryable:
+                return AMBIGUOUS
+        elif isinstance(failure, APIResponseValidationError):
+            if not safe:
+                # A success status: the server acted, but what it made is unknown.
+                return AMBIGUOUS
+            retryable = repeatable
+        else:
+            retryable = False
+        if not retryable or attempt > self.max_retries:
+            return FAIL
+        return Retry(self.backoff(attempt, retry_after))
 
     @staticmethod
     def status_is_retryable(method: str, status: int) -> bool:
         """Whether an answer with `status` may be retried for `method`."""
         if method in SAFE_METHODS:
-            return status in RETRYABLE_STATUSES
+            return status in RETRYABLE_STATUSES or status >= 500
         # The API rejects a rate-limited POST before acting on it.
         return status == 429
 
@@ -103,15 +211,20 @@ class RetryPolicy:
         return method in SAFE_METHODS or not request_sent
 
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
-        """Seconds to wait before retry number `attempt` (1-based).
+        """Seconds to wait before retry number `attempt` (1-based): the one backoff rule.
 
-        With `retry_after` from the server, that value (capped) wins;
-        otherwise full jitter: uniform in [0, min(max_backoff, initial * 2**(attempt-1))].
+        The ceiling is ``min(max_backoff, initial_backoff * 2**(attempt-1))``
+        and the floor ``min_jitter * ceiling``. With `retry_after` from the
+        server, that value (capped at `max_retry_after`, raised to the floor)
+        wins; a zero Retry-After counts as advice only without a floor. Otherwise
+        the wait is uniform in [floor, ceiling].
         """
-        if retry_after is not None:
-            return min(retry_after, self.max_retry_after)
-        ceiling = min(self.max_backoff, self.initial_backoff * (2.0 ** (attempt - 1)))
-        return random.uniform(0.0, ceiling)
+        doublings = min(attempt - 1, _MAX_DOUBLINGS)
+        ceiling = min(self.max_backoff, self.initial_backoff * (2.0**doublings))
+        floor = ceiling * self.min_jitter
+        if retry_after is not None and (retry_after > 0 or not floor):
+            return max(min(retry_after, self.max_retry_after), floor)
+        return random.uniform(floor, ceiling)
 
 
 class RateLimitGate:

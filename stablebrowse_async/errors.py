@@ -10,9 +10,11 @@ StablebrowseError
 │   ├── MethodNotAllowedError      405
 │   ├── RateLimitError             429 (retry_after, limit, used)
 │   └── InternalServerError        >= 500
+│       └── AmbiguousServerError   ... in answer to a POST (also an AmbiguousRequestError)
 ├── APIConnectionError             no usable answer arrived
 │   ├── APITimeoutError            ... because the request timed out
 │   └── AmbiguousRequestError      ... after a POST was sent: it may have been acted on
+│       └── AmbiguousServerError   ... a 5xx answered it (also an InternalServerError)
 ├── APIResponseValidationError     a success status with a body we cannot read
 ├── TaskFailedError                a task ended failed or cancelled (holds the task)
 └── TaskTimeoutError               poll_timeout elapsed first (holds the last record)
@@ -35,6 +37,7 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AmbiguousRequestError",
+    "AmbiguousServerError",
     "AuthenticationError",
     "BadRequestError",
     "InternalServerError",
@@ -77,6 +80,8 @@ class APIStatusError(StablebrowseError):
         method, path: what was requested (the path never includes the query).
     """
 
+    status_code: int
+
     def __init__(
         self,
         message: str,
@@ -114,7 +119,26 @@ class NotFoundError(APIStatusError):
 class MethodNotAllowedError(APIStatusError):
     """405: the route exists but not for this HTTP verb. `allow` lists the verbs it takes."""
 
-    allow: tuple[str, ...] = ()
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int = 405,
+        body: Any = None,
+        request_id: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        allow: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(
+            message,
+            status_code=status_code,
+            body=body,
+            request_id=request_id,
+            method=method,
+            path=path,
+        )
+        self.allow = allow
 
 
 class RateLimitError(APIStatusError):
@@ -125,9 +149,30 @@ class RateLimitError(APIStatusError):
         limit, used: the quota and its use, when the server reported them.
     """
 
-    retry_after: float | None = None
-    limit: int | None = None
-    used: int | None = None
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int = 429,
+        body: Any = None,
+        request_id: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        retry_after: float | None = None,
+        limit: int | None = None,
+        used: int | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            status_code=status_code,
+            body=body,
+            request_id=request_id,
+            method=method,
+            path=path,
+        )
+        self.retry_after = retry_after
+        self.limit = limit
+        self.used = used
 
 
 class InternalServerError(APIStatusError):
@@ -158,6 +203,9 @@ class AmbiguousRequestError(APIConnectionError):
     Attributes:
         request: the parameters that were sent (for tasks, the `TaskRequest`),
             so the caller can reconcile or resubmit deliberately.
+        status_code, body: the HTTP status and body when an answer did arrive
+            (a 5xx: see `AmbiguousServerError`; or a success that could not
+            be read), else None.
     """
 
     def __init__(
@@ -167,9 +215,42 @@ class AmbiguousRequestError(APIConnectionError):
         method: str | None = None,
         path: str | None = None,
         request: Any = None,
+        status_code: int | None = None,
+        body: Any = None,
     ) -> None:
         super().__init__(message, method=method, path=path)
         self.request = request
+        self.status_code = status_code
+        self.body = body
+
+
+class AmbiguousServerError(AmbiguousRequestError, InternalServerError):
+    """A POST answered by a 5xx: ambiguous (it may have been acted on) *and* a server error.
+
+    ``except AmbiguousRequestError`` and ``except InternalServerError`` both
+    catch it. `status_code`, `body` and `request_id` are the server's answer;
+    `request` is what was sent.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: Any = None,
+        request_id: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        request: Any = None,
+    ) -> None:
+        # Set directly: the two parents' constructors take different arguments.
+        StablebrowseError.__init__(self, message)
+        self.method = method
+        self.path = path
+        self.request = request
+        self.status_code = status_code
+        self.body = body
+        self.request_id = request_id
 
 
 class APIResponseValidationError(StablebrowseError):

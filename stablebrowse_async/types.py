@@ -13,14 +13,16 @@ import enum
 from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal, final
 
 import attrs
 
 __all__ = [
+    "NOT_GIVEN",
     "ApiKey",
     "CreatedApiKey",
     "CredentialStatus",
+    "NotGiven",
     "SessionSummary",
     "SessionTasks",
     "StepSummary",
@@ -33,6 +35,28 @@ __all__ = [
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 MAX_END_USER_ID_LENGTH = 256
 MAX_STEPS_LIMIT = 25
+
+
+@final
+class NotGiven:
+    """The type of `NOT_GIVEN`: an argument left out, where None means something.
+
+    ``client.with_options(timeout=None)`` removes the time limit; leaving
+    `timeout` out (its default, `NOT_GIVEN`) keeps the client's. Falsy, like
+    openai-python's sentinel of the same name.
+    """
+
+    __slots__ = ()
+
+    def __bool__(self) -> Literal[False]:
+        return False
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+#: The default of arguments for which None is a meaningful value (see `NotGiven`).
+NOT_GIVEN = NotGiven()
 
 
 def wire_name(name: str) -> dict[str, str]:
@@ -270,7 +294,11 @@ class TaskRequest:
     start_url: str | None = attrs.field(default=None, validator=_check_optional_str)
     schema: Mapping[str, Any] | None = attrs.field(default=None, validator=_check_schema)
     max_steps: int | None = attrs.field(default=None, validator=_check_max_steps)
-    include_html_dump: bool | None = attrs.field(default=None, validator=_check_optional_bool)
+    include_html_dump: bool | None = attrs.field(
+        default=None,
+        validator=_check_optional_bool,
+        metadata=wire_name("include_html_dump"),  # the API's one snake_case request key
+    )
 
     @classmethod
     def coerce(cls, value: TaskRequest | Mapping[str, Any]) -> TaskRequest:
@@ -292,18 +320,14 @@ class TaskRequest:
         return cls(**value)
 
     def to_wire(self) -> dict[str, Any]:
-        """The JSON body of ``POST /v1/tasks`` (camelCase, absent options omitted)."""
-        body: dict[str, Any] = {"endUserId": self.end_user_id, "task": self.task}
-        if self.session_id is not None:
-            body["sessionId"] = self.session_id
-        if self.start_url is not None:
-            body["startUrl"] = self.start_url
-        if self.schema is not None:
-            body["schema"] = dict(self.schema)
-        if self.max_steps is not None:
-            body["maxSteps"] = self.max_steps
-        if self.include_html_dump is not None:
-            body["include_html_dump"] = self.include_html_dump
+        """The JSON body of ``POST /v1/tasks`` (the converter's wire names, absent options omitted)."""
+        from ._convert import wire_keys  # here: _convert imports this module
+
+        body: dict[str, Any] = {}
+        for name, key in wire_keys(TaskRequest):
+            value = getattr(self, name)
+            if value is not None:
+                body[key] = dict(value) if isinstance(value, Mapping) else value
         return body
 
 
@@ -316,11 +340,14 @@ class TaskOutcome:
 
     Exactly one of `task` and `error` is set. `error` is a `TaskFailedError`,
     `TaskTimeoutError`, `AmbiguousRequestError` (the submission may have
-    created a task) or another `StablebrowseError`.
+    created a task) or another `StablebrowseError`. `request` is the
+    `TaskRequest` submitted, or the input item as given when it could not be
+    made one (its `error` then says why), or None for a task that was not
+    submitted from a request here (resumed by id).
     """
 
     index: int
-    request: TaskRequest | Any
+    request: TaskRequest | Mapping[str, Any] | None
     task: Task | None = None
     error: BaseException | None = None
 

@@ -9,6 +9,7 @@ except the new key from ``api-keys create``, once, on purpose.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import os
 import sys
@@ -37,6 +38,7 @@ from stablebrowse_async import (
     TaskTimeoutError,
     __version__,
 )
+from stablebrowse_async._convert import to_camel
 
 from . import exits
 from .batch import InputError, run_batch
@@ -44,14 +46,9 @@ from .batch import InputError, run_batch
 T = TypeVar("T")
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.capitalize() for part in rest)
-
-
 _CREDENTIAL_KEYS = {
     **{n: n for n in CREDENTIAL_FIELDS},
-    **{_camel(n): n for n in CREDENTIAL_FIELDS},
+    **{to_camel(n): n for n in CREDENTIAL_FIELDS},
 }
 
 EXIT_CODES_HELP = (
@@ -561,12 +558,11 @@ def _read_json_object(path: Path | str, what: str) -> dict[str, Any]:
 def _cred_option(name: str) -> Any:
     return typer.Option(
         "--" + name.replace("_", "-"),
-        help=f"{_camel(name)} cookie value.",
+        help=f"{to_camel(name)} cookie value.",
         show_default=False,
     )
 
 
-@credentials_app.command("set")
 def credentials_set(
     ctx: typer.Context,
     user: Annotated[str, typer.Argument(metavar="USER", help="Your end user's id.")],
@@ -578,18 +574,7 @@ def credentials_set(
             "Safer than options, which land in shell history.",
         ),
     ] = None,
-    twitter_auth_token: Annotated[str | None, _cred_option("twitter_auth_token")] = None,
-    twitter_ct0: Annotated[str | None, _cred_option("twitter_ct0")] = None,
-    reddit_session: Annotated[str | None, _cred_option("reddit_session")] = None,
-    tiktok_session_id: Annotated[str | None, _cred_option("tiktok_session_id")] = None,
-    tiktok_csrf_token: Annotated[str | None, _cred_option("tiktok_csrf_token")] = None,
-    youtube_sid: Annotated[str | None, _cred_option("youtube_sid")] = None,
-    youtube_hsid: Annotated[str | None, _cred_option("youtube_hsid")] = None,
-    youtube_ssid: Annotated[str | None, _cred_option("youtube_ssid")] = None,
-    youtube_sapisid: Annotated[str | None, _cred_option("youtube_sapisid")] = None,
-    instagram_session_id: Annotated[str | None, _cred_option("instagram_session_id")] = None,
-    instagram_csrf_token: Annotated[str | None, _cred_option("instagram_csrf_token")] = None,
-    instagram_ds_user_id: Annotated[str | None, _cred_option("instagram_ds_user_id")] = None,
+    **cookies: str | None,
 ) -> None:
     """Store platform cookies for an end user. Values are never printed."""
     values: dict[str, str] = {}
@@ -602,21 +587,7 @@ def credentials_set(
                 # Name the field, never echo the value.
                 _fail(exits.USAGE, f"--from-file: {key} must be a string")
             values[name] = value
-    given = {
-        "twitter_auth_token": twitter_auth_token,
-        "twitter_ct0": twitter_ct0,
-        "reddit_session": reddit_session,
-        "tiktok_session_id": tiktok_session_id,
-        "tiktok_csrf_token": tiktok_csrf_token,
-        "youtube_sid": youtube_sid,
-        "youtube_hsid": youtube_hsid,
-        "youtube_ssid": youtube_ssid,
-        "youtube_sapisid": youtube_sapisid,
-        "instagram_session_id": instagram_session_id,
-        "instagram_csrf_token": instagram_csrf_token,
-        "instagram_ds_user_id": instagram_ds_user_id,
-    }
-    values.update({name: value for name, value in given.items() if value is not None})
+    values.update({name: value for name, value in cookies.items() if value is not None})
     if not values:
         _fail(exits.USAGE, "give at least one credential (an option, or --from-file)")
 
@@ -629,6 +600,23 @@ def credentials_set(
         + ", ".join(sorted(values)),
         soft_wrap=True,
     )
+
+
+# One --option per credential field, from the one list (`CredentialFields`).
+_set_params = list(inspect.signature(credentials_set).parameters.values())[:-1]  # not **cookies
+_set_params += [
+    inspect.Parameter(
+        name,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[str | None, _cred_option(name)],
+    )
+    for name in CREDENTIAL_FIELDS
+]
+setattr(  # noqa: B010 (mypy does not know functions take __signature__)
+    credentials_set, "__signature__", inspect.Signature(_set_params, return_annotation=None)
+)
+credentials_app.command("set")(credentials_set)
 
 
 @credentials_app.command("get")

@@ -60,6 +60,7 @@ from stablebrowse_async import (
     TaskRequest,
 )
 from stablebrowse_async import Progress as RunProgress
+from stablebrowse_async._convert import to_camel
 
 from .exits import one_line
 
@@ -75,18 +76,8 @@ __all__ = [
 
 #: Accepted input keys (both spellings) -> `TaskRequest` field names.
 KEY_ALIASES: Mapping[str, str] = {
-    "end_user_id": "end_user_id",
-    "endUserId": "end_user_id",
-    "task": "task",
-    "session_id": "session_id",
-    "sessionId": "session_id",
-    "start_url": "start_url",
-    "startUrl": "start_url",
-    "schema": "schema",
-    "max_steps": "max_steps",
-    "maxSteps": "max_steps",
-    "include_html_dump": "include_html_dump",
-    "includeHtmlDump": "include_html_dump",
+    **{field.name: field.name for field in attrs.fields(TaskRequest)},
+    **{to_camel(field.name): field.name for field in attrs.fields(TaskRequest)},
 }
 _KEEP_FAILURES = 20
 

@@ -1,20 +1,12 @@
-"""What every resource shares: a handle on the client and answer conversion."""
+"""What every resource shares: a handle on the client (and through it, the transport)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar
-
-from .._convert import from_wire
-from ..errors import AmbiguousRequestError, APIResponseValidationError
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .._client import AsyncClient
     from .._http import HttpTransport
-
-T = TypeVar("T")
-
-# Structuring failures a hostile or broken answer can provoke.
-_SHAPE_ERRORS = (TypeError, ValueError, KeyError, AttributeError, RecursionError)
 
 
 class Resource:
@@ -28,39 +20,3 @@ class Resource:
     @property
     def _transport(self) -> HttpTransport:
         return self._client._transport
-
-
-def parse(data: Any, model: type[T], method: str, path: str) -> T:
-    """Structure an answer into `model`, or raise `APIResponseValidationError` saying why."""
-    try:
-        return from_wire(data, model)
-    except _SHAPE_ERRORS as exc:
-        raise APIResponseValidationError(
-            f"{method} {path}: unexpected answer for {model.__name__} "
-            f"({type(exc).__name__}: {exc})",
-            body=data,
-            method=method,
-            path=path,
-        ) from exc
-
-
-def parse_created(data: Any, model: type[T], method: str, path: str, request: Any) -> T:
-    """Like `parse`, for a POST that succeeded: an unreadable answer is ambiguous, not invalid.
-
-    The server did create the resource; without its id the caller must reconcile.
-    """
-    try:
-        return parse(data, model, method, path)
-    except APIResponseValidationError as invalid:
-        raise AmbiguousRequestError(
-            f"{method} {path} succeeded but its answer lacks what identifies the result "
-            f"({invalid.message}); it exists on the server",
-            method=method,
-            path=path,
-            request=request,
-        ) from invalid
-
-
-def field(data: Any, key: str) -> Any:
-    """`data[key]` when `data` is a JSON object, else None (for envelope unwrapping)."""
-    return data.get(key) if isinstance(data, dict) else None

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from .._http import encode_segment
-from ..errors import APIResponseValidationError
 from ..types import ApiKey, CreatedApiKey
-from ._base import Resource, field, parse, parse_created
+from ._base import Resource
 
 
 class ApiKeys(Resource):
@@ -22,21 +21,11 @@ class ApiKeys(Resource):
         if label is not None and not isinstance(label, str):
             raise TypeError(f"label must be a str, got {type(label).__name__}")
         body = {} if label is None else {"label": label}
-        data = await self._transport.request("POST", "/api-keys", body=body, context=body)
-        return parse_created(data, CreatedApiKey, "POST", "/api-keys", body)
+        return await self._transport.call("POST", "/api-keys", CreatedApiKey, body=body)
 
     async def list(self) -> list[ApiKey]:
         """All keys of the business, revoked ones included (see `ApiKey.is_revoked`)."""
-        data = await self._transport.request("GET", "/api-keys")
-        keys = field(data, "keys")
-        if not isinstance(keys, list):
-            raise APIResponseValidationError(
-                "GET /api-keys: answer has no 'keys' list",
-                body=data,
-                method="GET",
-                path="/api-keys",
-            )
-        return [parse(item, ApiKey, "GET", "/api-keys") for item in keys]
+        return await self._transport.call("GET", "/api-keys", ApiKey, envelope="keys")
 
     async def revoke(self, prefix: str) -> None:
         """Revoke the key with this prefix, at once and for good (it then gets 403 everywhere)."""

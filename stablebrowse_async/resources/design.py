@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from .._polling import PollSchedule, wait_for_task
 from ..types import Task, check_end_user_id
-from ._base import Resource, parse_created
+from ._base import Resource
 
 #: The extractors the API knows.
 EXTRACTORS: tuple[str, ...] = ("images", "fonts", "colors", "icons", "tokens", "logo")
@@ -56,15 +56,8 @@ class Design(Resource):
     ) -> Task:
         """Start an extraction; returns the ``pending`` task at once (poll with `tasks.wait`)."""
         body = _design_body(url, end_user_id, extractors, enable_ip_rotation)
-        data = await self._transport.request("POST", "/design/extract", body=body, context=body)
-        if isinstance(data, dict):
-            data = {
-                "status": "pending",
-                "task": f"[design] {url}",
-                "endUserId": end_user_id,
-                **data,
-            }
-        return parse_created(data, Task, "POST", "/design/extract", body)
+        fill = {"status": "pending", "task": f"[design] {url}", "endUserId": end_user_id}
+        return await self._transport.call("POST", "/design/extract", Task, body=body, fill=fill)
 
     async def run(
         self,
@@ -80,12 +73,16 @@ class Design(Resource):
 
         Raises `TaskFailedError`, `TaskTimeoutError` or an API error, like `tasks.run`.
         """
-        schedule, timeout = self._client.tasks._poll_settings(poll_interval, poll_timeout)
+        polling = self._client._polling.resolve(poll_interval, poll_timeout)
         submitted = await self.submit(
             url=url,
             end_user_id=end_user_id,
             extractors=extractors,
             enable_ip_rotation=enable_ip_rotation,
         )
-        tasks = self._client.tasks
-        return await wait_for_task(tasks.get, submitted, schedule=schedule, poll_timeout=timeout)
+        return await wait_for_task(
+            self._client.tasks.get,
+            submitted,
+            schedule=polling.schedule,
+            poll_timeout=polling.timeout,
+        )

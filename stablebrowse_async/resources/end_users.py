@@ -6,34 +6,45 @@ never appear in a repr, a log line or an exception message.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, TypedDict
+
+from typing_extensions import Unpack
 
 from .._convert import to_camel
 from .._http import encode_segment
 from ..types import CredentialStatus, check_end_user_id
-from ._base import Resource, parse
+from ._base import Resource
 
 if TYPE_CHECKING:
     from .._client import AsyncClient
 
-__all__ = ["CREDENTIAL_FIELDS", "Credentials", "EndUser"]
+__all__ = ["CREDENTIAL_FIELDS", "CredentialFields", "Credentials", "EndUser"]
+
+
+class CredentialFields(TypedDict, total=False):
+    """The credential keywords of `Credentials.set`: the one list of credential names.
+
+    Each is a cookie value (a secret); give only the ones to change (None
+    counts as not given). The wire names are their camelCase (`_convert.to_camel`).
+    """
+
+    twitter_auth_token: str | None
+    twitter_ct0: str | None
+    reddit_session: str | None
+    tiktok_session_id: str | None
+    tiktok_csrf_token: str | None
+    youtube_sid: str | None
+    youtube_hsid: str | None
+    youtube_ssid: str | None
+    youtube_sapisid: str | None
+    instagram_session_id: str | None
+    instagram_csrf_token: str | None
+    instagram_ds_user_id: str | None
+
 
 #: The credential fields the API accepts, snake_case as in Python.
-CREDENTIAL_FIELDS: tuple[str, ...] = (
-    "twitter_auth_token",
-    "twitter_ct0",
-    "reddit_session",
-    "tiktok_session_id",
-    "tiktok_csrf_token",
-    "youtube_sid",
-    "youtube_hsid",
-    "youtube_ssid",
-    "youtube_sapisid",
-    "instagram_session_id",
-    "instagram_csrf_token",
-    "instagram_ds_user_id",
-)
+CREDENTIAL_FIELDS: tuple[str, ...] = tuple(CredentialFields.__annotations__)
 _WIRE_NAMES = {name: to_camel(name) for name in CREDENTIAL_FIELDS}
 # `delete(fields=...)` accepts either spelling.
 _ANY_SPELLING = {**_WIRE_NAMES, **{wire: wire for wire in _WIRE_NAMES.values()}}
@@ -56,40 +67,20 @@ class Credentials(Resource):
     def __repr__(self) -> str:
         return f"Credentials(end_user_id={self.end_user_id!r})"
 
-    async def set(
-        self,
-        *,
-        twitter_auth_token: str | None = None,
-        twitter_ct0: str | None = None,
-        reddit_session: str | None = None,
-        tiktok_session_id: str | None = None,
-        tiktok_csrf_token: str | None = None,
-        youtube_sid: str | None = None,
-        youtube_hsid: str | None = None,
-        youtube_ssid: str | None = None,
-        youtube_sapisid: str | None = None,
-        instagram_session_id: str | None = None,
-        instagram_csrf_token: str | None = None,
-        instagram_ds_user_id: str | None = None,
-    ) -> None:
+    async def set(self, **credentials: Unpack[CredentialFields]) -> None:
         """Upsert credentials. Only the fields given change; platforms not named stay as they were.
 
-        Raises `ValueError` when no field is given, `TypeError` for a non-string value.
+        The keywords are the `CredentialFields` (None counts as not given).
+        Raises `ValueError` when no field is given, `TypeError` for an unknown
+        field or a non-string value.
         """
-        given = {
-            "twitter_auth_token": twitter_auth_token,
-            "twitter_ct0": twitter_ct0,
-            "reddit_session": reddit_session,
-            "tiktok_session_id": tiktok_session_id,
-            "tiktok_csrf_token": tiktok_csrf_token,
-            "youtube_sid": youtube_sid,
-            "youtube_hsid": youtube_hsid,
-            "youtube_ssid": youtube_ssid,
-            "youtube_sapisid": youtube_sapisid,
-            "instagram_session_id": instagram_session_id,
-            "instagram_csrf_token": instagram_csrf_token,
-            "instagram_ds_user_id": instagram_ds_user_id,
-        }
+        unknown = [name for name in credentials if name not in _WIRE_NAMES]
+        if unknown:
+            raise TypeError(
+                f"credentials.set() got unknown field(s): {', '.join(sorted(unknown))}; "
+                f"valid fields: {', '.join(CREDENTIAL_FIELDS)}"
+            )
+        given: Mapping[str, object] = credentials
         body: dict[str, str] = {}
         for name, value in given.items():
             if value is None:
@@ -107,8 +98,7 @@ class Credentials(Resource):
 
     async def get(self) -> CredentialStatus:
         """Which platforms are configured (flags only; the API never returns secrets)."""
-        data = await self._transport.request("GET", self._path)
-        return parse(data, CredentialStatus, "GET", self._path)
+        return await self._transport.call("GET", self._path, CredentialStatus)
 
     async def delete(self, fields: Iterable[str] | None = None) -> None:
         """Clear credentials: the named `fields` only, or every one when `fields` is None.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .._http import encode_segment
 from ..types import SessionTasks
-from ._base import Resource, parse
+from ._base import Resource
 
 
 class Sessions(Resource):
@@ -18,5 +18,4 @@ class Sessions(Resource):
         Raises `NotFoundError` for an unknown session or one of another business.
         """
         path = "/sessions/" + encode_segment(session_id, "session_id")
-        data = await self._transport.request("GET", path)
-        return parse(data, SessionTasks, "GET", path)
+        return await self._transport.call("GET", path, SessionTasks)

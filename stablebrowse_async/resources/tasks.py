@@ -8,9 +8,8 @@ from typing import Any
 
 from .._http import encode_segment
 from .._polling import PollSchedule, Progress, RunMany, wait_for_task
-from ..errors import APIResponseValidationError
 from ..types import SessionSummary, Task, TaskRequest
-from ._base import Resource, field, parse, parse_created
+from ._base import Resource
 
 MAX_LIST_LIMIT = 100
 
@@ -51,23 +50,16 @@ class Tasks(Resource):
 
     async def submit_request(self, request: TaskRequest) -> Task:
         """Submit an already-built `TaskRequest` (what `run_many` does for each item)."""
-        data = await self._transport.request(
-            "POST", "/tasks", body=request.to_wire(), context=request
+        # The API answers with the id only; the rest of the pending record is known.
+        fill = {"status": "pending", "task": request.task, "endUserId": request.end_user_id}
+        return await self._transport.call(
+            "POST", "/tasks", Task, body=request.to_wire(), fill=fill, request=request
         )
-        if isinstance(data, dict):
-            data = {
-                "status": "pending",
-                "task": request.task,
-                "endUserId": request.end_user_id,
-                **data,
-            }
-        return parse_created(data, Task, "POST", "/tasks", request)
 
     async def get(self, task_id: str) -> Task:
         """Fetch the current record of a task. `NotFoundError` if unknown to your business."""
         path = "/tasks/" + encode_segment(task_id, "task_id")
-        data = await self._transport.request("GET", path)
-        return parse(data, Task, "GET", path)
+        return await self._transport.call("GET", path, Task)
 
     async def list(self, *, limit: int = 50) -> builtins.list[SessionSummary]:
         """Summaries of your sessions, newest first (at most `limit`, 1 to 100)."""
@@ -75,13 +67,9 @@ class Tasks(Resource):
             raise TypeError(f"limit must be an int, got {type(limit).__name__}")
         if not 1 <= limit <= MAX_LIST_LIMIT:
             raise ValueError(f"limit must be between 1 and {MAX_LIST_LIMIT}, got {limit}")
-        data = await self._transport.request("GET", "/tasks", params={"limit": str(limit)})
-        sessions = field(data, "sessions")
-        if not isinstance(sessions, builtins.list):
-            raise APIResponseValidationError(
-                "GET /tasks: answer has no 'sessions' list", body=data, method="GET", path="/tasks"
-            )
-        return [parse(item, SessionSummary, "GET", "/tasks") for item in sessions]
+        return await self._transport.call(
+            "GET", "/tasks", SessionSummary, envelope="sessions", params={"limit": str(limit)}
+        )
 
     async def wait(
         self,
@@ -98,9 +86,11 @@ class Tasks(Resource):
         401, 403). Transient poll failures are retried until the timeout.
         """
         encode_segment(task_id, "task_id")
-        schedule, timeout = self._poll_settings(poll_interval, poll_timeout)
+        polling = self._client._polling.resolve(poll_interval, poll_timeout)
         first = await self.get(task_id)
-        return await wait_for_task(self.get, first, schedule=schedule, poll_timeout=timeout)
+        return await wait_for_task(
+            self.get, first, schedule=polling.schedule, poll_timeout=polling.timeout
+        )
 
     async def run(
         self,
@@ -120,7 +110,7 @@ class Tasks(Resource):
         Raises like `submit` and `wait`: `TaskFailedError`, `TaskTimeoutError`
         (resume with ``tasks.wait(err.task.task_id)``), or an API error.
         """
-        schedule, timeout = self._poll_settings(poll_interval, poll_timeout)
+        polling = self._client._polling.resolve(poll_interval, poll_timeout)
         submitted = await self.submit(
             end_user_id=end_user_id,
             task=task,
@@ -130,7 +120,9 @@ class Tasks(Resource):
             max_steps=max_steps,
             include_html_dump=include_html_dump,
         )
-        return await wait_for_task(self.get, submitted, schedule=schedule, poll_timeout=timeout)
+        return await wait_for_task(
+            self.get, submitted, schedule=polling.schedule, poll_timeout=polling.timeout
+        )
 
     def run_many(
         self,
@@ -162,31 +154,16 @@ class Tasks(Resource):
         Both callbacks run on the event loop and must not block; an exception
         they raise stops the batch and reaches the consumer.
         """
-        schedule, timeout = self._poll_settings(poll_interval, poll_timeout)
+        polling = self._client._polling.resolve(poll_interval, poll_timeout)
         return RunMany(
             requests,
             submit=self.submit_request,
             fetch=self.get,
-            schedule=schedule,
-            poll_timeout=timeout,
+            schedule=polling.schedule,
+            poll_timeout=polling.timeout,
             concurrency=concurrency,
             max_in_flight=max_in_flight,
             on_progress=on_progress,
             on_submitted=on_submitted,
             return_exceptions=return_exceptions,
         )
-
-    def _poll_settings(
-        self, poll_interval: float | PollSchedule | None, poll_timeout: float | None
-    ) -> tuple[PollSchedule, float]:
-        schedule = (
-            self._client.poll_schedule
-            if poll_interval is None
-            else PollSchedule.coerce(poll_interval)
-        )
-        timeout = self._client.poll_timeout if poll_timeout is None else poll_timeout
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-            raise TypeError(f"poll_timeout must be a number, got {type(timeout).__name__}")
-        if not timeout > 0:
-            raise ValueError(f"poll_timeout must be > 0, got {timeout!r}")
-        return schedule, float(timeout)

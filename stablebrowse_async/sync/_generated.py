@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from stablebrowse_async import NOT_GIVEN
 from stablebrowse_async._client import AsyncClient
 from stablebrowse_async.resources.api_keys import ApiKeys as _AsyncApiKeys
 from stablebrowse_async.resources.design import Design as _AsyncDesign
@@ -28,11 +29,14 @@ if TYPE_CHECKING:
     from typing import Any
 
     import aiohttp
+    from typing_extensions import Unpack
 
     from stablebrowse_async import (
         ApiKey,
         CreatedApiKey,
+        CredentialFields,
         CredentialStatus,
+        NotGiven,
         PollSchedule,
         Progress,
         SessionSummary,
@@ -151,7 +155,7 @@ class Client(ClientBase):
     def with_options(
         self,
         *,
-        timeout: float | Any | None = ...,
+        timeout: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | None = None,
         poll_interval: float | PollSchedule | None = None,
         poll_timeout: float | None = None,
@@ -432,41 +436,14 @@ class Credentials(SyncResource[_AsyncCredentials]):
     def end_user_id(self) -> str:
         return self._async.end_user_id
 
-    def set(
-        self,
-        *,
-        twitter_auth_token: str | None = None,
-        twitter_ct0: str | None = None,
-        reddit_session: str | None = None,
-        tiktok_session_id: str | None = None,
-        tiktok_csrf_token: str | None = None,
-        youtube_sid: str | None = None,
-        youtube_hsid: str | None = None,
-        youtube_ssid: str | None = None,
-        youtube_sapisid: str | None = None,
-        instagram_session_id: str | None = None,
-        instagram_csrf_token: str | None = None,
-        instagram_ds_user_id: str | None = None,
-    ) -> None:
+    def set(self, **credentials: Unpack[CredentialFields]) -> None:
         """Upsert credentials. Only the fields given change; platforms not named stay as they were.
 
-        Raises `ValueError` when no field is given, `TypeError` for a non-string value.
+        The keywords are the `CredentialFields` (None counts as not given).
+        Raises `ValueError` when no field is given, `TypeError` for an unknown
+        field or a non-string value.
         """
-        return self._portal.call(
-            self._async.set,
-            twitter_auth_token=twitter_auth_token,
-            twitter_ct0=twitter_ct0,
-            reddit_session=reddit_session,
-            tiktok_session_id=tiktok_session_id,
-            tiktok_csrf_token=tiktok_csrf_token,
-            youtube_sid=youtube_sid,
-            youtube_hsid=youtube_hsid,
-            youtube_ssid=youtube_ssid,
-            youtube_sapisid=youtube_sapisid,
-            instagram_session_id=instagram_session_id,
-            instagram_csrf_token=instagram_csrf_token,
-            instagram_ds_user_id=instagram_ds_user_id,
-        )
+        return self._portal.call(self._async.set, **credentials)
 
     def get(self) -> CredentialStatus:
         """Which platforms are configured (flags only; the API never returns secrets)."""

@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import email.utils
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stablebrowse_async._retry import RateLimitGate, RetryPolicy, parse_retry_after
+from stablebrowse_async._polling import POLL_RETRY
+from stablebrowse_async._retry import (
+    AMBIGUOUS,
+    FAIL,
+    RateLimitGate,
+    Retry,
+    RetryPolicy,
+    parse_retry_after,
+)
+from stablebrowse_async.errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    RateLimitError,
+    StablebrowseError,
+)
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
@@ -101,3 +117,74 @@ def test_rate_limit_gate_holds_then_reopens() -> None:
     assert gate.delay() == pytest.approx(0.5)
     now[0] += 1.0
     assert gate.delay() == 0.0
+
+
+# -- decide: the one answer to "retry, give up, or ambiguous?" ----------------------
+
+
+def _status(code: int) -> APIStatusError:
+    return APIStatusError(f"HTTP {code}", status_code=code)
+
+
+@pytest.mark.parametrize("code", [408, 429, 500, 501, 502, 503, 504, 505, 599])
+def test_decide_retries_transient_statuses_for_safe_verbs(code: int) -> None:
+    decision = RetryPolicy().decide("GET", _status(code), attempt=1)
+    assert isinstance(decision, Retry)
+
+
+@pytest.mark.parametrize("code", [400, 401, 403, 404, 409, 422, 301])
+def test_decide_fails_definitive_statuses(code: int) -> None:
+    assert RetryPolicy().decide("GET", _status(code), attempt=1) is FAIL
+    assert RetryPolicy().decide("POST", _status(code), attempt=1) is FAIL
+
+
+@pytest.mark.parametrize("code", [500, 501, 502, 599])
+def test_decide_post_5xx_is_ambiguous(code: int) -> None:
+    assert RetryPolicy().decide("POST", _status(code), attempt=1) is AMBIGUOUS
+
+
+def test_decide_connection_errors() -> None:
+    lost = APIConnectionError("reset")
+    assert RetryPolicy().decide("POST", lost, attempt=1, sent=True) is AMBIGUOUS
+    assert isinstance(RetryPolicy().decide("POST", lost, attempt=1, sent=False), Retry)
+    assert isinstance(RetryPolicy().decide("GET", lost, attempt=1), Retry)
+
+
+def test_decide_unreadable_answers() -> None:
+    garbled = APIResponseValidationError("bad json", status_code=200)
+    assert isinstance(RetryPolicy().decide("GET", garbled, attempt=1), Retry)
+    assert RetryPolicy().decide("GET", garbled, attempt=1, repeatable=False) is FAIL
+    assert RetryPolicy().decide("POST", garbled, attempt=1) is AMBIGUOUS
+    assert RetryPolicy().decide("GET", StablebrowseError("other"), attempt=1) is FAIL
+
+
+def test_decide_stops_after_max_retries_and_honours_retry_after() -> None:
+    policy = RetryPolicy(max_retries=2, max_retry_after=60)
+    limited = RateLimitError("slow down", status_code=429, retry_after=3.0)
+    assert policy.decide("POST", limited, attempt=2) == Retry(3.0)
+    assert policy.decide("POST", limited, attempt=3) is FAIL
+
+
+def test_evolve_keeps_the_other_settings() -> None:
+    policy = RetryPolicy(max_retries=5, initial_backoff=1.0, min_jitter=0.5)
+    changed = attrs.evolve(policy, max_retries=0)
+    assert (changed.max_retries, changed.initial_backoff, changed.min_jitter) == (0, 1.0, 0.5)
+    with pytest.raises(ValueError, match="min_jitter"):
+        RetryPolicy(min_jitter=1.5)
+
+
+@given(attempt=st.integers(min_value=1, max_value=5000))
+def test_poll_backoff_is_equal_jitter_capped_at_30s(attempt: int) -> None:
+    ceiling = min(30.0, 0.5 * 2.0 ** min(attempt - 1, 64))
+    wait = POLL_RETRY.backoff(attempt)
+    assert ceiling / 2 <= wait <= ceiling
+
+
+@given(
+    attempt=st.integers(min_value=1, max_value=20),
+    retry_after=st.floats(min_value=0.001, max_value=1e6),
+)
+def test_poll_retry_after_is_capped_and_floored(attempt: int, retry_after: float) -> None:
+    ceiling = min(30.0, 0.5 * 2.0 ** (attempt - 1))
+    assert POLL_RETRY.backoff(attempt, retry_after) == max(min(retry_after, 30.0), ceiling / 2)
+    assert ceiling / 2 <= POLL_RETRY.backoff(attempt, 0.0) <= ceiling
