@@ -9,14 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, TypedDict
 
-from typing_extensions import Unpack
-
 from .._convert import to_camel
 from .._http import encode_segment
 from ..types import CredentialStatus, check_end_user_id
 from ._base import Resource
 
 if TYPE_CHECKING:
+    # Annotations only (they are never evaluated at run time), so the core
+    # keeps its four runtime dependencies on Python 3.10 too.
+    from typing_extensions import Unpack
+
     from .._client import AsyncClient
 
 __all__ = ["CREDENTIAL_FIELDS", "CredentialFields", "Credentials", "EndUser"]
