@@ -22,7 +22,11 @@ class and reads its source with `ast`:
   set from an ``__init__`` parameter (``self.end_user_id = end_user_id``)
   become read-only properties;
 - a plain method returning the client class itself (``with_options``) returns
-  a sync copy on the same portal (``ClientBase._clone``).
+  a sync copy on the same portal (``ClientBase._clone``);
+- a property returning a `RawResponses` view (``tasks.with_raw_response``)
+  returns its generated sync twin, whose methods are those its `raw_method`
+  attributes wrap (signature and docstring read from the wrapped method),
+  each returning ``RawResponse[<the method's return type>]``.
 
 Annotations are copied as source text (so hints survive exactly) and every
 name they use is imported from where the async module imported it, or from
@@ -118,7 +122,7 @@ class Param:
 @dataclass
 class Method:
     name: str
-    kind: str  # "call" | "iterate" | "derive" | "clone" | "property"
+    kind: str  # "call" | "iterate" | "derive" | "clone" | "property" | "view"
     params: list[Param]
     returns: str
     doc: str | None
@@ -232,6 +236,7 @@ class Reader:
         self.order: list[type] = []
         self.imports = Imports()
         self.type_imports = Imports()
+        self.response = importlib.import_module(f"{PACKAGE}._response")
 
     # names used in annotations ----------------------------------------------------
 
@@ -275,8 +280,39 @@ class Reader:
         spec = ClassSpec(cls, name, f"_Async{cls.__name__}", inspect.getdoc(cls))
         self.specs[cls] = spec
         self.order.append(cls)
-        self._read(spec)
+        if issubclass(cls, self.response.RawResponses):
+            self._read_raw(spec)
+        else:
+            self._read(spec)
         return name
+
+    def _read_raw(self, spec: ClassSpec) -> None:
+        """A `RawResponses` view: one method per `raw_method`, as the wrapped method returning RawResponse."""
+        self._public("RawResponse", self.response.RawResponse, spec.sync_name)
+        for name, value in vars(spec.async_cls).items():
+            if not isinstance(value, self.response.raw_method):
+                continue
+            func = value.func
+            module = sys.modules[func.__module__]
+            owner = vars(module)[func.__qualname__.partition(".")[0]]
+            node = next(
+                item
+                for item in _class_node(owner).body
+                if isinstance(item, ast.AsyncFunctionDef) and item.name == func.__name__
+            )
+            where = f"{spec.async_cls.__name__}.{name}"
+            if node.returns is None:
+                raise GenerationError(f"{where}: no return annotation")
+            returns = ast.unparse(node.returns)
+            self.use_names(returns, module, where)
+            params = _params(func, node, where)
+            for param in params:
+                if param.default == "NOT_GIVEN":
+                    self.imports.add_from(PACKAGE, "NOT_GIVEN")
+                if param.annotation is None:
+                    raise GenerationError(f"{where}({param.name}): no annotation")
+                self.use_names(param.annotation, module, where)
+            spec.methods.append(Method(name, "call", params, f"RawResponse[{returns}]", value.doc))
 
     def _read(self, spec: ClassSpec) -> None:
         cls = spec.async_cls
@@ -351,6 +387,10 @@ class Reader:
             raise GenerationError(f"{where}: no return annotation")
         returns = ast.unparse(node.returns)
         if isinstance(func, property):
+            result = eval(returns, vars(module))
+            if inspect.isclass(result) and issubclass(result, self.response.RawResponses):
+                spec.methods.append(Method(node.name, "view", [], self.add(result), doc))
+                return
             self.use_names(returns, module, where)
             spec.methods.append(Method(node.name, "property", [], returns, doc))
             return
@@ -466,6 +506,10 @@ def _method(method: Method, spec: ClassSpec, reader: Reader) -> list[str]:
         lines.append("    @property")
         lines.append(f"    def {method.name}(self) -> {method.returns}:")
         body = f"return self._async.{method.name}"
+    elif method.kind == "view":
+        lines.append("    @property")
+        lines.append(f"    def {method.name}(self) -> {method.returns}:")
+        body = f"return self._child({method.returns}, lambda parent: parent.{method.name})"
     else:
         lines.append(f"    def {method.name}({_signature(method.params)}) -> {method.returns}:")
         args = _arguments(method.params)
