@@ -46,7 +46,7 @@ def start_request(
     port: int | None,
     retry: int,
     headers: Mapping[str, str] | None,
-) -> tuple[Span, dict[str, str]]:
+) -> tuple[Span, Mapping[str, str] | None]:
     """Start the CLIENT span of one attempt; return it and `headers` plus ``traceparent``."""
     span = tracer.start_span(f"{method} {route}", kind=SpanKind.CLIENT)
     if span.is_recording():
@@ -58,6 +58,9 @@ def start_request(
         if retry:
             attributes["http.request.resend_count"] = retry
         span.set_attributes(attributes)
+    if not span.get_span_context().is_valid:
+        # No SDK and no incoming trace: there is nothing to propagate; skip the copy.
+        return span, headers
     carrier = dict(headers or {})
     propagate.inject(carrier, context=trace.set_span_in_context(span))
     return span, carrier
