@@ -41,9 +41,6 @@ if TYPE_CHECKING:
         TaskOutcome,
         TaskRequest,
     )
-
-    from ._portal import Portal
-
 __all__ = ["ApiKeys", "Client", "Credentials", "Design", "EndUser", "Sessions", "Tasks"]
 
 
@@ -54,8 +51,10 @@ class Client(ClientBase):
     and Celery workers. Its calls run in one event-loop thread the client starts
     on first use and stops on `close()` (or at the end of a ``with`` block, or at
     interpreter exit). Calling it from a thread that runs an event loop raises
-    `RuntimeError`: use `AsyncClient` there. Ctrl-C cancels the request in
-    flight. After ``os.fork()`` the child starts its own loop thread on first use.
+    `RuntimeError` (use `AsyncClient` there), except in a Jupyter notebook's
+    cells, where it works as in a script. Ctrl-C cancels the request in flight.
+    After ``os.fork()`` the child keeps the client and starts its own loop thread
+    on first use.
 
     Args:
         api_key: API key (``sb_live_...``) or dashboard token; defaults to
@@ -105,7 +104,7 @@ class Client(ClientBase):
         max_response_bytes: int = 67108864,
     ) -> None:
         super().__init__(
-            lambda: AsyncClient(
+            AsyncClient(
                 api_key,
                 base_url=base_url,
                 timeout=timeout,
@@ -121,10 +120,10 @@ class Client(ClientBase):
         )
 
     def _bind_resources(self) -> None:
-        self.tasks = self._child(Tasks, lambda client: client.tasks)
-        self.sessions = self._child(Sessions, lambda client: client.sessions)
-        self.api_keys = self._child(ApiKeys, lambda client: client.api_keys)
-        self.design = self._child(Design, lambda client: client.design)
+        self.tasks = self._wrap(Tasks, self._async.tasks)
+        self.sessions = self._wrap(Sessions, self._async.sessions)
+        self.api_keys = self._wrap(ApiKeys, self._async.api_keys)
+        self.design = self._wrap(Design, self._async.design)
 
     @property
     def base_url(self) -> str:
@@ -146,7 +145,7 @@ class Client(ClientBase):
 
         Raises `ValueError`/`TypeError` at once for an id the API cannot take.
         """
-        return self._derive(EndUser, AsyncClient.end_users, end_user_id)
+        return self._wrap(EndUser, self._async.end_users(end_user_id))
 
     def with_options(
         self,
@@ -164,14 +163,16 @@ class Client(ClientBase):
         The copy does not own them: closing it (or leaving its ``with`` block) does
         nothing, and it keeps working as long as the original is open; closing the
         original closes both (the copy's `is_closed` then says so). After
-        ``os.fork()`` the copy follows the original into the child's new loop thread.
+        ``os.fork()`` the copy follows the original into the child.
         """
-        return self._clone(
-            AsyncClient.with_options,
-            timeout=timeout,
-            max_retries=max_retries,
-            poll_interval=poll_interval,
-            poll_timeout=poll_timeout,
+        return self._wrap(
+            Client,
+            self._async.with_options(
+                timeout=timeout,
+                max_retries=max_retries,
+                poll_interval=poll_interval,
+                poll_timeout=poll_timeout,
+            ),
         )
 
     @property
@@ -414,9 +415,8 @@ class EndUser(SyncResource[_AsyncEndUser]):
 
     credentials: Credentials
 
-    def __init__(self, portal: Portal, resolve: Callable[[AsyncClient], _AsyncEndUser]) -> None:
-        super().__init__(portal, resolve)
-        self.credentials = self._child(Credentials, lambda parent: parent.credentials)
+    def _bind_resources(self) -> None:
+        self.credentials = self._wrap(Credentials, self._async.credentials)
 
     @property
     def end_user_id(self) -> str:

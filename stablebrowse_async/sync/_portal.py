@@ -1,16 +1,21 @@
 """The hand-written half of the sync facade: one event-loop thread per `Client`.
 
-`Portal` owns an anyio `BlockingPortal` (a daemon thread running an asyncio
-loop), started on first use, and the `AsyncClient` every call runs on. The
-generated classes in `_generated.py` only hand coroutines to `Portal.call`;
-everything with behaviour lives here:
+`Portal` owns an asyncio loop running in a daemon thread, started on first
+use, and the `AsyncClient` every call runs on. The generated classes in
+`_generated.py` hold their async twin and hand its coroutines to
+`Portal.call`; everything with behaviour lives here:
 
+- a call is two thread hand-offs: the caller schedules the coroutine on the
+  loop (``run_coroutine_threadsafe``) and blocks on its future; the loop
+  sets the future when the coroutine ends;
 - calls block the caller's thread, never the loop; from a thread that runs
-  an event loop they raise `RuntimeError` instead of deadlocking;
+  an event loop they raise `RuntimeError` instead of freezing it, except in
+  the main thread of a Jupyter/IPython kernel (see `blocking_allowed`);
 - Ctrl-C (or any exception raised in the waiting thread) cancels the
   coroutine in flight, then propagates;
-- after `os.fork()` the child starts a fresh loop thread and `AsyncClient`
-  (built from the same arguments) on first use;
+- after `os.fork()` the child keeps the same `AsyncClient` (its connection
+  pool drops the parent's sockets itself) and starts a new loop thread on
+  first use;
 - `close()`, the end of a ``with`` block, garbage collection and interpreter
   exit all close the `AsyncClient` inside its loop, then stop the thread.
 """
@@ -20,20 +25,19 @@ from __future__ import annotations
 import asyncio
 import atexit
 import os
+import sys
 import threading
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import CancelledError as FutureCancelled
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from contextlib import AbstractContextManager, suppress
+from contextlib import suppress
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from anyio.from_thread import BlockingPortal, start_blocking_portal
-
 if TYPE_CHECKING:
-    from typing import Concatenate, ParamSpec
+    from typing import ParamSpec
 
     from typing_extensions import Self
 
@@ -41,42 +45,84 @@ if TYPE_CHECKING:
 
     P = ParamSpec("P")
 
-__all__ = ["ClientBase", "Portal", "SyncIterator", "SyncResource"]
+__all__ = ["ClientBase", "Portal", "SyncIterator", "SyncResource", "blocking_allowed"]
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 A = TypeVar("A")
-C = TypeVar("C")
-S = TypeVar("S")
+S = TypeVar("S", bound="SyncResource[Any]")
 
-#: Seconds a blocked caller waits between checks, so that it sees Ctrl-C promptly.
-_TICK = 0.1
+#: How long a blocked caller sleeps between looks at its future: forever on POSIX,
+#: where a lock wait returns to run signal handlers (Ctrl-C); in slices elsewhere.
+_SLICE = None if os.name == "posix" else 0.1
+THREAD_NAME = "stablebrowse-sync-loop"
 
 #: Every live Portal, for the fork and exit hooks (weak: it keeps no client alive).
 _portals: weakref.WeakSet[Portal] = weakref.WeakSet()
-#: State inherited from the parent by a forked child: never used, never closed
-#: (its sockets and its loop thread belong to the parent), never collected
-#: (collecting it would warn about an unclosed session, or wait on a thread
-#: that does not exist in the child).
+#: Loops inherited from the parent by a forked child: never run, closed or collected
+#: there (their thread does not exist in the child; their file descriptors are the parent's).
 _inherited: list[object] = []
 
 
-def _backend_options() -> dict[str, Any]:
+def _in_kernel_main_thread() -> bool:
+    ipython = sys.modules.get("IPython")
+    if ipython is None or threading.current_thread() is not threading.main_thread():
+        return False
+    shell = ipython.get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def blocking_allowed() -> bool:
+    """True when the calling thread may block on a sync call.
+
+    It may when it runs no event loop, and in the main thread of a Jupyter
+    (IPython) kernel: a notebook cell runs inside the kernel's loop, but
+    the call runs in the portal's own thread, so blocking the cell cannot
+    deadlock; the kernel simply waits, as it does for any blocking cell.
+    Any other running loop (an async web app) would freeze: not allowed.
+    """
     try:
-        import uvloop  # noqa: F401  (the `speed` extra)
-    except ImportError:
-        return {}
-    return {"use_uvloop": True}
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return True
+    return _in_kernel_main_thread()
 
 
 def refuse_inside_event_loop() -> None:
-    """Raise `RuntimeError` when the calling thread runs an event loop (it would block it)."""
-    if asyncio._get_running_loop() is not None:
+    """Raise `RuntimeError` when the calling thread may not block (see `blocking_allowed`)."""
+    if not blocking_allowed():
         raise RuntimeError(
             "stablebrowse_async.sync.Client was called from a thread that is running an "
             "event loop: blocking here would freeze that loop (or deadlock). In async code "
             "use stablebrowse_async.AsyncClient and await its methods instead."
         )
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop  # (the `speed` extra)
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()  # type: ignore[no-any-return]
+
+
+def _serve(loop: asyncio.AbstractEventLoop) -> None:
+    """The loop thread: run until stopped, then finish what the stop left and close."""
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_forever()
+    finally:
+        loop.run_until_complete(_cancel_others())  # calls that raced with the stop
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+        loop.close()
+
+
+async def _cancel_others() -> None:
+    others = asyncio.all_tasks() - {asyncio.current_task()}
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)
 
 
 async def _invoke(
@@ -85,14 +131,19 @@ async def _invoke(
     return await fn(*args, **kwargs)
 
 
+async def _quietly(fn: Callable[[], Awaitable[object]]) -> None:
+    with suppress(Exception):
+        await fn()
+
+
 def _wait(future: Future[T]) -> T:
     """Block until `future` is done; on an exception in this thread (Ctrl-C), cancel it and re-raise."""
     try:
         while True:
             try:
-                return future.result(_TICK)
+                return future.result(_SLICE)
             except FutureTimeout:
-                if future.done():  # the coroutine's own TimeoutError, or done just now
+                if future.done():  # the coroutine's own TimeoutError
                     return future.result()
     except FutureCancelled:
         raise RuntimeError("the Client was closed while this call was in flight") from None
@@ -101,46 +152,43 @@ def _wait(future: Future[T]) -> T:
         raise
 
 
-class _Runtime:
-    """A running loop thread: its portal and the context manager that stops it."""
-
-    __slots__ = ("cm", "portal")
-
-    def __init__(self, cm: AbstractContextManager[BlockingPortal], portal: BlockingPortal) -> None:
-        self.cm = cm
-        self.portal = portal
-
-
 class _State:
     """What one Portal owns, apart from the Portal so that its finalizer need not reference it."""
 
-    __slots__ = ("client", "closed", "runtime")
+    __slots__ = ("background", "client", "closed", "loop", "thread")
 
     def __init__(self, client: AsyncClient) -> None:
         self.client = client
-        self.runtime: _Runtime | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread: threading.Thread | None = None
         self.closed = False
+        #: Fire-and-forget tasks (iterator clean-ups), referenced until they end.
+        self.background: set[Future[None]] = set()
+
+
+async def _close(client: AsyncClient) -> None:
+    await _cancel_others()  # calls in flight end as cancelled before the pool closes
+    await client.aclose()
 
 
 def _shutdown(state: _State) -> None:
-    """Close the AsyncClient inside its loop, cancel what still runs there, join the thread."""
+    """Cancel what runs in the loop, close the AsyncClient there, stop and join the thread."""
     state.closed = True
-    runtime, state.runtime = state.runtime, None
-    if runtime is None:
+    loop, thread = state.loop, state.thread
+    state.loop = state.thread = None
+    if loop is None or thread is None:
         return
-    portal = runtime.portal
     try:
-        portal.call(state.client.aclose)
+        asyncio.run_coroutine_threadsafe(_close(state.client), loop).result()
     finally:
-        with suppress(RuntimeError):  # already stopped
-            portal.call(portal.stop, True)
-        runtime.cm.__exit__(None, None, None)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
 
 
 def _finalize(state: _State) -> None:
     # The Client was garbage-collected without close(). From the loop thread
     # itself we cannot wait for the loop: leave it to the exit hook.
-    if asyncio._get_running_loop() is None:
+    if blocking_allowed():
         with suppress(Exception):
             _shutdown(state)
 
@@ -148,55 +196,59 @@ def _finalize(state: _State) -> None:
 class Portal:
     """The loop thread and the `AsyncClient` behind one sync `Client`."""
 
-    __slots__ = ("__weakref__", "_factory", "_finalizer", "_lock", "_state")
+    __slots__ = ("__weakref__", "_finalizer", "_lock", "_state", "client")
 
-    def __init__(self, factory: Callable[[], AsyncClient]) -> None:
-        self._factory = factory
-        # Built here, in the caller's thread, so bad arguments fail at once.
-        # AsyncClient.__init__ touches no event loop (its aiohttp session is
-        # created on first use, inside the portal's loop).
-        self._state = _State(factory())
+    def __init__(self, client: AsyncClient) -> None:
+        self.client = client
+        self._state = _State(client)
         self._lock = threading.Lock()
         self._finalizer = weakref.finalize(self, _finalize, self._state)
         self._finalizer.atexit = False
         _portals.add(self)
 
     @property
-    def client(self) -> AsyncClient:
-        """The AsyncClient calls run on (a new one in a forked child)."""
-        return self._state.client
-
-    @property
     def closed(self) -> bool:
         """True once `close` ran."""
         return self._state.closed
 
-    def _start(self) -> BlockingPortal:
-        with self._lock:
-            state = self._state
-            if state.closed:
-                raise RuntimeError("this Client is closed; create a new one")
-            if state.runtime is None:
-                cm = start_blocking_portal(
-                    "asyncio", _backend_options(), name="stablebrowse-sync-loop"
-                )
-                state.runtime = _Runtime(cm, cm.__enter__())
-            return state.runtime.portal
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        """The running loop, started on first use (call with the lock held)."""
+        state = self._state
+        if state.closed:
+            raise RuntimeError("this Client is closed; create a new one")
+        if state.loop is None:
+            loop = _new_loop()
+            thread = threading.Thread(target=_serve, args=(loop,), name=THREAD_NAME, daemon=True)
+            thread.start()
+            state.loop, state.thread = loop, thread
+        return state.loop
 
     def call(self, fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``await fn(*args, **kwargs)`` in the loop thread and return its result."""
         refuse_inside_event_loop()
-        runtime = self._state.runtime
-        portal = runtime.portal if runtime is not None else self._start()
-        future: Future[T] = portal.start_task_soon(_invoke, fn, args, kwargs)
+        coroutine = _invoke(fn, args, kwargs)
+        try:
+            with self._lock:  # so that close() cannot stop the loop under this hand-off
+                future = asyncio.run_coroutine_threadsafe(coroutine, self._loop())
+        except BaseException:
+            coroutine.close()
+            raise
         return _wait(future)
 
     def call_soon(self, fn: Callable[[], Awaitable[object]]) -> None:
         """Start ``fn()`` in the loop thread without waiting; nothing happens when it is stopped."""
-        runtime = self._state.runtime
-        if runtime is not None:
-            with suppress(RuntimeError):  # stopped, or called from the loop thread
-                runtime.portal.start_task_soon(fn)
+        state = self._state
+        loop = state.loop
+        if loop is None:
+            return
+        coroutine: Coroutine[Any, Any, None] = _quietly(fn)
+        try:
+            future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+        except RuntimeError:  # the loop is closed
+            coroutine.close()
+            return
+        state.background.add(future)
+        future.add_done_callback(state.background.discard)
 
     def close(self) -> None:
         """Close the AsyncClient and stop the loop thread. Idempotent."""
@@ -207,14 +259,11 @@ class Portal:
 
     def _after_fork_in_child(self) -> None:
         self._lock = threading.Lock()
-        old = self._state
-        if old.closed:
-            return
-        _inherited.append(old)
-        self._finalizer.detach()
-        self._state = _State(self._factory())
-        self._finalizer = weakref.finalize(self, _finalize, self._state)
-        self._finalizer.atexit = False
+        state = self._state
+        if state.loop is not None:
+            _inherited.append(state.loop)
+            state.loop = state.thread = None
+            state.background = set()
 
 
 def _after_fork_in_child() -> None:
@@ -291,124 +340,38 @@ class SyncIterator(Generic[T]):
             self._portal.call_soon(self._iterator.aclose)
 
 
-def _identity(client: AsyncClient) -> AsyncClient:
-    return client
-
-
 class SyncResource(Generic[A]):
-    """Base of the generated classes: a portal and how to find the async object behind it.
+    """Base of the generated classes: the portal, and the async object they wrap (`_async`)."""
 
-    `resolve` maps the portal's current AsyncClient to the async object
-    (``client.tasks``, ``client.end_users("alice").credentials``, ...), so a
-    sync object taken before a fork still works in the child.
-    """
+    __slots__ = ("_async", "_portal")
 
-    __slots__ = ("_cache", "_portal", "_resolve")
-
-    def __init__(self, portal: Portal, resolve: Callable[[AsyncClient], A]) -> None:
+    def __init__(self, portal: Portal, target: A) -> None:
         self._portal = portal
-        self._resolve = resolve
-        self._cache: tuple[AsyncClient, A] | None = None
-
-    @property
-    def _async(self) -> A:
-        client = self._portal.client
-        cache = self._cache
-        if cache is not None and cache[0] is client:
-            return cache[1]
-        target = self._resolve(client)
-        self._cache = (client, target)
-        return target
-
-    def _child(
-        self, cls: Callable[[Portal, Callable[[AsyncClient], C]], S], get: Callable[[A], C]
-    ) -> S:
-        """The sync wrapper `cls` of the async object ``get(self._async)``."""
-        resolve = self._resolve
-        return cls(self._portal, lambda client: get(resolve(client)))
-
-    def _derive(
-        self,
-        cls: Callable[[Portal, Callable[[AsyncClient], C]], S],
-        method: Callable[Concatenate[A, P], C],
-        /,
-        *args: P.args,
-        **kwargs: P.kwargs,
-    ) -> S:
-        """The sync wrapper `cls` of ``method(self._async, ...)``, called now so bad arguments fail now."""
-        resolve = self._resolve
-        first = method(self._async, *args, **kwargs)
-        child = cls(self._portal, lambda client: method(resolve(client), *args, **kwargs))
-        if isinstance(child, SyncResource):
-            child._cache = (self._portal.client, first)
-        return child
-
-
-class _Derived:
-    """The `resolve` of a `with_options` copy: ``method(parent(client), ...)``, made once per client.
-
-    Built again only when the portal's AsyncClient changes (after a fork), so
-    the copy and its resources share one async copy.
-    """
-
-    __slots__ = ("_args", "_kwargs", "_last", "_method", "_parent")
-
-    def __init__(
-        self,
-        parent: Callable[[AsyncClient], AsyncClient],
-        method: Callable[..., AsyncClient],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> None:
-        self._parent = parent
-        self._method = method
-        self._args = args
-        self._kwargs = kwargs
-        self._last: tuple[AsyncClient, AsyncClient] | None = None
-
-    def __call__(self, client: AsyncClient) -> AsyncClient:
-        last = self._last
-        if last is not None and last[0] is client:
-            return last[1]
-        made = self._method(self._parent(client), *self._args, **self._kwargs)
-        self._last = (client, made)
-        return made
-
-
-class ClientBase(SyncResource["AsyncClient"]):
-    """What the generated `Client` inherits: lifecycle, copies, context manager, repr.
-
-    A client made by its constructor owns its `Portal` (loop thread and
-    connection pool); a copy from `with_options` (`_clone`) runs on the same
-    portal and owns nothing, like the async copy, which shares the pool.
-    """
-
-    __slots__ = ("__dict__", "__weakref__", "_owns_portal")
-
-    def __init__(self, factory: Callable[[], AsyncClient]) -> None:
-        super().__init__(Portal(factory), _identity)
-        self._owns_portal = True
+        self._async = target
         self._bind_resources()
 
     def _bind_resources(self) -> None:
-        """Set the resource attributes (``tasks``, ``sessions``, ...): the generated class does."""
+        """Set the resource attributes (``tasks``, ``credentials``, ...): generated classes do."""
 
-    def _clone(
-        self,
-        method: Callable[Concatenate[AsyncClient, P], AsyncClient],
-        /,
-        *args: P.args,
-        **kwargs: P.kwargs,
-    ) -> Self:
-        """A copy on this portal whose AsyncClient is ``method(client, ...)``, called now so bad arguments fail now."""
-        first = method(self._async, *args, **kwargs)
-        resolve = _Derived(self._resolve, method, args, kwargs)
-        resolve._last = (self._portal.client, first)
-        clone = object.__new__(type(self))
-        SyncResource.__init__(clone, self._portal, resolve)
-        clone._owns_portal = False
-        clone._bind_resources()
-        return clone
+    def _wrap(self, cls: type[S], target: object) -> S:
+        """The sync `cls` wrapping `target` (an attribute or result of `_async`), on this portal."""
+        wrapper = object.__new__(cls)
+        SyncResource.__init__(wrapper, self._portal, target)
+        return wrapper
+
+
+class ClientBase(SyncResource["AsyncClient"]):
+    """What the generated `Client` inherits: lifecycle, context manager, repr.
+
+    A client made by its constructor owns its `Portal` (loop thread and
+    connection pool); a copy from `with_options` wraps the async copy on the
+    same portal and owns nothing, like the async copy, which shares the pool.
+    """
+
+    __slots__ = ("__dict__", "__weakref__")
+
+    def __init__(self, client: AsyncClient) -> None:
+        super().__init__(Portal(client), client)
 
     @property
     def is_closed(self) -> bool:
@@ -420,7 +383,7 @@ class ClientBase(SyncResource["AsyncClient"]):
 
         On a `with_options` copy this does nothing: the original owns them.
         """
-        if self._owns_portal:
+        if self._async is self._portal.client:
             self._portal.close()
 
     def __enter__(self) -> Self:
