@@ -6,22 +6,13 @@ Usage::
     python scripts/gen_sync.py           # (re)write the file
     python scripts/gen_sync.py --check   # exit 1, printing a diff, if the file is stale
 
-Starting from `AsyncClient`, each async class gets a sync class that holds
-its async twin (``self._async``) and the client's portal. Resource attributes
-(``self.tasks = Tasks(...)`` in any method) become the sync twin of
-``self._async.tasks``; public properties, class-level declarations and
-attributes set from a parameter become read-only properties; an ``async def``
-becomes ``return self._portal.call(self._async.get, task_id)``; a method
-returning an async iterator becomes a `SyncIterator` over it; a method
-returning another async class (``end_users``, ``with_options``) wraps its
-result in that class's sync twin. Annotations are copied as source text,
-never evaluated (the async modules use ``from __future__ import
-annotations``); each name they use is imported for type checking from the
-package root when exported there, else from where the async module got it.
-Plain literal defaults are written as values, others (a sentinel) by the
-module-level name bound to them. Docstrings are copied. The text goes through
-``ruff check --select I --fix`` and ``ruff format`` so that ``--check`` is an
-exact comparison. A shape the generator does not know fails loudly.
+Each async class, from `AsyncClient` on, gets a sync class that holds its async
+twin (``self._async``) and the portal: an ``async def`` becomes a portal call, a
+method returning an async iterator a `SyncIterator`, one returning another async
+class (``end_users``, ``with_options``) that class's sync twin, ``self.tasks =
+Tasks(...)`` a sync attribute; properties, class-level declarations and attributes
+set from a parameter become properties. Annotations and docstrings are copied as
+source text, never evaluated. A shape it does not know makes it fail loudly.
 """
 
 from __future__ import annotations
@@ -60,43 +51,31 @@ and exceptions are those of the async client.
 """
 '''
 
-CLIENT_DOC = """The StableBrowse API client for blocking code: the methods of `AsyncClient`, without ``await``.
-
-Safe to share between threads; usable from plain scripts, Django/Flask views
-and Celery workers. Its calls run in one event-loop thread the client starts
-on first use and stops on `close()` (or at the end of a ``with`` block, or at
-interpreter exit). Calling it from a thread that runs an event loop raises
-`RuntimeError` (use `AsyncClient` there), except in a Jupyter notebook's
-cells, where it works as in a script. Ctrl-C cancels the request in flight.
-After ``os.fork()`` the child keeps the client and starts its own loop thread
-on first use.
-"""
-
 #: Members of AsyncClient that ClientBase (hand-written) provides, or that have no sync
 #: counterpart (the aiohttp connector lives in the portal's loop: not for sync code).
-SKIP: dict[str, frozenset[str]] = {
-    "AsyncClient": frozenset({"aclose", "close", "is_closed", "connector"}),
-}
+SKIP = {"AsyncClient": frozenset({"aclose", "close", "is_closed", "connector"})}
 
 #: Sync docstrings that must differ from the async ones (keyed by "AsyncClass.method").
-SYNC_DOCS: dict[str, str] = {
-    "AsyncClient.with_options": """A copy with other settings that shares this client's loop thread and connection pool.
+SYNC_DOCS = {
+    "AsyncClient.with_options": """A copy with other settings on this client's loop thread and pool.
 
 This is the per-call override: ``client.with_options(max_retries=0).tasks.get(id)``.
-It is cheap: no new thread, no new pool; its calls run in this client's
-event-loop thread on the `AsyncClient.with_options` copy of its async client.
-The copy does not own them: closing it (or leaving its ``with`` block) does
-nothing, and it keeps working as long as the original is open; closing the
-original closes both (the copy's `is_closed` then says so). After
-``os.fork()`` the copy follows the original into the child.""",
+It is cheap (no new thread, no new pool) and owns neither: closing it does
+nothing; closing the original closes both. It follows the original across ``os.fork()``.""",
 }
-#: Names the generated module defines or imports for its own use.
-RESERVED = frozenset({"AsyncClient", "ClientBase", "SyncIterator", "SyncResource"})
 _P = inspect.Parameter
+_Function = ast.FunctionDef | ast.AsyncFunctionDef
 
 
 class GenerationError(Exception):
     """The async code has a shape the generator does not know how to wrap."""
+
+
+class _Source(str):
+    """Source text that `inspect.Signature` shows as is (it shows other strings quoted)."""
+
+    def __repr__(self) -> str:
+        return str(self)
 
 
 @dataclass
@@ -105,7 +84,7 @@ class Member:
     kind: str  # "property" | "call" | "iterate" | "wrap"
     returns: str  # the sync return annotation
     doc: str | None
-    params: list[_P] = field(default_factory=list)  # annotations and defaults as source text
+    params: list[_P] = field(default_factory=list)  # annotations and defaults as `_Source`
 
 
 @dataclass
@@ -116,9 +95,8 @@ class ClassSpec:
     members: list[Member] = field(default_factory=list)
 
     @property
-    def alias(self) -> str:
-        """The async class's name in the generated module."""
-        return f"_Async{self.async_cls.__name__}"
+    def module(self) -> ModuleType:
+        return sys.modules[self.async_cls.__module__]
 
 
 @cache
@@ -145,16 +123,24 @@ def _origin(name: str, module: ModuleType) -> tuple[str, str | None] | None:
 def _resolve(name: str, module: ModuleType) -> Any:
     """The object `name` means in `module`, even when imported there for type checking only."""
     origin = _origin(name, module)
-    if origin is None:
-        return None
-    imported = importlib.import_module(origin[0])
-    return imported if origin[1] is None else getattr(imported, origin[1], None)
+    imported = importlib.import_module(origin[0]) if origin else None
+    return imported if origin is None or origin[1] is None else getattr(imported, origin[1], None)
 
 
-def _class_node(cls: type) -> ast.ClassDef:
+def _default_source(value: object, module: ModuleType) -> _Source | None:
+    """A default as source: a plain literal as itself, anything else by its name in `module`."""
+    if value is Ellipsis:
+        return _Source("...")
+    plain = (bool, int, str, float) if not isinstance(value, float) or math.isfinite(value) else ()
+    if value is None or type(value) in plain:
+        return _Source(repr(value))
+    return next((_Source(name) for name, obj in vars(module).items() if obj is value), None)
+
+
+def _class_body(cls: type) -> list[ast.stmt]:
     node = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0]
     assert isinstance(node, ast.ClassDef)
-    return node
+    return node.body
 
 
 def _doc_after(body: list[ast.stmt], index: int) -> str | None:
@@ -177,108 +163,81 @@ class Reader:
 
     def use_names(self, text: str, module: ModuleType, where: str, runtime: bool = False) -> None:
         """Import every name the source `text` (from `module`) uses."""
-        for node in ast.walk(ast.parse(text, mode="eval")):
-            name = node.id if isinstance(node, ast.Name) else None
-            if name is None or (hasattr(builtins, name) and _origin(name, module) is None):
-                continue
-            if name in RESERVED or name in {spec.sync_name for spec in self.specs.values()}:
-                raise GenerationError(f"{where}: {name} clashes with a name of the sync module")
+        for name in {
+            n.id for n in ast.walk(ast.parse(text, mode="eval")) if isinstance(n, ast.Name)
+        }:
             origin = _origin(name, module)
+            if origin is None and hasattr(builtins, name):
+                continue
             if origin is None:
                 raise GenerationError(f"{where}: cannot tell where {name} comes from")
-            if origin[1] is None:
-                line = f"import {origin[0]}"
-            elif origin[0].startswith(PACKAGE) and getattr(self.package, name, None) is _resolve(
-                name, module
-            ):
-                line = f"from {PACKAGE} import {name}"
-            else:
-                line = f"from {origin[0]} import {origin[1]} as {name}"
-            (self.imports if runtime else self.type_imports).add(
-                line.replace(f" {name} as {name}", f" {name}")
-            )
+            source, attr = origin
+            public = getattr(self.package, name, 0) is _resolve(name, module)
+            if source.startswith(PACKAGE) and public:  # import it from the package root
+                source, attr = PACKAGE, name
+            line = f"from {source} import {attr}" + (f" as {name}" if attr != name else "")
+            into = self.imports if runtime else self.type_imports
+            into.add(line if attr else f"import {source}")
 
     def add(self, cls: type, sync_name: str | None = None) -> str:
         if cls not in self.specs:
             self.specs[cls] = spec = ClassSpec(cls, sync_name or cls.__name__)
-            self._read(spec)
+            body, skip = _class_body(cls), SKIP.get(cls.__name__, frozenset())
+            for index, item in enumerate(body):
+                if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+                    if not item.target.id.startswith("_") and "ClassVar" not in ast.unparse(item):
+                        self._property(
+                            spec, item.target.id, item.annotation, _doc_after(body, index)
+                        )
+                elif isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    self._read_attributes(spec, item)
+                    if not item.name.startswith("_") and item.name not in skip:
+                        self._read_method(spec, item)
         return self.specs[cls].sync_name
 
-    def _read(self, spec: ClassSpec) -> None:
-        cls, module = spec.async_cls, sys.modules[spec.async_cls.__module__]
-        body = _class_node(cls).body
-        for index, item in enumerate(body):
-            if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
-                if not item.target.id.startswith("_") and "ClassVar" not in ast.unparse(item):
-                    self._property(spec, item.target.id, item.annotation, _doc_after(body, index))
-            elif isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                self._read_attributes(spec, item, module)
-                if not item.name.startswith("_") and item.name not in SKIP.get(cls.__name__, ()):
-                    self._read_method(spec, item, module)
-
-    def _property(
-        self, spec: ClassSpec, name: str, annotation: ast.expr | None, doc: str | None
-    ) -> None:
-        if annotation is None:
+    def _property(self, spec: ClassSpec, name: str, node: ast.expr | None, doc: str | None) -> None:
+        if node is None:
             raise GenerationError(f"{spec.sync_name}.{name}: no annotation")
         if all(member.name != name for member in spec.members):
-            returns = ast.unparse(annotation)
-            self.use_names(
-                returns, sys.modules[spec.async_cls.__module__], f"{spec.sync_name}.{name}"
-            )
-            spec.members.append(Member(name, "property", returns, doc))
+            self.use_names(ast.unparse(node), spec.module, f"{spec.sync_name}.{name}")
+            spec.members.append(Member(name, "property", ast.unparse(node), doc))
 
-    def _read_attributes(
-        self, spec: ClassSpec, func: ast.FunctionDef | ast.AsyncFunctionDef, module: ModuleType
-    ) -> None:
+    def _read_attributes(self, spec: ClassSpec, func: _Function) -> None:
         """``self.name = Resource(...)`` (a resource attribute) and ``self.name = param`` (a property)."""
-        args = func.args
-        params = {a.arg: a for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+        params = {
+            a.arg: a for a in [*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs]
+        }
         for index, stmt in enumerate(func.body):
-            target = (
-                stmt.targets[0] if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 else None
-            )
-            if not (isinstance(target, ast.Attribute) and ast.unparse(target.value) == "self"):
+            if not isinstance(stmt, ast.Assign) or not isinstance(stmt.targets[0], ast.Attribute):
                 continue
-            if target.attr.startswith("_"):
+            target, value, doc = stmt.targets[0], stmt.value, _doc_after(func.body, index)
+            if ast.unparse(target.value) != "self" or target.attr.startswith("_"):
                 continue
-            value, doc = stmt.value, _doc_after(func.body, index)  # type: ignore[union-attr]
             if isinstance(value, ast.Call) and isinstance(value.func, ast.Name):
-                child = _resolve(value.func.id, module)
+                child = _resolve(value.func.id, spec.module)
                 if inspect.isclass(child) and child.__module__.startswith(PACKAGE + "."):
                     spec.children.append((target.attr, self.add(child), doc))
             elif isinstance(value, ast.Name) and value.id in params:
                 self._property(spec, target.attr, params[value.id].annotation, doc)
 
     def params(self, func: Any, module: ModuleType, where: str) -> list[_P]:
-        """`func`'s parameters but self, annotations as source text, defaults as source text."""
+        """`func`'s parameters but self, with annotations and defaults as `_Source`."""
         out = []
         for param in list(inspect.signature(func).parameters.values())[1:]:
             if not isinstance(param.annotation, str):
                 raise GenerationError(f"{where}({param.name}): no annotation (as source text)")
             self.use_names(param.annotation, module, where)
             default = param.default
-            if default is Ellipsis or default is _P.empty:
-                text = "..." if default is Ellipsis else default
-            elif (
-                default is None
-                or isinstance(default, (bool, int, str))
-                or (isinstance(default, float) and math.isfinite(default))
-            ):
-                text = repr(default)
-            else:
-                names = [name for name, value in vars(module).items() if value is default]
-                if not names:
-                    raise GenerationError(f"{where}({param.name}): default {default!r} has no name")
-                text = names[0]
-                self.use_names(text, module, where, runtime=True)
-            out.append(param.replace(default=text))
+            if default is not _P.empty:
+                default = _default_source(default, module)
+                if default is None:
+                    raise GenerationError(f"{where}({param.name}): its default has no name")
+                self.use_names(default, module, where, runtime=True)
+            out.append(param.replace(annotation=_Source(param.annotation), default=default))
         return out
 
-    def _read_method(
-        self, spec: ClassSpec, node: ast.FunctionDef | ast.AsyncFunctionDef, module: ModuleType
-    ) -> None:
-        where = f"{spec.async_cls.__name__}.{node.name}"
+    def _read_method(self, spec: ClassSpec, node: _Function) -> None:
+        module, where = spec.module, f"{spec.async_cls.__name__}.{node.name}"
         func = inspect.getattr_static(spec.async_cls, node.name)
         doc = SYNC_DOCS.get(where, ast.get_docstring(node))
         if node.returns is None:
@@ -293,50 +252,32 @@ class Reader:
             self.use_names(returns, module, where)
             spec.members.append(Member(node.name, "call", returns, doc, params))
         elif inspect.isclass(result) and hasattr(result, "__anext__") and hasattr(result, "aclose"):
-            step = inspect.signature(result.__anext__).return_annotation
-            self.use_names(step, sys.modules[result.__module__], f"{result.__name__}.__anext__")
+            item = inspect.signature(result.__anext__).return_annotation
+            self.use_names(item, sys.modules[result.__module__], f"{result.__name__}.__anext__")
             self.imports.add("from ._portal import SyncIterator")
-            spec.members.append(Member(node.name, "iterate", f"SyncIterator[{step}]", doc, params))
+            spec.members.append(Member(node.name, "iterate", f"SyncIterator[{item}]", doc, params))
         elif inspect.isclass(result) and result.__module__.startswith(PACKAGE + "."):
             name = self.add(result, "Client" if result is self.client_cls else None)
             spec.members.append(Member(node.name, "wrap", name, doc, params))
         else:
-            raise GenerationError(
-                f"{where}: does not know how to wrap a sync method returning {returns}"
-            )
+            raise GenerationError(f"{where}: cannot wrap a method returning {returns}")
         return None
 
 
 def _docstring(doc: str | None, indent: str) -> list[str]:
-    if not doc:
-        return []
-    lines = doc.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').splitlines()
-    if len(lines) == 1:
-        return [f'{indent}"""{lines[0]}"""']
-    return [
-        f'{indent}"""{lines[0]}',
-        *(f"{indent}{ln}" if ln else "" for ln in lines[1:]),
-        f'{indent}"""',
-    ]
+    lines = (doc or "").replace("\\", "\\\\").replace('"""', '\\"\\"\\"').splitlines()
+    if len(lines) < 2:
+        return [f'{indent}"""{line}"""' for line in lines]
+    body = [f"{indent}{line}" if line else "" for line in lines[1:]]
+    return [f'{indent}"""{lines[0]}', *body, f'{indent}"""']
 
 
 def _signature(params: Sequence[_P]) -> str:
-    # inspect would quote the source-text annotations and defaults: add them to its names.
-    bare = [p.replace(annotation=_P.empty, default=_P.empty) for p in params]
-    names = iter(params)
-    parts = str(inspect.Signature([_P("self", _P.POSITIONAL_OR_KEYWORD), *bare]))[1:-1].split(", ")
-    return ", ".join(
-        part if part in "*/" else _typed(part, next(names)) for part in parts[1:]
-    ).join(["self, " if parts[1:] else "self", ""])
-
-
-def _typed(name: str, param: _P) -> str:
-    default = "" if param.default is _P.empty else f" = {param.default}"
-    return f"{name}: {param.annotation}{default}"
+    return str(inspect.Signature([_P("self", _P.POSITIONAL_OR_KEYWORD), *params]))[1:-1]
 
 
 def _arguments(params: Sequence[_P]) -> str:
-    prefix = {_P.VAR_POSITIONAL: "*", _P.VAR_KEYWORD: "**"}
+    prefix: dict[inspect._ParameterKind, str] = {_P.VAR_POSITIONAL: "*", _P.VAR_KEYWORD: "**"}
     return ", ".join(
         f"{p.name}={p.name}" if p.kind is _P.KEYWORD_ONLY else prefix.get(p.kind, "") + p.name
         for p in params
@@ -344,8 +285,7 @@ def _arguments(params: Sequence[_P]) -> str:
 
 
 def _member(member: Member) -> list[str]:
-    args = _arguments(member.params)
-    target = f"self._async.{member.name}"
+    args, target = _arguments(member.params), f"self._async.{member.name}"
     body = {
         "property": f"return {target}",
         "call": f"return self._portal.call({', '.join(filter(None, [target, args]))})",
@@ -353,33 +293,32 @@ def _member(member: Member) -> list[str]:
         "wrap": f"return self._wrap({member.returns}, {target}({args}))",
     }[member.kind]
     head = f"    def {member.name}({_signature(member.params)}) -> {member.returns}:"
-    return [
-        *(["    @property"] if member.kind == "property" else []),
-        head,
-        *_docstring(member.doc, "        "),
-        f"        {body}",
-    ]
+    decorator = ["    @property"] if member.kind == "property" else []
+    return [*decorator, head, *_docstring(member.doc, "        "), f"        {body}"]
 
 
 def _class(spec: ClassSpec, reader: Reader) -> list[str]:
-    is_client = spec.async_cls is reader.client_cls
-    lines = [
-        f"class {spec.sync_name}({'ClientBase' if is_client else f'SyncResource[{spec.alias}]'}):"
-    ]
-    doc = inspect.getdoc(spec.async_cls) or ""
-    if is_client and "\nArgs:" not in doc:
-        raise GenerationError("AsyncClient's docstring has no Args: section")
-    lines += _docstring(CLIENT_DOC + doc[doc.index("\nArgs:") :] if is_client else doc, "    ")
+    cls, is_client = spec.async_cls, spec.async_cls is reader.client_cls
+    alias = f"_Async{cls.__name__}"
+    doc = inspect.getdoc(cls) or ""
+    if is_client:  # the sync client's own text, then the async client's Args: section
+        doc = inspect.getdoc(importlib.import_module(f"{PACKAGE}.sync._portal").ClientBase) or ""
+        args_doc = inspect.getdoc(cls) or ""
+        if "\nArgs:" not in args_doc or "\n\nA client made" not in doc:
+            raise GenerationError("unexpected docstring of AsyncClient or ClientBase")
+        doc = doc[: doc.index("\n\nA client made")] + args_doc[args_doc.index("\n\nArgs:") :]
+    lines = [f"class {spec.sync_name}({'ClientBase' if is_client else f'SyncResource[{alias}]'}):"]
+    lines += _docstring(doc, "    ")
     if not is_client:
         lines.append(f"    __slots__ = ({''.join(f'{name!r}, ' for name, _, _ in spec.children)})")
-        reader.imports.add(
-            f"from {spec.async_cls.__module__} import {spec.async_cls.__name__} as {spec.alias}"
-        )
+        reader.imports.add(f"from {cls.__module__} import {cls.__name__} as {alias}")
     for name, sync_cls, child_doc in spec.children:
         lines += ["", f"    {name}: {sync_cls}", *_docstring(child_doc, "    ")]
     if is_client:
         params = reader.params(
-            spec.async_cls.__init__, sys.modules[spec.async_cls.__module__], "AsyncClient.__init__"
+            inspect.getattr_static(cls, "__init__"),
+            sys.modules[cls.__module__],
+            "AsyncClient.__init__",
         )
         lines += ["", f"    def __init__({_signature(params)}) -> None:"]
         lines.append(f"        super().__init__(AsyncClient({_arguments(params)}))")
@@ -416,12 +355,18 @@ def generate() -> str:
 
 def _ruff(text: str) -> str:
     """Sort the imports and format, as `ruff check --fix` / `ruff format` would on the file."""
-    for command in (
-        ["check", "--select", "I", "--fix", "--quiet", "--exit-zero"],
-        ["format", "--quiet"],
-    ):
+    for command in (["check", "--select", "I", "--fix", "--exit-zero"], ["format"]):
         done = subprocess.run(
-            [sys.executable, "-m", "ruff", *command, "--stdin-filename", str(TARGET), "-"],
+            [
+                sys.executable,
+                "-m",
+                "ruff",
+                *command,
+                "--quiet",
+                "--stdin-filename",
+                str(TARGET),
+                "-",
+            ],
             input=text,
             capture_output=True,
             text=True,
@@ -435,10 +380,8 @@ def _ruff(text: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument(
-        "--check", action="store_true", help="do not write; exit 1 with a diff if the file is stale"
-    )
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 with a diff if stale")
     parser.add_argument("--output", type=Path, default=TARGET, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
@@ -447,22 +390,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"gen_sync: {error}", file=sys.stderr)
         return 2
     path: Path = args.output
-    if args.check:
-        current = path.read_text(encoding="utf-8") if path.exists() else ""
-        if current == text:
-            return 0
-        sys.stdout.writelines(
-            difflib.unified_diff(
-                current.splitlines(keepends=True),
-                text.splitlines(keepends=True),
-                f"{path} (committed)",
-                f"{path} (generated)",
-            )
-        )
-        print(f"\n{path} is stale: run `python scripts/gen_sync.py`", file=sys.stderr)
-        return 1
-    path.write_text(text, encoding="utf-8")
-    return 0
+    if not args.check:
+        path.write_text(text, encoding="utf-8")
+        return 0
+    current = path.read_text(encoding="utf-8") if path.exists() else ""
+    if current == text:
+        return 0
+    old, new = current.splitlines(keepends=True), text.splitlines(keepends=True)
+    sys.stdout.writelines(
+        difflib.unified_diff(old, new, f"{path} (committed)", f"{path} (generated)")
+    )
+    print(f"\n{path} is stale: run `python scripts/gen_sync.py`", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import os
 import time
 import weakref
 from collections.abc import Mapping
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 from urllib.parse import quote
 
 import aiohttp
@@ -126,9 +126,9 @@ class ConnectionPool:
     """
 
     #: Every live pool, for the fork hook (weak: it keeps no pool alive).
-    _live: weakref.WeakSet[ConnectionPool] = weakref.WeakSet()
+    _live: ClassVar[weakref.WeakSet[ConnectionPool]] = weakref.WeakSet()
     #: Sessions inherited by a forked child: never used, closed or collected there.
-    _inherited: list[aiohttp.ClientSession] = []
+    _inherited: ClassVar[list[aiohttp.ClientSession]] = []
 
     def __init__(
         self,

@@ -155,15 +155,11 @@ class Client(ClientBase):
         poll_interval: float | PollSchedule | None = None,
         poll_timeout: float | None = None,
     ) -> Client:
-        """A copy with other settings that shares this client's loop thread and connection pool.
+        """A copy with other settings on this client's loop thread and pool.
 
         This is the per-call override: ``client.with_options(max_retries=0).tasks.get(id)``.
-        It is cheap: no new thread, no new pool; its calls run in this client's
-        event-loop thread on the `AsyncClient.with_options` copy of its async client.
-        The copy does not own them: closing it (or leaving its ``with`` block) does
-        nothing, and it keeps working as long as the original is open; closing the
-        original closes both (the copy's `is_closed` then says so). After
-        ``os.fork()`` the copy follows the original into the child.
+        It is cheap (no new thread, no new pool) and owns neither: closing it does
+        nothing; closing the original closes both. It follows the original across ``os.fork()``.
         """
         return self._wrap(
             Client,

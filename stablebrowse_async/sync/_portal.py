@@ -28,7 +28,7 @@ import os
 import sys
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from concurrent.futures import CancelledError as FutureCancelled
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -103,7 +103,7 @@ def _new_loop() -> asyncio.AbstractEventLoop:
         import uvloop  # (the `speed` extra)
     except ImportError:
         return asyncio.new_event_loop()
-    return uvloop.new_event_loop()  # type: ignore[no-any-return]
+    return uvloop.new_event_loop()
 
 
 def _serve(loop: asyncio.AbstractEventLoop) -> None:
@@ -155,15 +155,13 @@ def _wait(future: Future[T]) -> T:
 class _State:
     """What one Portal owns, apart from the Portal so that its finalizer need not reference it."""
 
-    __slots__ = ("background", "client", "closed", "loop", "thread")
+    __slots__ = ("client", "closed", "loop", "thread")
 
     def __init__(self, client: AsyncClient) -> None:
         self.client = client
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread: threading.Thread | None = None
         self.closed = False
-        #: Fire-and-forget tasks (iterator clean-ups), referenced until they end.
-        self.background: set[Future[None]] = set()
 
 
 async def _close(client: AsyncClient) -> None:
@@ -237,18 +235,13 @@ class Portal:
 
     def call_soon(self, fn: Callable[[], Awaitable[object]]) -> None:
         """Start ``fn()`` in the loop thread without waiting; nothing happens when it is stopped."""
-        state = self._state
-        loop = state.loop
-        if loop is None:
-            return
-        coroutine: Coroutine[Any, Any, None] = _quietly(fn)
-        try:
-            future = asyncio.run_coroutine_threadsafe(coroutine, loop)
-        except RuntimeError:  # the loop is closed
-            coroutine.close()
-            return
-        state.background.add(future)
-        future.add_done_callback(state.background.discard)
+        loop = self._state.loop
+        if loop is not None:
+            coroutine = _quietly(fn)
+            try:
+                asyncio.run_coroutine_threadsafe(coroutine, loop)
+            except RuntimeError:  # the loop is closed
+                coroutine.close()
 
     def close(self) -> None:
         """Close the AsyncClient and stop the loop thread. Idempotent."""
@@ -257,18 +250,14 @@ class Portal:
             self._finalizer.detach()
             _shutdown(self._state)
 
-    def _after_fork_in_child(self) -> None:
-        self._lock = threading.Lock()
-        state = self._state
-        if state.loop is not None:
-            _inherited.append(state.loop)
-            state.loop = state.thread = None
-            state.background = set()
-
 
 def _after_fork_in_child() -> None:
     for portal in list(_portals):
-        portal._after_fork_in_child()
+        portal._lock = threading.Lock()
+        state = portal._state
+        if state.loop is not None:
+            _inherited.append(state.loop)
+            state.loop = state.thread = None
 
 
 def _close_all_at_exit() -> None:
@@ -361,7 +350,16 @@ class SyncResource(Generic[A]):
 
 
 class ClientBase(SyncResource["AsyncClient"]):
-    """What the generated `Client` inherits: lifecycle, context manager, repr.
+    """The StableBrowse API client for blocking code: the methods of `AsyncClient`, without ``await``.
+
+    Safe to share between threads; usable from plain scripts, Django/Flask views
+    and Celery workers. Its calls run in one event-loop thread the client starts
+    on first use and stops on `close()` (or at the end of a ``with`` block, or at
+    interpreter exit). Calling it from a thread that runs an event loop raises
+    `RuntimeError` (use `AsyncClient` there), except in a Jupyter notebook's
+    cells, where it works as in a script. Ctrl-C cancels the request in flight.
+    After ``os.fork()`` the child keeps the client and starts its own loop thread
+    on first use.
 
     A client made by its constructor owns its `Portal` (loop thread and
     connection pool); a copy from `with_options` wraps the async copy on the
