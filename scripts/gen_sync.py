@@ -6,13 +6,11 @@ Usage::
     python scripts/gen_sync.py           # (re)write the file
     python scripts/gen_sync.py --check   # exit 1, printing a diff, if the file is stale
 
-Each async class, from `AsyncClient` on, gets a sync class that holds its async
-twin (``self._async``) and the portal: an ``async def`` becomes a portal call, a
-method returning an async iterator a `SyncIterator`, one returning another async
-class (``end_users``, ``with_options``) that class's sync twin, ``self.tasks =
-Tasks(...)`` a sync attribute; properties, class-level declarations and attributes
-set from a parameter become properties. Annotations and docstrings are copied as
-source text, never evaluated. A shape it does not know makes it fail loudly.
+Each async class, from `AsyncClient` on, gets a sync class holding its async twin
+(``self._async``) and the portal; each method, a one-liner by what the async one is
+(``async def``, returns an async iterator, returns an async class). Annotations are
+copied as source text, never evaluated; defaults too, when not plain literals. The
+text goes through ruff, so ``--check`` is exact. Unknown shapes fail loudly.
 """
 
 from __future__ import annotations
@@ -42,27 +40,15 @@ HEADER = """\
 # Change the async code, then run `python scripts/gen_sync.py` (`make gen-sync`);
 # `python scripts/gen_sync.py --check` (`make drift`, part of `make check`) fails when it is stale.
 """
-
 MODULE_DOC = '''"""The blocking classes of `stablebrowse_async.sync`: one per async class, each method a one-liner.
 
-Every method runs the async method of the same name through the client's
-portal (see `_portal.py`); names, keyword arguments, defaults, return types
-and exceptions are those of the async client.
+Each runs the async method of the same name through the client's portal (`_portal.py`):
+same arguments, defaults, return types and exceptions.
 """
 '''
-
 #: Members of AsyncClient that ClientBase (hand-written) provides, or that have no sync
 #: counterpart (the aiohttp connector lives in the portal's loop: not for sync code).
 SKIP = {"AsyncClient": frozenset({"aclose", "close", "is_closed", "connector"})}
-
-#: Sync docstrings that must differ from the async ones (keyed by "AsyncClass.method").
-SYNC_DOCS = {
-    "AsyncClient.with_options": """A copy with other settings on this client's loop thread and pool.
-
-This is the per-call override: ``client.with_options(max_retries=0).tasks.get(id)``.
-It is cheap (no new thread, no new pool) and owns neither: closing it does
-nothing; closing the original closes both. It follows the original across ``os.fork()``.""",
-}
 _P = inspect.Parameter
 _Function = ast.FunctionDef | ast.AsyncFunctionDef
 
@@ -72,7 +58,7 @@ class GenerationError(Exception):
 
 
 class _Source(str):
-    """Source text that `inspect.Signature` shows as is (it shows other strings quoted)."""
+    """Source text, which `inspect.Signature` then shows as is (other strings it quotes)."""
 
     def __repr__(self) -> str:
         return str(self)
@@ -91,12 +77,9 @@ class Member:
 class ClassSpec:
     async_cls: type
     sync_name: str
+    module: ModuleType
     children: list[tuple[str, str, str | None]] = field(default_factory=list)  # name, class, doc
     members: list[Member] = field(default_factory=list)
-
-    @property
-    def module(self) -> ModuleType:
-        return sys.modules[self.async_cls.__module__]
 
 
 @cache
@@ -137,18 +120,11 @@ def _default_source(value: object, module: ModuleType) -> _Source | None:
     return next((_Source(name) for name, obj in vars(module).items() if obj is value), None)
 
 
-def _class_body(cls: type) -> list[ast.stmt]:
-    node = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0]
-    assert isinstance(node, ast.ClassDef)
-    return node.body
-
-
 def _doc_after(body: list[ast.stmt], index: int) -> str | None:
     """The string literal statement after ``body[index]`` (an attribute's docstring), if any."""
     after = body[index + 1] if index + 1 < len(body) else None
-    if isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant):
-        return inspect.cleandoc(after.value.value) if isinstance(after.value.value, str) else None
-    return None
+    text = getattr(after.value, "value", None) if isinstance(after, ast.Expr) else None
+    return inspect.cleandoc(text) if isinstance(text, str) else None
 
 
 class Reader:
@@ -163,11 +139,9 @@ class Reader:
 
     def use_names(self, text: str, module: ModuleType, where: str, runtime: bool = False) -> None:
         """Import every name the source `text` (from `module`) uses."""
-        for name in {
-            n.id for n in ast.walk(ast.parse(text, mode="eval")) if isinstance(n, ast.Name)
-        }:
-            origin = _origin(name, module)
-            if origin is None and hasattr(builtins, name):
+        for node in ast.walk(ast.parse(text, mode="eval")):
+            origin = _origin(name := getattr(node, "id", ""), module)
+            if not isinstance(node, ast.Name) or (origin is None and hasattr(builtins, name)):
                 continue
             if origin is None:
                 raise GenerationError(f"{where}: cannot tell where {name} comes from")
@@ -180,20 +154,20 @@ class Reader:
             into.add(line if attr else f"import {source}")
 
     def add(self, cls: type, sync_name: str | None = None) -> str:
-        if cls not in self.specs:
-            self.specs[cls] = spec = ClassSpec(cls, sync_name or cls.__name__)
-            body, skip = _class_body(cls), SKIP.get(cls.__name__, frozenset())
-            for index, item in enumerate(body):
-                if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
-                    if not item.target.id.startswith("_") and "ClassVar" not in ast.unparse(item):
-                        self._property(
-                            spec, item.target.id, item.annotation, _doc_after(body, index)
-                        )
-                elif isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    self._read_attributes(spec, item)
-                    if not item.name.startswith("_") and item.name not in skip:
-                        self._read_method(spec, item)
-        return self.specs[cls].sync_name
+        if cls in self.specs:
+            return self.specs[cls].sync_name
+        spec = ClassSpec(cls, sync_name or cls.__name__, sys.modules[cls.__module__])
+        self.specs[cls] = spec
+        (node,) = ast.parse(textwrap.dedent(inspect.getsource(cls))).body
+        for index, item in enumerate(body := getattr(node, "body", [])):
+            if isinstance(item, ast.AnnAssign) and isinstance(target := item.target, ast.Name):
+                if not target.id.startswith("_") and "ClassVar" not in ast.unparse(item):
+                    self._property(spec, target.id, item.annotation, _doc_after(body, index))
+            elif isinstance(item, _Function):
+                self._read_attributes(spec, item)
+                if not item.name.startswith("_") and item.name not in SKIP.get(cls.__name__, ()):
+                    self._read_method(spec, item)
+        return spec.sync_name
 
     def _property(self, spec: ClassSpec, name: str, node: ast.expr | None, doc: str | None) -> None:
         if node is None:
@@ -203,10 +177,9 @@ class Reader:
             spec.members.append(Member(name, "property", ast.unparse(node), doc))
 
     def _read_attributes(self, spec: ClassSpec, func: _Function) -> None:
-        """``self.name = Resource(...)`` (a resource attribute) and ``self.name = param`` (a property)."""
-        params = {
-            a.arg: a for a in [*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs]
-        }
+        """``self.name = Resource(...)`` (a resource attribute), ``self.name = param`` (a property)."""
+        args = func.args
+        params = {a.arg: a for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
         for index, stmt in enumerate(func.body):
             if not isinstance(stmt, ast.Assign) or not isinstance(stmt.targets[0], ast.Attribute):
                 continue
@@ -227,10 +200,8 @@ class Reader:
             if not isinstance(param.annotation, str):
                 raise GenerationError(f"{where}({param.name}): no annotation (as source text)")
             self.use_names(param.annotation, module, where)
-            default = param.default
-            if default is not _P.empty:
-                default = _default_source(default, module)
-                if default is None:
+            if (default := param.default) is not _P.empty:
+                if (default := _default_source(default, module)) is None:
                     raise GenerationError(f"{where}({param.name}): its default has no name")
                 self.use_names(default, module, where, runtime=True)
             out.append(param.replace(annotation=_Source(param.annotation), default=default))
@@ -239,13 +210,11 @@ class Reader:
     def _read_method(self, spec: ClassSpec, node: _Function) -> None:
         module, where = spec.module, f"{spec.async_cls.__name__}.{node.name}"
         func = inspect.getattr_static(spec.async_cls, node.name)
-        doc = SYNC_DOCS.get(where, ast.get_docstring(node))
-        if node.returns is None:
-            raise GenerationError(f"{where}: no return annotation")
+        doc = (ast.get_docstring(node) or "").replace("``await ", "``")  # ``await x`` -> ``x``
+        if node.returns is None or (node.decorator_list and not isinstance(func, property)):
+            raise GenerationError(f"{where}: no return annotation, or an unknown decorator")
         if isinstance(func, property):
             return self._property(spec, node.name, node.returns, doc)
-        if node.decorator_list:
-            raise GenerationError(f"{where}: decorated methods are not supported")
         params, returns = self.params(func, module, where), ast.unparse(node.returns)
         result = _resolve(returns, module) if isinstance(node.returns, ast.Name) else None
         if isinstance(node, ast.AsyncFunctionDef):
@@ -277,11 +246,9 @@ def _signature(params: Sequence[_P]) -> str:
 
 
 def _arguments(params: Sequence[_P]) -> str:
-    prefix: dict[inspect._ParameterKind, str] = {_P.VAR_POSITIONAL: "*", _P.VAR_KEYWORD: "**"}
-    return ", ".join(
-        f"{p.name}={p.name}" if p.kind is _P.KEYWORD_ONLY else prefix.get(p.kind, "") + p.name
-        for p in params
-    )
+    stars: dict[Any, str] = {_P.VAR_POSITIONAL: "*", _P.VAR_KEYWORD: "**"}
+    named = [f"{p.name}={p.name}" if p.kind is _P.KEYWORD_ONLY else p.name for p in params]
+    return ", ".join(stars.get(p.kind, "") + text for p, text in zip(params, named, strict=True))
 
 
 def _member(member: Member) -> list[str]:
@@ -299,14 +266,12 @@ def _member(member: Member) -> list[str]:
 
 def _class(spec: ClassSpec, reader: Reader) -> list[str]:
     cls, is_client = spec.async_cls, spec.async_cls is reader.client_cls
-    alias = f"_Async{cls.__name__}"
-    doc = inspect.getdoc(cls) or ""
-    if is_client:  # the sync client's own text, then the async client's Args: section
-        doc = inspect.getdoc(importlib.import_module(f"{PACKAGE}.sync._portal").ClientBase) or ""
-        args_doc = inspect.getdoc(cls) or ""
-        if "\nArgs:" not in args_doc or "\n\nA client made" not in doc:
+    alias, doc = f"_Async{cls.__name__}", inspect.getdoc(cls) or ""
+    if is_client:  # the sync client's own text (on ClientBase), then the async client's Args:
+        own = inspect.getdoc(importlib.import_module(f"{PACKAGE}.sync._portal").ClientBase) or ""
+        if "\n\nArgs:" not in doc or "\n\nA client made" not in own:
             raise GenerationError("unexpected docstring of AsyncClient or ClientBase")
-        doc = doc[: doc.index("\n\nA client made")] + args_doc[args_doc.index("\n\nArgs:") :]
+        doc = own[: own.index("\n\nA client made")] + doc[doc.index("\n\nArgs:") :]
     lines = [f"class {spec.sync_name}({'ClientBase' if is_client else f'SyncResource[{alias}]'}):"]
     lines += _docstring(doc, "    ")
     if not is_client:
@@ -315,18 +280,13 @@ def _class(spec: ClassSpec, reader: Reader) -> list[str]:
     for name, sync_cls, child_doc in spec.children:
         lines += ["", f"    {name}: {sync_cls}", *_docstring(child_doc, "    ")]
     if is_client:
-        params = reader.params(
-            inspect.getattr_static(cls, "__init__"),
-            sys.modules[cls.__module__],
-            "AsyncClient.__init__",
-        )
+        init = inspect.getattr_static(cls, "__init__")
+        params = reader.params(init, spec.module, "AsyncClient.__init__")
         lines += ["", f"    def __init__({_signature(params)}) -> None:"]
         lines.append(f"        super().__init__(AsyncClient({_arguments(params)}))")
-    if spec.children:
+    if kids := spec.children:
         lines += ["", "    def _bind_resources(self) -> None:"]
-        lines += [
-            f"        self.{n} = self._wrap({c}, self._async.{n})" for n, c, _ in spec.children
-        ]
+        lines += [f"        self.{n} = self._wrap({c}, self._async.{n})" for n, c, _ in kids]
     for member in spec.members:
         lines += ["", *_member(member)]
     return lines
@@ -336,9 +296,8 @@ def generate() -> str:
     """The formatted text of `_generated.py` for the async code as it is now."""
     reader = Reader()
     reader.add(reader.client_cls, "Client")
-    body = [
-        line for spec in list(reader.specs.values()) for line in ["", "", *_class(spec, reader)]
-    ]
+    specs = list(reader.specs.values())
+    body = [line for spec in specs for line in ["", "", *_class(spec, reader)]]
     head = [
         HEADER + MODULE_DOC,
         "from __future__ import annotations",
@@ -356,23 +315,8 @@ def generate() -> str:
 def _ruff(text: str) -> str:
     """Sort the imports and format, as `ruff check --fix` / `ruff format` would on the file."""
     for command in (["check", "--select", "I", "--fix", "--exit-zero"], ["format"]):
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "ruff",
-                *command,
-                "--quiet",
-                "--stdin-filename",
-                str(TARGET),
-                "-",
-            ],
-            input=text,
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            check=False,
-        )
+        args = [sys.executable, "-m", "ruff", *command, "--quiet", "--stdin-filename", str(TARGET)]
+        done = subprocess.run([*args, "-"], input=text, capture_output=True, text=True, cwd=ROOT)
         if done.returncode != 0:
             raise GenerationError(f"ruff {command[0]} failed:\n{done.stderr}")
         text = done.stdout
@@ -392,16 +336,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     path: Path = args.output
     if not args.check:
         path.write_text(text, encoding="utf-8")
-        return 0
-    current = path.read_text(encoding="utf-8") if path.exists() else ""
-    if current == text:
-        return 0
-    old, new = current.splitlines(keepends=True), text.splitlines(keepends=True)
-    sys.stdout.writelines(
-        difflib.unified_diff(old, new, f"{path} (committed)", f"{path} (generated)")
-    )
-    print(f"\n{path} is stale: run `python scripts/gen_sync.py`", file=sys.stderr)
-    return 1
+    elif (current := path.read_text(encoding="utf-8") if path.exists() else "") != text:
+        old, new = current.splitlines(keepends=True), text.splitlines(keepends=True)
+        diff = difflib.unified_diff(old, new, f"{path} (committed)", f"{path} (generated)")
+        sys.stdout.writelines(diff)
+        print(f"\n{path} is stale: run `python scripts/gen_sync.py`", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

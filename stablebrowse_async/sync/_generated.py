@@ -3,9 +3,8 @@
 # `python scripts/gen_sync.py --check` (`make drift`, part of `make check`) fails when it is stale.
 """The blocking classes of `stablebrowse_async.sync`: one per async class, each method a one-liner.
 
-Every method runs the async method of the same name through the client's
-portal (see `_portal.py`); names, keyword arguments, defaults, return types
-and exceptions are those of the async client.
+Each runs the async method of the same name through the client's portal (`_portal.py`):
+same arguments, defaults, return types and exceptions.
 """
 
 from __future__ import annotations
@@ -47,14 +46,12 @@ __all__ = ["ApiKeys", "Client", "Credentials", "Design", "EndUser", "Sessions", 
 class Client(ClientBase):
     """The StableBrowse API client for blocking code: the methods of `AsyncClient`, without ``await``.
 
-    Safe to share between threads; usable from plain scripts, Django/Flask views
-    and Celery workers. Its calls run in one event-loop thread the client starts
-    on first use and stops on `close()` (or at the end of a ``with`` block, or at
-    interpreter exit). Calling it from a thread that runs an event loop raises
-    `RuntimeError` (use `AsyncClient` there), except in a Jupyter notebook's
-    cells, where it works as in a script. Ctrl-C cancels the request in flight.
-    After ``os.fork()`` the child keeps the client and starts its own loop thread
-    on first use.
+    Safe to share between threads; for scripts, Django/Flask views, Celery
+    workers and Jupyter notebooks. Its calls run in one event-loop thread it
+    starts on first use and stops on `close()` (or a ``with`` block's end, or
+    interpreter exit). From any other thread running an event loop they raise
+    `RuntimeError`: use `AsyncClient` there. Ctrl-C cancels the request in
+    flight. After ``os.fork()`` the child starts its own loop thread.
 
     Args:
         api_key: API key (``sb_live_...``) or dashboard token; defaults to
@@ -155,11 +152,11 @@ class Client(ClientBase):
         poll_interval: float | PollSchedule | None = None,
         poll_timeout: float | None = None,
     ) -> Client:
-        """A copy with other settings on this client's loop thread and pool.
+        """A copy with other settings that shares this client's connection pool.
 
         This is the per-call override: ``client.with_options(max_retries=0).tasks.get(id)``.
-        It is cheap (no new thread, no new pool) and owns neither: closing it does
-        nothing; closing the original closes both. It follows the original across ``os.fork()``.
+        It is cheap (no new pool). Closing the copy does not close the pool;
+        closing the original does.
         """
         return self._wrap(
             Client,
