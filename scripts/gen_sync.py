@@ -268,10 +268,10 @@ def _class(spec: ClassSpec, reader: Reader) -> list[str]:
     cls, is_client = spec.async_cls, spec.async_cls is reader.client_cls
     alias, doc = f"_Async{cls.__name__}", inspect.getdoc(cls) or ""
     if is_client:  # the sync client's own text (on ClientBase), then the async client's Args:
-        own = inspect.getdoc(importlib.import_module(f"{PACKAGE}.sync._portal").ClientBase) or ""
-        if "\n\nArgs:" not in doc or "\n\nA client made" not in own:
-            raise GenerationError("unexpected docstring of AsyncClient or ClientBase")
-        doc = own[: own.index("\n\nA client made")] + doc[doc.index("\n\nArgs:") :]
+        own = inspect.getdoc(importlib.import_module(f"{PACKAGE}.sync._portal").ClientBase)
+        if not own or "\n\nArgs:" not in doc:
+            raise GenerationError("AsyncClient's docstring has no Args: section")
+        doc = own + doc[doc.index("\n\nArgs:") :]
     lines = [f"class {spec.sync_name}({'ClientBase' if is_client else f'SyncResource[{alias}]'}):"]
     lines += _docstring(doc, "    ")
     if not is_client:

@@ -1,17 +1,14 @@
 """The hand-written half of the sync facade: one event-loop thread per `Client`.
 
-`Portal` owns the `AsyncClient` and an asyncio loop in a daemon thread started on
-first use. Generated classes hold their async twin and hand its coroutines to
-`Portal.call`: two thread hand-offs (the caller schedules the coroutine and blocks
-on its future; the loop sets it). Ctrl-C in the caller cancels the coroutine. A
-forked child keeps the `AsyncClient` (its pool drops the parent's sockets itself)
-and starts a new loop thread on first use.
+`Portal` owns the `AsyncClient` and a loop thread started on first use; generated
+classes hold their async twin and hand its coroutines to `Portal.call`: two thread
+hand-offs (the caller schedules the coroutine and blocks on its future; the loop
+sets it). A forked child keeps the `AsyncClient` and starts a new loop thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-import atexit
 import os
 import sys
 import threading
@@ -36,20 +33,20 @@ T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 A = TypeVar("A")
 S = TypeVar("S", bound="SyncResource[Any]")
+_Coro = Coroutine[Any, Any, T]
 
 #: How long a blocked caller sleeps between looks at its future: forever on POSIX,
 #: where a lock wait returns to run signal handlers (Ctrl-C); in slices elsewhere.
 _SLICE = None if os.name == "posix" else 0.1
-THREAD_NAME = "stablebrowse-sync-loop"
+_THREAD = "stablebrowse-sync-loop"
 _REFUSED = (
-    "stablebrowse_async.sync.Client was called from a thread that is running an event loop: "
-    "blocking here would freeze that loop (or deadlock). In async code use "
-    "stablebrowse_async.AsyncClient and await its methods instead."
+    "stablebrowse_async.sync.Client was called from a thread that is running an event loop: blocking"
+    " here would freeze that loop (or deadlock). In async code use stablebrowse_async.AsyncClient"
+    " and await its methods instead."
 )
-#: Every live Portal, for the fork and exit hooks (weak: it keeps no client alive).
+#: Every live Portal, for the fork hook (weak: it keeps no client alive).
 _portals: weakref.WeakSet[Portal] = weakref.WeakSet()
-#: Loops a forked child inherited: never run, closed or collected there (their
-#: thread does not exist in the child; their file descriptors are the parent's).
+#: Loops a forked child inherited: never run, closed or collected there (they are the parent's).
 _inherited: list[object] = []
 
 
@@ -68,15 +65,7 @@ def blocking_allowed() -> bool:
     ipython = sys.modules.get("IPython")
     if ipython is None or threading.current_thread() is not threading.main_thread():
         return False
-    return getattr(ipython.get_ipython(), "kernel", None) is not None
-
-
-def _new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop  # (the `speed` extra)
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
+    return getattr(ipython.get_ipython(), "kernel", None) is not None  # a Jupyter kernel's shell
 
 
 def _serve(loop: asyncio.AbstractEventLoop) -> None:
@@ -101,12 +90,10 @@ async def _cancel_others(then: Callable[[], Awaitable[object]]) -> None:
 def _wait(future: futures.Future[T]) -> T:
     """Block until `future` is done; on an exception in this thread (Ctrl-C), cancel it and re-raise."""
     try:
-        while True:
-            try:
-                return future.result(_SLICE)
-            except futures.TimeoutError:
-                if future.done():  # the coroutine's own TimeoutError
-                    return future.result()
+        while not future.done():
+            with suppress(futures.TimeoutError):  # a slice ended (or the call raised it)
+                future.result(_SLICE)
+        return future.result()
     except futures.CancelledError:
         raise RuntimeError("the Client was closed while this call was in flight") from None
     except BaseException:
@@ -136,8 +123,8 @@ class _State:
                 thread.join()
 
     def collected(self) -> None:
-        """The Client was garbage-collected open: close it, unless this thread may not wait."""
-        if blocking_allowed():  # not from the loop thread itself: the exit hook will
+        """The Client was dropped (or the interpreter exits) open: close it, if this thread may wait."""
+        if blocking_allowed():  # not in the loop thread itself, which would wait for itself
             with suppress(Exception):
                 self.shutdown()
 
@@ -150,13 +137,7 @@ class Portal:
     def __init__(self, client: AsyncClient) -> None:
         self.client, self._state, self._lock = client, _State(client), threading.Lock()
         self._finalizer = weakref.finalize(self, self._state.collected)
-        self._finalizer.atexit = False
         _portals.add(self)
-
-    @property
-    def closed(self) -> bool:
-        """True once `close` ran."""
-        return self._state.closed
 
     def _loop(self) -> asyncio.AbstractEventLoop:
         # The running loop, started on first use (call with the lock held).
@@ -164,15 +145,18 @@ class Portal:
         if state.closed:
             raise RuntimeError("this Client is closed; create a new one")
         if state.loop is None:
-            state.loop = _new_loop()
-            state.thread = threading.Thread(target=_serve, args=(state.loop,), name=THREAD_NAME)
-            state.thread.daemon = True
-            state.thread.start()
+            try:
+                import uvloop  # (the `speed` extra)
+
+                loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+            except ImportError:
+                loop = asyncio.new_event_loop()
+            thread = threading.Thread(target=_serve, args=(loop,), name=_THREAD, daemon=True)
+            state.loop, state.thread = loop, thread
+            thread.start()
         return state.loop
 
-    def call(
-        self, fn: Callable[P, Coroutine[Any, Any, T]], /, *args: P.args, **kwargs: P.kwargs
-    ) -> T:
+    def call(self, fn: Callable[P, _Coro[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``await fn(*args, **kwargs)`` (an ``async def``) in the loop thread; return its result."""
         if not blocking_allowed():
             raise RuntimeError(_REFUSED)
@@ -202,21 +186,14 @@ def _after_fork_in_child() -> None:
             state.loop = state.thread = None
 
 
-@atexit.register
-def _close_all_at_exit() -> None:
-    for portal in list(_portals):
-        with suppress(Exception):
-            portal.close()
-
-
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class _AsyncClosingIterator(Protocol[T_co]):
-    def __anext__(self) -> Coroutine[Any, Any, T_co]: ...
+    def __anext__(self) -> _Coro[T_co]: ...
 
-    def aclose(self) -> Coroutine[Any, Any, object]: ...
+    def aclose(self) -> _Coro[object]: ...
 
 
 class SyncIterator(Generic[T]):
@@ -247,7 +224,7 @@ class SyncIterator(Generic[T]):
         """Stop the work behind the iterator now and wait until it is cleaned up. Idempotent."""
         if not self._closed:
             self._closed = True
-            if not self._portal.closed:
+            if not self._portal._state.closed:
                 self._portal.call(self._iterator.aclose)
 
     def __enter__(self) -> Self:
@@ -293,9 +270,6 @@ class ClientBase(SyncResource["AsyncClient"]):
     interpreter exit). From any other thread running an event loop they raise
     `RuntimeError`: use `AsyncClient` there. Ctrl-C cancels the request in
     flight. After ``os.fork()`` the child starts its own loop thread.
-
-    A client made by its constructor owns its `Portal`; a `with_options` copy
-    wraps the async copy on the same portal and owns nothing.
     """
 
     __slots__ = ("__dict__", "__weakref__")
@@ -306,7 +280,7 @@ class ClientBase(SyncResource["AsyncClient"]):
     @property
     def is_closed(self) -> bool:
         """True once `close()` ran (on the original client, for a `with_options` copy)."""
-        return self._portal.closed
+        return self._portal._state.closed
 
     def close(self) -> None:
         """Close the connection pool and stop the loop thread. Idempotent.
