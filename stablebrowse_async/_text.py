@@ -53,9 +53,8 @@ def visible(text: str, *, keep: str = "") -> str:
     """`text` with every control, bidi and lone-surrogate character written as an escape.
 
     ``visible("a\\x1b[2Jb")`` is ``"a\\\\x1b[2Jb"``: the bracket stays, the ESC
-    becomes the four characters ``\\x1b``. Characters in `keep` (only
-    ``"\\n"`` and ``"\\t"`` make sense, for multi-line display) are left
-    as they are. Backslashes are not doubled: the result is for reading,
+    becomes the four characters ``\\x1b``. Characters in `keep` (``"\\n"``, for
+    multi-line display) are left as they are. Backslashes are not doubled: the result is for reading,
     not for parsing back.
     """
     return _pattern(keep).sub(_shown_match, text)

@@ -58,15 +58,15 @@ def text(
 ) -> Text:
     """`value` as a rich `Text`: never markup, every control character shown as an escape.
 
-    None is the empty text. With `multiline`, newlines and tabs are kept
-    (for results and task texts shown in a panel); otherwise the value is
-    one line, as `plain` makes it. `style` is the caller's own (trusted)
+    None is the empty text. With `multiline`, newlines are kept (for
+    results and task texts shown in a panel); otherwise the value is one
+    line, as `plain` makes it. `style` is the caller's own (trusted)
     style; `limit` cuts the value to that many characters first.
     """
     if value is None:
         return Text("", style=style)
     if multiline:
-        return Text(visible(_cut(str(value), limit), keep="\n\t"), style=style)
+        return Text(visible(_cut(str(value), limit), keep="\n"), style=style)
     return Text(plain(value, limit=limit), style=style)
 
 
