@@ -18,9 +18,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-# Imported for its effect: the package logger gets the filter that keeps logged
-# data from forging lines or driving a terminal (see `_logging`).
-from . import _logging as _logging
 from ._version import __version__
 from .errors import (
     AmbiguousRequestError,

@@ -4,8 +4,9 @@ Everything the SDK logs goes through the ``stablebrowse_async`` logger
 (`logger`, or `get_logger` for a child). The SDK adds no handler and sets no
 level: the application decides where records go. What this module does
 guarantee, wherever they go, is that a logged value cannot forge a line or
-drive a terminal: `VisibleFilter`, attached to the package logger when
-``stablebrowse_async`` is imported, rewrites the message and every argument
+drive a terminal: `VisibleFilter`, attached to the package logger as soon
+as the client module is imported (before any request can be logged; not by
+a bare ``import stablebrowse_async``, which stays free of `logging`), rewrites the message and every argument
 of each record with `stablebrowse_async._text.visible`, so a task text, an
 id or a server's error message holding ``"\\n2026-01-01 INFO forged line"``
 or ``"\\x1b[2J"`` is logged on one line, its controls shown as ``\\n`` and

@@ -1,9 +1,10 @@
 """The typer application behind ``stablebrowse``: a thin shell over `AsyncClient`.
 
 Every command builds one client inside ``asyncio.run``, calls the SDK, and
-prints the answer (rich on a terminal, JSON with ``--json``). Errors become
-one line on stderr and an exit code (see `exits`); secrets are never printed,
-except the new key from ``api-keys create``, once, on purpose.
+hands the answer to `render` (panels and tables, or JSON with ``--json``),
+which shows every value from the user or the server as inert text (`safe`).
+Errors become one line on stderr and an exit code (see `exits`); secrets are
+never printed, except the new key from ``api-keys create``, once, on purpose.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
@@ -215,6 +215,9 @@ def _check(
     return shown
 
 
+_FIXED = MARK + "".join(FRAGMENTS)
+
+
 @settings(
     max_examples=8,
     derandomize=True,
@@ -223,6 +226,30 @@ def _check(
     suppress_health_check=list(HealthCheck),
 )
 @given(payload=payloads())
+@example(  # the emulator scripted by text directives; the task fails
+    payload=Payload(
+        task=_FIXED,
+        result=_directive_safe(_FIXED),
+        error=_directive_safe("x" * 3000 + _FIXED),
+        step=_FIXED,
+        label=_FIXED[:100],
+        user=_FIXED[:200],
+        key=_FIXED[:100],
+        by_directive=True,
+    )
+)
+@example(  # the emulator scripted in code (JSON result, step messages); the task completes
+    payload=Payload(
+        task=_FIXED + "[/]" * 1000,
+        result=_FIXED,
+        error=None,
+        step=_FIXED,
+        label=_FIXED[:100],
+        user=_FIXED[:200],
+        key=_FIXED[:100],
+        by_directive=False,
+    )
+)
 def test_every_printing_command_shows_hostile_text_literally_and_inertly(
     payload: Payload,
     sb: Invoke,
