@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 import attrs
@@ -126,7 +126,7 @@ class raw_method(Generic[R, P, T]):
 
     __slots__ = ("doc", "func", "name")
 
-    def __init__(self, func: Callable[Concatenate[R, P], Awaitable[T]]) -> None:
+    def __init__(self, func: Callable[Concatenate[R, P], Coroutine[Any, Any, T]]) -> None:
         self.func = func
         self.name = func.__name__
         self.doc = f"Like `{func.__qualname__}`, returning a `RawResponse` around its result."
@@ -137,11 +137,11 @@ class raw_method(Generic[R, P, T]):
     @overload
     def __get__(
         self, instance: RawResponses[R], owner: type[Any]
-    ) -> Callable[P, Awaitable[RawResponse[T]]]: ...
+    ) -> Callable[P, Coroutine[Any, Any, RawResponse[T]]]: ...
 
     def __get__(
         self, instance: RawResponses[R] | None, owner: type[Any]
-    ) -> Self | Callable[P, Awaitable[RawResponse[T]]]:
+    ) -> Self | Callable[P, Coroutine[Any, Any, RawResponse[T]]]:
         if instance is None:
             return self
         func = self.func
