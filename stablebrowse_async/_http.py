@@ -278,8 +278,9 @@ class HttpTransport:
         base = URL(self.base_url)
         # Logs and spans show "/v1/tasks/{taskId}": the base URL's path, then the route template.
         self._route_prefix = base.path.rstrip("/")
-        self._host = base.host
-        self._port = base.port
+        # `_resolve_base_url` guarantees a host; yarl knows the scheme's default port.
+        self._host = base.host or ""
+        self._port = base.port or 0
 
     def with_options(self, options: RequestOptions) -> HttpTransport:
         """A transport sharing this one's pool and rate-limit gate, with other options."""
@@ -494,7 +495,7 @@ class HttpTransport:
             answer = await self._send(method, url, data, headers, params)
         except BaseException as error:
             if span is not None:
-                _tracing.end_request(span, None, error)
+                _tracing.end_request(span, error)
             if logger.isEnabledFor(logging.INFO):
                 logger.info(
                     "%s %s -> %s after %.1f ms (retry %d)",
@@ -507,7 +508,7 @@ class HttpTransport:
             raise
         answer.elapsed = elapsed = time.perf_counter() - started
         if span is not None:
-            _tracing.end_request(span, answer.status, None)
+            _tracing.end_request(span, answer.status)
         if logger.isEnabledFor(logging.INFO):
             logger.info(
                 "%s %s -> %d in %.1f ms (retry %d, request id %s)",

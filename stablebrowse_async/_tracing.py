@@ -42,19 +42,20 @@ def start_request(
     tracer: Tracer,
     method: str,
     route: str,
-    host: str | None,
-    port: int | None,
+    host: str,
+    port: int,
     retry: int,
     headers: Mapping[str, str] | None,
 ) -> tuple[Span, Mapping[str, str] | None]:
     """Start the CLIENT span of one attempt; return it and `headers` plus ``traceparent``."""
     span = tracer.start_span(f"{method} {route}", kind=SpanKind.CLIENT)
     if span.is_recording():
-        attributes: dict[str, Any] = {"http.request.method": method, "url.template": route}
-        if host is not None:
-            attributes["server.address"] = host
-        if port is not None:
-            attributes["server.port"] = port
+        attributes: dict[str, Any] = {
+            "http.request.method": method,
+            "url.template": route,
+            "server.address": host,
+            "server.port": port,
+        }
         if retry:
             attributes["http.request.resend_count"] = retry
         span.set_attributes(attributes)
@@ -66,16 +67,16 @@ def start_request(
     return span, carrier
 
 
-def end_request(span: Span, status: int | None, error: BaseException | None) -> None:
-    """End an attempt's span with its HTTP status, or the error class that ended it."""
+def end_request(span: Span, outcome: int | BaseException) -> None:
+    """End an attempt's span with its HTTP status, or the error that left it without one."""
     if span.is_recording():
-        if status is not None:
-            span.set_attribute("http.response.status_code", status)
-            if status >= 400:
-                span.set_attribute("error.type", str(status))
+        if isinstance(outcome, int):
+            span.set_attribute("http.response.status_code", outcome)
+            if outcome >= 400:
+                span.set_attribute("error.type", str(outcome))
                 span.set_status(StatusCode.ERROR)
-        elif error is not None:
-            span.set_attribute("error.type", error_type(error))
+        else:
+            span.set_attribute("error.type", error_type(outcome))
             span.set_status(StatusCode.ERROR)
     span.end()
 
@@ -83,8 +84,9 @@ def end_request(span: Span, status: int | None, error: BaseException | None) -> 
 def error_type(error: BaseException) -> str:
     """The class name that says what ended an attempt (``error.type``, and the log line)."""
     # A connection that never opened is raised wrapped; name what really happened.
-    cause = error.__cause__ if type(error).__name__ == "_NotSent" else error
-    return type(cause if cause is not None else error).__qualname__
+    if type(error).__name__ == "_NotSent":
+        error = error.__cause__ or error
+    return type(error).__qualname__
 
 
 class TaskWatch:

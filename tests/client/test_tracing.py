@@ -155,6 +155,27 @@ async def test_a_span_per_waited_task(
     assert again.task_id == done.task_id
 
 
+async def test_waiting_for_an_unknown_task(
+    client: AsyncClient, spans: InMemorySpanExporter
+) -> None:
+    with pytest.raises(NotFoundError):
+        await client.tasks.wait("no-such-task")
+    (waited,) = [s for s in spans.get_finished_spans() if s.name == "stablebrowse.task"]
+    assert _attributes(waited) == {"stablebrowse.task.polls": 1, "error.type": "NotFoundError"}
+
+
+async def test_tracing_off_is_the_path_without_opentelemetry(
+    client: AsyncClient, emu: Emulator, spans: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stablebrowse_async import _tracing
+
+    monkeypatch.setattr(_tracing, "TRACER", None)  # what the guarded import leaves without otel
+    done = await client.tasks.run(end_user_id="alice", task="x", poll_timeout=30)
+    assert done.status.value == "completed"
+    assert spans.get_finished_spans() == ()
+    assert not any("traceparent" in r.headers for r in emu.requests)
+
+
 async def test_task_span_records_failure_and_timeout(
     client: AsyncClient, spans: InMemorySpanExporter
 ) -> None:
