@@ -181,7 +181,27 @@ async def _measure_tracing(
     finally:
         _tracing.TRACER = api_tracer
         provider.shutdown()
-    return {key: round(median(values), 1) for key, values in samples.items()}
+    figures = {key: round(median(values), 1) for key, values in samples.items()}
+    figures["api_only_hooks_us"] = round(_hook_cost(api_tracer), 2)
+    return figures
+
+
+def _hook_cost(tracer: Any) -> float:
+    """µs per attempt of the tracing hooks alone with the API and no SDK (no I/O: stable)."""
+    import timeit
+
+    from stablebrowse_async import _tracing
+
+    headers = {"Accept": "application/json"}
+
+    def hooks() -> None:
+        span, _ = _tracing.start_request(
+            tracer, "GET", "/v1/tasks/{taskId}", "127.0.0.1", 443, 0, headers
+        )
+        _tracing.end_request(span, 200)
+
+    calls = 100_000
+    return min(timeit.repeat(hooks, number=calls, repeat=5)) / calls * 1e6
 
 
 def run(quick: bool) -> dict[str, Any]:
@@ -294,6 +314,10 @@ def report(figures: dict[str, Any]) -> None:
                     f"  {label:<14} {name:<24} {tracing[f'{mode}_{shape}_rate']:>9.0f} "
                     f"{cpu:>12.1f} ({cpu - off:+.1f})"
                 )
+        print(
+            "  tracing hooks alone, API without SDK (timeit, no I/O): "
+            f"{tracing['api_only_hooks_us']:.2f} µs per attempt"
+        )
     else:
         print("  tracing: opentelemetry-api not installed (the otel extra): not measured")
     uv = figures.get("uvloop")
