@@ -55,5 +55,11 @@ dist: $(STAMP)
 	$(BIN)/python -m build --outdir dist
 	$(BIN)/twine check --strict dist/*
 
+# Mutation testing of the core modules (not part of make test; see the README's Development).
+# MODULES="_convert types" limits the run; results are cached in mutants/.
+MODULES ?=
+mutation: $(STAMP)
+	$(BIN)/python scripts/mutation.py $(MODULES)
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage htmlcov dist
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage htmlcov dist mutants
