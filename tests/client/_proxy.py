@@ -8,7 +8,9 @@ It does what a corporate proxy does with the SDK's traffic, on real sockets:
 - ``CONNECT host:port`` opens a tunnel and pipes bytes both ways (what a
   client does for an ``https://`` target);
 - with `credentials`, a request without the matching ``Proxy-Authorization:
-  Basic ...`` gets ``407 Proxy Authentication Required``.
+  Basic ...`` gets ``407 Proxy Authentication Required``;
+- with `refuse`, every request gets that status (a proxy whose policy forbids
+  the destination answers ``403``).
 
 Every request line it sees is recorded in `seen`, with whether it was
 authorised. It forwards to loopback targets only, and every read is bounded
@@ -40,8 +42,11 @@ class Seen:
 class ForwardProxy:
     """``async with ForwardProxy() as proxy``: `proxy.url` is ``http://127.0.0.1:PORT``."""
 
-    def __init__(self, credentials: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self, credentials: tuple[str, str] | None = None, refuse: int | None = None
+    ) -> None:
         self.credentials = credentials
+        self.refuse = refuse
         self.seen: list[Seen] = []
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -101,6 +106,13 @@ class ForwardProxy:
                 b"HTTP/1.1 407 Proxy Authentication Required\r\n"
                 b'Proxy-Authenticate: Basic realm="test"\r\n'
                 b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+            await writer.drain()
+            return
+        if self.refuse is not None:
+            writer.write(
+                f"HTTP/1.1 {self.refuse} Refused\r\nContent-Length: 0\r\n"
+                "Connection: close\r\n\r\n".encode()
             )
             await writer.drain()
             return

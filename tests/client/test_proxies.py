@@ -279,3 +279,29 @@ def test_the_sync_client_goes_through_the_proxy(emu_thread: EmulatorThread) -> N
     finally:
         emu_thread.call(forward.__aexit__)
     assert [(s.method, s.authorized) for s in forward.seen] == [("POST", True)]
+
+
+async def test_a_failed_tunnel_through_the_environment_proxy_hides_its_password(
+    emu: Emulator, locked_proxy: ForwardProxy, clean_env: pytest.MonkeyPatch
+) -> None:
+    """From HTTPS_PROXY, aiohttp keeps the credentials as a BasicAuth in the connection key."""
+    clean_env.setenv("HTTPS_PROXY", locked_proxy.url_with(USER, PASSWORD))
+    https = emu.url.replace("http://", "https://")
+    async with AsyncClient(emu.api_key, base_url=https, trust_env=True, max_retries=0) as client:
+        with pytest.raises(APIConnectionError) as info:
+            await client.tasks.get("some-task")
+    assert isinstance(info.value.__cause__, aiohttp.ClientConnectorError)
+    assert PASSWORD not in _everything_shown(info.value)
+    assert [(s.method, s.authorized) for s in locked_proxy.seen] == [("CONNECT", True)]
+
+
+async def test_a_tunnel_refused_by_policy_names_the_status(emu: Emulator) -> None:
+    https = emu.url.replace("http://", "https://")
+    async with ForwardProxy(refuse=403) as forward:
+        async with AsyncClient(
+            emu.api_key, base_url=https, proxy=forward.url, max_retries=0
+        ) as client:
+            with pytest.raises(APIConnectionError) as info:
+                await client.tasks.get("some-task")
+    assert "the proxy refused to open a tunnel to the API: HTTP 403" in str(info.value)
+    assert "user and password" not in str(info.value)
