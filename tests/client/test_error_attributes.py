@@ -9,11 +9,14 @@ from __future__ import annotations
 import pytest
 
 from stablebrowse_async import (
+    AmbiguousRequestError,
     APIConnectionError,
     APIResponseValidationError,
     AsyncClient,
     NotFoundError,
     TaskFailedError,
+    TaskRequest,
+    TaskStatus,
     TaskTimeoutError,
 )
 from stablebrowse_async.testing import Emulator, Fault
@@ -70,3 +73,16 @@ async def test_a_timeout_carries_the_poll_timeout(emu: Emulator) -> None:
             )
     assert info.value.timeout == 0.2
     assert "after 0.2s" in str(info.value)
+
+
+async def test_an_ambiguous_post_names_the_request(emu: Emulator, client: AsyncClient) -> None:
+    emu.faults.append(Fault("reset_after", route="POST /v1/tasks", times=1))
+    with pytest.raises(AmbiguousRequestError) as info:
+        await client.tasks.submit(end_user_id="alice", task="answer lost")
+    assert (info.value.method, info.value.path) == ("POST", "/tasks")
+    assert info.value.request == TaskRequest(end_user_id="alice", task="answer lost")
+
+
+def test_a_status_prints_as_its_wire_value() -> None:
+    assert str(TaskStatus.COMPLETED) == "completed"
+    assert f"{TaskStatus('paused-by-operator')}" == "paused-by-operator"
