@@ -41,7 +41,7 @@ from .errors import (
 
 if TYPE_CHECKING:
     from ._client import DEFAULT_BASE_URL, AsyncClient
-    from ._polling import PollSchedule, Progress, RunMany
+    from ._polling import AdaptiveSchedule, PollSchedule, Progress, RunMany
     from ._retry import RetryPolicy
     from .resources.end_users import CREDENTIAL_FIELDS
     from .types import (
@@ -60,6 +60,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "AsyncClient": "._client",
     "DEFAULT_BASE_URL": "._client",
+    "AdaptiveSchedule": "._polling",
     "PollSchedule": "._polling",
     "Progress": "._polling",
     "RunMany": "._polling",
@@ -84,6 +85,7 @@ __all__ = [
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "AdaptiveSchedule",
     "AmbiguousRequestError",
     "ApiKey",
     "AsyncClient",

@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from .._polling import PollSchedule, wait_for_task
+from .._polling import wait_for_task
+from .._schedule import AdaptiveSchedule, PollSchedule
 from ..types import Task, check_end_user_id
 from ._base import Resource, parse_created
 
@@ -73,7 +74,7 @@ class Design(Resource):
         end_user_id: str,
         extractors: Iterable[str] | None = None,
         enable_ip_rotation: bool = False,
-        poll_interval: float | PollSchedule | None = None,
+        poll_interval: float | PollSchedule | AdaptiveSchedule | None = None,
         poll_timeout: float | None = None,
     ) -> Task:
         """Start an extraction and wait for it; the result is on the returned task's `design`.

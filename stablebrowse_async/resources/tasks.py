@@ -7,7 +7,8 @@ from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from typing import Any
 
 from .._http import encode_segment
-from .._polling import PollSchedule, Progress, RunMany, wait_for_task
+from .._polling import Progress, RunMany, wait_for_task
+from .._schedule import AdaptiveSchedule, PollSchedule, coerce_schedule
 from ..errors import APIResponseValidationError
 from ..types import SessionSummary, Task, TaskRequest
 from ._base import Resource, field, parse, parse_created
@@ -87,7 +88,7 @@ class Tasks(Resource):
         self,
         task_id: str,
         *,
-        poll_interval: float | PollSchedule | None = None,
+        poll_interval: float | PollSchedule | AdaptiveSchedule | None = None,
         poll_timeout: float | None = None,
     ) -> Task:
         """Poll an existing task until it ends (for example to resume after a restart).
@@ -100,7 +101,9 @@ class Tasks(Resource):
         encode_segment(task_id, "task_id")
         schedule, timeout = self._poll_settings(poll_interval, poll_timeout)
         first = await self.get(task_id)
-        return await wait_for_task(self.get, first, schedule=schedule, poll_timeout=timeout)
+        return await wait_for_task(
+            self.get, first, schedule=schedule, poll_timeout=timeout, submitted=False
+        )
 
     async def run(
         self,
@@ -112,7 +115,7 @@ class Tasks(Resource):
         schema: Mapping[str, Any] | None = None,
         max_steps: int | None = None,
         include_html_dump: bool | None = None,
-        poll_interval: float | PollSchedule | None = None,
+        poll_interval: float | PollSchedule | AdaptiveSchedule | None = None,
         poll_timeout: float | None = None,
     ) -> Task:
         """Submit a task and poll until it ends; returns the completed record.
@@ -139,7 +142,7 @@ class Tasks(Resource):
         *,
         concurrency: int = 64,
         max_in_flight: int = 10_000,
-        poll_interval: float | PollSchedule | None = None,
+        poll_interval: float | PollSchedule | AdaptiveSchedule | None = None,
         poll_timeout: float | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         on_submitted: Callable[[int, Task], None] | None = None,
@@ -170,6 +173,7 @@ class Tasks(Resource):
             schedule=schedule,
             poll_timeout=timeout,
             concurrency=concurrency,
+            connection_limit=self._client._pool.limit,
             max_in_flight=max_in_flight,
             on_progress=on_progress,
             on_submitted=on_submitted,
@@ -177,12 +181,12 @@ class Tasks(Resource):
         )
 
     def _poll_settings(
-        self, poll_interval: float | PollSchedule | None, poll_timeout: float | None
-    ) -> tuple[PollSchedule, float]:
+        self,
+        poll_interval: float | PollSchedule | AdaptiveSchedule | None,
+        poll_timeout: float | None,
+    ) -> tuple[PollSchedule | AdaptiveSchedule, float]:
         schedule = (
-            self._client.poll_schedule
-            if poll_interval is None
-            else PollSchedule.coerce(poll_interval)
+            self._client.poll_schedule if poll_interval is None else coerce_schedule(poll_interval)
         )
         timeout = self._client.poll_timeout if poll_timeout is None else poll_timeout
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):

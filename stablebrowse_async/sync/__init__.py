@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from .. import (
     DEFAULT_BASE_URL,
+    AdaptiveSchedule,
     AmbiguousRequestError,
     APIConnectionError,
     ApiKey,
@@ -58,6 +59,7 @@ __all__ = [
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "AdaptiveSchedule",
     "AmbiguousRequestError",
     "ApiKey",
     "ApiKeys",
