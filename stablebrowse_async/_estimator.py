@@ -81,7 +81,11 @@ class DurationModel:
         "_dirty",
         "_events",
         "_exposure",
+        "_fresh",
         "_hazard",
+        "_median",
+        "_pending",
+        "_total",
         "_unit",
         "half_life",
         "ignored",
@@ -100,6 +104,10 @@ class DurationModel:
         self._hazard = [0.0] * NBINS
         self._cum = [0.0] * (NBINS + 1)
         self._dirty = False
+        self._pending = 0.0  # exposure added since the last refresh
+        self._total = 0.0  # exposure at the last refresh
+        self._median: float | None = None
+        self._fresh = 0  # completions since the last refresh
         self.observed = 0
         """Completions learned (not decayed)."""
         self.ignored = 0
@@ -120,7 +128,11 @@ class DurationModel:
                 break
             exposure[k] += unit * (min(high, end) - max(low, start))
             k += 1
-        self._dirty = True
+        # Hazards are re-estimated once the exposure grew by 2 % (or at the next
+        # completion): re-estimating them after every poll would cost more than the poll.
+        self._pending += unit * (end - start)
+        if self._pending > 0.02 * self._total:
+            self._dirty = True
 
     def finish(self, duration: float) -> None:
         """Learn one completion after `duration` seconds (exposure is credited separately)."""
@@ -132,7 +144,10 @@ class DurationModel:
             self._unit = 1.0
         self._events[bin_of(duration)] += self._unit
         self.observed += 1
-        self._dirty = True
+        self._fresh += 1
+        # Re-estimated at once while little is known, then every 1 % of what was learned.
+        if self._fresh >= 0.01 * self.observed_weight_hint:
+            self._dirty = True
 
     def learn(self, duration: float) -> None:
         """Learn one task that took `duration` seconds, seen from start to end."""
@@ -140,6 +155,11 @@ class DurationModel:
         self.finish(duration)
 
     # -- what was learned ---------------------------------------------------
+
+    @property
+    def observed_weight_hint(self) -> float:
+        """About how many completions the model holds after forgetting (cheap)."""
+        return min(float(self.observed), 1.44 * self.half_life)
 
     @property
     def weight(self) -> float:
@@ -158,15 +178,32 @@ class DurationModel:
         if not self._dirty:
             return
         events, exposure = self._events, self._exposure
+        self._total = sum(exposure)
+        self._pending = 0.0
+        self._fresh = 0
         hazard = self._hazard
+        # Pooled over neighbours with running sums over a sliding window.
+        width = 2 * POOL + 1
+        ev_prefix = [0.0]
+        ex_prefix = [0.0]
         for k in range(NBINS):
-            lo, hi = max(0, k - POOL), min(NBINS, k + POOL + 1)
-            spent = sum(exposure[lo:hi])
-            hazard[k] = sum(events[lo:hi]) / spent if spent > 0 else 0.0
+            ev_prefix.append(ev_prefix[-1] + events[k])
+            ex_prefix.append(ex_prefix[-1] + exposure[k])
+        for k in range(NBINS):
+            lo, hi = max(0, k - POOL), min(NBINS, k - POOL + width)
+            spent = ex_prefix[hi] - ex_prefix[lo]
+            hazard[k] = (ev_prefix[hi] - ev_prefix[lo]) / spent if spent > 0 else 0.0
         cum = self._cum
         for k in range(NBINS):
             cum[k + 1] = cum[k] + hazard[k] * (_EDGES[k + 1] - _EDGES[k])
         self._dirty = False
+        self._median = self.quantile(0.5)
+
+    @property
+    def median(self) -> float | None:
+        """The estimated median duration (None until the model can say)."""
+        self._refresh()
+        return self._median
 
     def hazard_at(self, age: float) -> float:
         """Estimated completions per second per running task at `age` seconds."""

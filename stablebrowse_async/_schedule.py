@@ -100,6 +100,8 @@ class Track:
 
 
 _PLAIN, _SENTINEL, _PARKED, _DONE = 0, 1, 2, 3
+#: Completions over which the typical duration (the scale of a poll's cost) moves.
+_SCALE_MEMORY = 32.0
 
 
 @attrs.frozen
@@ -234,7 +236,7 @@ class AdaptiveSchedule:
         prior: Mapping[str, Any] | Iterable[float] | None = None,
         min_interval: float = 0.2,
         max_interval: float = 15.0,
-        poll_cost: float = 0.05,
+        poll_cost: float = 0.04,
         jitter: float = 0.1,
         fallback: PollSchedule | None = None,
         sentinels: int = 16,
@@ -276,6 +278,9 @@ class AdaptiveSchedule:
         self._batch: weakref.WeakSet[Track] = weakref.WeakSet()
         self._probes: weakref.WeakSet[Track] = weakref.WeakSet()
         self._support = self._model.support()
+        median = self._model.quantile(0.5)
+        self._scale = math.log(median) if median is not None else None
+        self._surprises = 0
         self.epoch = 0
         """Bumped when what was learned may bring provisional polls earlier."""
         _SCHEDULES.add(self)
@@ -365,20 +370,26 @@ class AdaptiveSchedule:
             ):
                 model.ignored += 1
             else:
+                surprise = self._support is not None and model.survival(duration) > 0.98
                 model.expose(track.seen, duration)
                 model.finish(duration)
-                self._learned()
+                self._learned(duration, surprise)
             self._retire(track)
 
-    def _learned(self) -> None:
+    def _learned(self, duration: float, surprise: bool) -> None:
+        log = math.log(duration)
+        scale = self._scale
+        self._scale = log if scale is None else scale + (log - scale) / _SCALE_MEMORY
         support = self._model.support()
         before = self._support
         self._support = support
         observed = self._model.observed
+        self._surprises += surprise
         if (
             before is None
             or (support is not None and support[1] > before[1] * RATIO * 1.01)
             or (observed <= 1024 and observed & (observed - 1) == 0)
+            or (surprise and self._surprises & (self._surprises - 1) == 0)
         ):
             self.epoch += 1
 
@@ -400,24 +411,33 @@ class AdaptiveSchedule:
                 return max(self.min_interval, cap * (1.0 - self.jitter * rng()))
             shortest, longest = support
             beyond = age >= longest
-            track.provisional = age * RATIO * RATIO >= longest
             if beyond:
-                cap = fallback
+                # Past what was learned: never later than the fallback, except a
+                # batch task while sentinels probe (parked, re-planned when they report).
+                parked = track.role == _PLAIN and track in self._batch and self._probing()
+                cap = min(4.0 * fallback, 60.0) if parked else fallback
             else:
                 cap = min(
                     max(self.max_interval, shortest - age),
                     longest - age + self.fallback.from_age(longest),
                 )
-            if beyond and track.role == _SENTINEL:
+            if track.role == _SENTINEL:
                 cap = min(cap, self._dense(age))
-            if track.role == _PARKED:
+            elif track.role == _PARKED:
                 track.role = _PLAIN
             delay = self._until_expected_lag(age, cap)
+            # Re-planned when the model changes: plans near or past the edge of
+            # what was learned, and plans that wait longer than the fallback would.
+            track.provisional = age * RATIO * RATIO >= longest or delay > fallback
         if delay >= cap:
             delay = cap * (1.0 - self.jitter * rng())
         else:
             delay = min(cap, delay * (1.0 + self.jitter * (2.0 * rng() - 1.0)))
         return max(self.min_interval, delay)
+
+    def _probing(self) -> bool:
+        """Whether enough sentinels are live to let the other tasks of a batch wait for them."""
+        return len(self._probes) >= max(1, self.sentinels // 2)
 
     def _dense(self, age: float) -> float:
         """A sentinel's interval: denser than the fallback the more tasks it probes for."""
@@ -428,8 +448,16 @@ class AdaptiveSchedule:
     def _until_expected_lag(self, age: float, cap: float) -> float:
         """Seconds until the lag expected since `age` reaches the cost of a poll (at most `cap`)."""
         model = self._model
-        median = model.quantile(0.5, given_age=age)
-        cost = self.poll_cost * max(self.min_interval, median if median is not None else age)
+        # The price of a poll in seconds of lag: a fraction of the typical
+        # duration, the smaller of the model's median (unbiased by censoring,
+        # slow to follow a shift) and the recent completions' (fast, biased
+        # long within a batch whose short tasks finished first).
+        median = model.median
+        scale = min(
+            median if median is not None else age,
+            math.exp(self._scale) if self._scale is not None else age,
+        )
+        cost = self.poll_cost * max(self.min_interval, scale)
         end = age + cap
         gathered = 0.0
         alive = 1.0  # P(still running at the segment's start | running at `age`)
