@@ -31,6 +31,7 @@ brute force on small cases.
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Sequence
 
 __all__ = ["Point", "best_for_price", "evaluate", "frontier_at", "frontier_curve"]
@@ -167,7 +168,7 @@ def frontier_at(curve: Sequence[Point], polls: float) -> float:
     """The frontier's mean lag at `polls` per task (linear between hull points)."""
     if polls <= curve[0][0]:
         return curve[0][1] if polls >= curve[0][0] - 1e-12 else float("inf")
-    for (x1, y1, _), (x2, y2, _) in zip(curve, curve[1:]):
+    for (x1, y1, _), (x2, y2, _) in itertools.pairwise(curve):
         if polls <= x2:
             return y1 + (y2 - y1) * (polls - x1) / (x2 - x1)
     return curve[-1][1]

@@ -59,7 +59,7 @@ def test_the_curve_is_a_decreasing_convex_lower_bound(durations: list[float]) ->
     xs = [p[0] for p in curve]
     ys = [p[1] for p in curve]
     assert xs == sorted(xs)
-    assert all(b < a for a, b in zip(ys, ys[1:]))
+    assert all(b < a for a, b in itertools.pairwise(ys))
     # Every fixed schedule on the candidates lies on or above the curve.
     candidates = sorted(set(durations))
     for size in range(len(candidates)):
