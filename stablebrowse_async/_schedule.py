@@ -415,7 +415,7 @@ class AdaptiveSchedule:
                 # Past what was learned: never later than the fallback, except a
                 # batch task while sentinels probe (parked, re-planned when they report).
                 parked = track.role == _PLAIN and track in self._batch and self._probing()
-                cap = min(4.0 * fallback, 60.0) if parked else fallback
+                cap = min(4.0 * fallback if parked else fallback, self.max_interval)
             else:
                 cap = min(
                     max(self.max_interval, shortest - age),
