@@ -276,7 +276,7 @@ def test_a_cold_batch_parks_all_but_the_sentinels_until_one_reports() -> None:
     tracks = [schedule.begin(0.0, batch=True) for _ in range(50)]
     delays = [schedule.next_delay(t, 0.0) for t in tracks]
     assert all(d <= 1.0 for d in delays[:4])  # sentinels: no later than geometric
-    assert all(d > 1.0 and t.provisional for d, t in zip(delays[4:], tracks[4:]))
+    assert all(d > 1.0 and t.provisional for d, t in zip(delays[4:], tracks[4:], strict=True))
     epoch = schedule.epoch
     schedule.observe(tracks[0], finished(1.0), 1.0)
     assert schedule.epoch > epoch
