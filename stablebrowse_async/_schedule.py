@@ -88,7 +88,15 @@ def _positive(name: str) -> Callable[[Any, Any, Any], None]:
 class Track:
     """What a schedule knows about one watched task (created by ``begin``)."""
 
-    __slots__ = ("__weakref__", "born", "exact", "polls", "provisional", "role", "seen")
+    __slots__ = (
+        "__weakref__",
+        "born",
+        "exact",
+        "polls",
+        "provisional",
+        "role",
+        "seen",
+    )
 
     def __init__(self, born: float, *, exact: bool, role: int) -> None:
         self.born = born
@@ -102,6 +110,8 @@ class Track:
 _PLAIN, _SENTINEL, _PARKED, _DONE = 0, 1, 2, 3
 #: Completions over which the typical duration (the scale of a poll's cost) moves.
 _SCALE_MEMORY = 32.0
+#: A parked task waits this many times the fallback interval (re-planned when sentinels report).
+_PARK = 8.0
 
 
 @attrs.frozen
@@ -280,6 +290,7 @@ class AdaptiveSchedule:
         self._support = self._model.support()
         median = self._model.quantile(0.5)
         self._scale = math.log(median) if median is not None else None
+        self._planned_scale = self._scale  # the scale when `epoch` last moved
         self._surprises = 0
         self.epoch = 0
         """Bumped when what was learned may bring provisional polls earlier."""
@@ -385,13 +396,17 @@ class AdaptiveSchedule:
         self._support = support
         observed = self._model.observed
         self._surprises += surprise
+        planned = self._planned_scale
         if (
-            before is None
+            planned is None
+            or abs(self._scale - planned) > 0.25  # the price of a poll moved by more than ~28 %
+            or before is None
             or (support is not None and support[1] > before[1] * RATIO * 1.01)
             or (observed <= 1024 and observed & (observed - 1) == 0)
             or (surprise and self._surprises & (self._surprises - 1) == 0)
         ):
             self.epoch += 1
+            self._planned_scale = self._scale
 
     def next_delay(self, track: Track, now: float) -> float:
         """Seconds from `now` until the next poll of `track`; sets ``track.provisional``."""
@@ -403,7 +418,7 @@ class AdaptiveSchedule:
             if support is None:
                 track.provisional = track.role == _PARKED
                 if track.role == _PARKED:
-                    cap = min(4.0 * fallback, 60.0)
+                    cap = min(_PARK * fallback, 60.0)
                 elif track.role == _SENTINEL:
                     cap = min(fallback, self._dense(age))
                 else:
@@ -415,7 +430,7 @@ class AdaptiveSchedule:
                 # Past what was learned: never later than the fallback, except a
                 # batch task while sentinels probe (parked, re-planned when they report).
                 parked = track.role == _PLAIN and track in self._batch and self._probing()
-                cap = min(4.0 * fallback if parked else fallback, self.max_interval)
+                cap = min(_PARK * fallback if parked else fallback, self.max_interval)
             else:
                 cap = min(
                     max(self.max_interval, shortest - age),
@@ -445,19 +460,25 @@ class AdaptiveSchedule:
         spread = min(self.fallback.factor - 1.0, max(0.1, 100.0 / watched))
         return max(self.min_interval, spread * age)
 
-    def _until_expected_lag(self, age: float, cap: float) -> float:
-        """Seconds until the lag expected since `age` reaches the cost of a poll (at most `cap`)."""
-        model = self._model
-        # The price of a poll in seconds of lag: a fraction of the typical
-        # duration, the smaller of the model's median (unbiased by censoring,
-        # slow to follow a shift) and the recent completions' (fast, biased
-        # long within a batch whose short tasks finished first).
-        median = model.median
+    def _cost(self, age: float) -> float:
+        """The price of a poll in seconds of lag.
+
+        A fraction of the typical duration: the smaller of the model's median
+        (unbiased by censoring, slow to follow a shift) and the recent
+        completions' (fast, but biased long within a batch whose short tasks
+        finished first).
+        """
+        median = self._model.median
         scale = min(
             median if median is not None else age,
             math.exp(self._scale) if self._scale is not None else age,
         )
-        cost = self.poll_cost * max(self.min_interval, scale)
+        return self.poll_cost * max(self.min_interval, scale)
+
+    def _until_expected_lag(self, age: float, cap: float) -> float:
+        """Seconds until the lag expected since `age` reaches the cost of a poll (at most `cap`)."""
+        model = self._model
+        cost = self._cost(age)
         end = age + cap
         gathered = 0.0
         alive = 1.0  # P(still running at the segment's start | running at `age`)
