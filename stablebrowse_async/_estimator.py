@@ -47,7 +47,7 @@ NBINS = 176
 #: Longest duration accepted as an observation (seconds): one week.
 MAX_DURATION = 7 * 86400.0
 #: Neighbouring bins pooled on each side when estimating a bin's hazard.
-POOL = 2
+POOL = 1
 _LOG_RATIO = math.log(RATIO)
 _RESCALE_AT = 1e150
 

@@ -436,7 +436,7 @@ class AdaptiveSchedule:
                     max(self.max_interval, shortest - age),
                     longest - age + self.fallback.from_age(longest),
                 )
-            if track.role == _SENTINEL:
+            if track.role == _SENTINEL and beyond:
                 cap = min(cap, self._dense(age))
             elif track.role == _PARKED:
                 track.role = _PLAIN
