@@ -358,9 +358,12 @@ class AdaptiveSchedule:
             self._retire(track)
 
     def _retire(self, track: Track) -> None:
+        probing = self._probing()
         track.role = _DONE
         self._probes.discard(track)
         self._batch.discard(track)
+        if probing and not self._probing():
+            self.epoch += 1  # tasks parked on the sentinels' word: plan them afresh
 
     def observe(self, track: Track, task: Task, now: float) -> None:
         """Learn from one successful poll of `track` that returned `task` at `now`."""
@@ -429,6 +432,13 @@ class AdaptiveSchedule:
             if beyond:
                 # Past what was learned: never later than the fallback, except a
                 # batch task while sentinels probe (parked, re-planned when they report).
+                if (
+                    track.role == _PLAIN
+                    and len(self._probes) < self.sentinels
+                    and track in self._batch
+                ):
+                    track.role = _SENTINEL  # replaces one that finished: keep probing
+                    self._probes.add(track)
                 parked = track.role == _PLAIN and track in self._batch and self._probing()
                 cap = min(_PARK * fallback if parked else fallback, self.max_interval)
             else:
