@@ -325,3 +325,17 @@ def _use_in_child(schedule: AdaptiveSchedule) -> None:
     track = schedule.begin(0.0)
     schedule.next_delay(track, 0.5)
     schedule.observe(track, finished(1.0), 1.0)
+
+
+def test_the_model_forgets_and_stays_finite() -> None:
+    model = DurationModel(half_life=1.0)  # each completion halves what came before
+    for _ in range(600):  # 2**600 would overflow without rescaling
+        model.learn(10.0)
+    model.learn(1.0)
+    assert model.weight == pytest.approx(2.0, rel=1e-6)  # 1 + 1/2 + 1/4 + ...
+    assert math.isfinite(model.hazard_at(10.0)) and model.hazard_at(10.0) > 0
+    model.expose(5.0, 2.0)  # backwards: ignored
+    model.expose(0.0, 10.0**9)  # beyond a week: ignored
+    assert 0 < model.survival(5.0) < 1
+    with pytest.raises(ValueError, match="q must be"):
+        model.quantile(1.0)
