@@ -92,6 +92,7 @@ class DurationModel:
         "half_life",
         "ignored",
         "observed",
+        "refreshes",
     )
 
     def __init__(self, half_life: float = 256.0) -> None:
@@ -110,6 +111,8 @@ class DurationModel:
         self._total = 0.0  # exposure at the last refresh
         self._median: float | None = None
         self._fresh = 0  # completions since the last refresh
+        self.refreshes = 0
+        """How many times the hazards were re-estimated (a version of the model)."""
         self.observed = 0
         """Completions learned (not decayed)."""
         self.ignored = 0
@@ -200,6 +203,7 @@ class DurationModel:
             cum[k + 1] = cum[k] + hazard[k] * (_EDGES[k + 1] - _EDGES[k])
         self._dirty = False
         self._median = self.quantile(0.5)
+        self.refreshes += 1
 
     @property
     def median(self) -> float | None:

@@ -266,6 +266,7 @@ class _Batch:
         self._room = asyncio.Semaphore(max_in_flight)
         self._heap: list[tuple[float, int, _Entry]] = []
         self._provisional: list[_Entry] = []
+        self._queued = 0  # entries with a live heap item (stale items do not count)
         self._epoch = schedule.epoch
         self._seq = itertools.count()
         self._wake = asyncio.Event()
@@ -422,6 +423,8 @@ class _Batch:
 
     def _push(self, entry: _Entry, delay: float) -> None:
         due = min(self._clock() + delay, entry.deadline)
+        if entry.seq < 0:
+            self._queued += 1
         entry.seq = seq = next(self._seq)
         entry.due = due
         heapq.heappush(self._heap, (due, seq, entry))
@@ -446,7 +449,9 @@ class _Batch:
 
     async def _schedule_polls(self, group: TaskGroup) -> None:
         heap = self._heap
-        while self._feeding or heap or self._active:
+        while self._feeding or self._queued or self._active:
+            while heap and heap[0][2].seq != heap[0][1]:
+                heapq.heappop(heap)  # superseded by a re-plan: nothing to wait for
             if not heap:
                 self._wake.clear()
                 await self._wake.wait()
@@ -457,10 +462,9 @@ class _Batch:
                 with anyio.move_on_after(wait):
                     await self._wake.wait()
                 continue
-            _, seq, entry = heapq.heappop(heap)
-            if entry.seq != seq:  # superseded by a re-plan
-                continue
+            _, _, entry = heapq.heappop(heap)
             entry.seq = -1
+            self._queued -= 1
             await self._slots.acquire()
             self._active += 1
             group.start_soon(self._poll_one, entry)

@@ -292,6 +292,7 @@ class AdaptiveSchedule:
         self._scale = math.log(median) if median is not None else None
         self._planned_scale = self._scale  # the scale when `epoch` last moved
         self._surprises = 0
+        self._memo: dict[Any, Any] = {}
         self.epoch = 0
         """Bumped when what was learned may bring provisional polls earlier."""
         _SCHEDULES.add(self)
@@ -446,8 +447,10 @@ class AdaptiveSchedule:
                     max(self.max_interval, shortest - age),
                     longest - age + self.fallback.from_age(longest),
                 )
-            if track.role == _SENTINEL and beyond:
-                cap = min(cap, self._dense(age))
+            if track.role == _SENTINEL:
+                # Sentinels never wait longer than the fallback (they notice a
+                # shift to shorter tasks) and probe densely past the support.
+                cap = min(cap, self._dense(age) if beyond else fallback)
             elif track.role == _PARKED:
                 track.role = _PLAIN
             delay = self._until_expected_lag(age, cap)
@@ -486,9 +489,25 @@ class AdaptiveSchedule:
         return self.poll_cost * max(self.min_interval, scale)
 
     def _until_expected_lag(self, age: float, cap: float) -> float:
-        """Seconds until the lag expected since `age` reaches the cost of a poll (at most `cap`)."""
+        """Seconds until the lag expected since `age` reaches the cost of a poll (at most `cap`).
+
+        Memoised per model state, to 0.5 % of the age and of the cap: a re-plan
+        of thousands of tasks of about the same age costs a few evaluations.
+        """
         model = self._model
         cost = self._cost(age)
+        key = (model.refreshes, round(cost, 4), round(math.log1p(age) * 200), round(cap, 2))
+        memo = self._memo
+        if memo.get("state") != model.refreshes:
+            memo.clear()
+            memo["state"] = model.refreshes
+        hit = memo.get(key)
+        if hit is None:
+            hit = memo[key] = self._expected_lag_rule(age, cap, cost)
+        return min(cap, max(0.0, hit))
+
+    def _expected_lag_rule(self, age: float, cap: float, cost: float) -> float:
+        model = self._model
         end = age + cap
         gathered = 0.0
         alive = 1.0  # P(still running at the segment's start | running at `age`)
