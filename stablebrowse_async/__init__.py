@@ -42,7 +42,7 @@ from .errors import (
 
 if TYPE_CHECKING:
     from ._client import DEFAULT_BASE_URL, AsyncClient
-    from ._polling import PollSchedule, Progress, RunMany
+    from ._polling import AdaptiveSchedule, PollSchedule, Progress, RunMany
     from ._response import RawResponse
     from ._retry import RetryPolicy
     from .resources.end_users import CREDENTIAL_FIELDS, CredentialFields
@@ -64,6 +64,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "AsyncClient": "._client",
     "DEFAULT_BASE_URL": "._client",
+    "AdaptiveSchedule": "._polling",
     "PollSchedule": "._polling",
     "Progress": "._polling",
     "RunMany": "._polling",
@@ -93,6 +94,7 @@ __all__ = [
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "AdaptiveSchedule",
     "AmbiguousRequestError",
     "AmbiguousServerError",
     "ApiKey",

@@ -22,8 +22,9 @@ from ._http import (
     HttpTransport,
     RequestOptions,
 )
-from ._polling import DEFAULT_POLL_TIMEOUT, PollSchedule, PollSettings
+from ._polling import DEFAULT_POLL_TIMEOUT, PollSettings
 from ._retry import RateLimitGate, RetryPolicy
+from ._schedule import AdaptiveSchedule, PollSchedule
 from .errors import StablebrowseError
 from .resources.api_keys import ApiKeys
 from .resources.design import Design
@@ -144,9 +145,11 @@ class AsyncClient:
             for non-loopback hosts unless `allow_insecure` is True.
         timeout: seconds for one HTTP attempt (connect to last byte); None for no limit.
         max_retries: retries per request (see the README's retry rules); 0 disables.
-        poll_interval: how often `tasks.run`/`wait`/`run_many` poll: a
-            `PollSchedule`, or a number of seconds used as the schedule's cap
-            (polls start sooner and grow toward it). Default `PollSchedule()`.
+        poll_interval: how `tasks.run`/`wait`/`run_many`/`design.run` poll: an
+            `AdaptiveSchedule` (the default: a new one that learns this
+            client's task durations), a fixed `PollSchedule`, or a number of
+            seconds used as a fixed schedule's cap (polls start sooner and
+            grow toward it).
         poll_timeout: default seconds `run`/`wait`/`run_many` wait for one task.
         connection_limit: the pool's maximum simultaneous connections.
         session: an aiohttp session to use instead of creating one; the client
@@ -164,8 +167,11 @@ class AsyncClient:
 
     base_url: str
     """The API root requests go to (no trailing slash)."""
-    poll_schedule: PollSchedule
-    """How `tasks.run`/`wait`/`run_many` poll by default (from ``poll_interval``)."""
+    poll_schedule: PollSchedule | AdaptiveSchedule
+    """How `tasks.run`/`wait`/`run_many` poll by default (from ``poll_interval``).
+
+    Shared by this client and its `with_options` copies; an `AdaptiveSchedule`
+    here is what the client learned (``client.poll_schedule.snapshot()``)."""
     poll_timeout: float
     """Default seconds `tasks.run`/`wait`/`run_many` wait for one task."""
 
@@ -176,7 +182,7 @@ class AsyncClient:
         base_url: str | None = None,
         timeout: float | None = 30.0,
         max_retries: int = 2,
-        poll_interval: float | PollSchedule | None = None,
+        poll_interval: float | PollSchedule | AdaptiveSchedule | None = None,
         poll_timeout: float = DEFAULT_POLL_TIMEOUT,
         connection_limit: int = 100,
         session: aiohttp.ClientSession | None = None,
@@ -219,7 +225,7 @@ class AsyncClient:
         transport = HttpTransport(
             self._pool, base_url=self.base_url, options=options, gate=RateLimitGate()
         )
-        self._setup(transport, PollSettings(PollSchedule.coerce(poll_interval), poll_timeout))
+        self._setup(transport, PollSettings.create(poll_interval, poll_timeout))
 
     def _setup(self, transport: HttpTransport, polling: PollSettings) -> None:
         self._transport = transport
@@ -247,7 +253,7 @@ class AsyncClient:
         *,
         timeout: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | None = None,
-        poll_interval: float | PollSchedule | None = None,
+        poll_interval: float | PollSchedule | AdaptiveSchedule | None = None,
         poll_timeout: float | None = None,
     ) -> AsyncClient:
         """A copy with other settings that shares this client's connection pool.
