@@ -42,7 +42,7 @@ from .errors import (
 if TYPE_CHECKING:
     from ._client import DEFAULT_BASE_URL, AsyncClient
     from ._polling import PollSchedule, Progress, RunMany
-    from ._retry import RetryPolicy
+    from ._retry import RateGate, RateLimitGate, RetryPolicy
     from .resources.end_users import CREDENTIAL_FIELDS
     from .types import (
         ApiKey,
@@ -63,6 +63,8 @@ _LAZY = {
     "PollSchedule": "._polling",
     "Progress": "._polling",
     "RunMany": "._polling",
+    "RateGate": "._retry",
+    "RateLimitGate": "._retry",
     "RetryPolicy": "._retry",
     "CREDENTIAL_FIELDS": ".resources.end_users",
     "ApiKey": ".types",
@@ -97,7 +99,9 @@ __all__ = [
     "PermissionDeniedError",
     "PollSchedule",
     "Progress",
+    "RateGate",
     "RateLimitError",
+    "RateLimitGate",
     "RetryPolicy",
     "RunMany",
     "SessionSummary",

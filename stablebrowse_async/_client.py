@@ -19,7 +19,7 @@ from ._http import (
     RequestOptions,
 )
 from ._polling import PollSchedule
-from ._retry import RateLimitGate, RetryPolicy
+from ._retry import RateGate, RateLimitGate, RetryPolicy
 from .errors import StablebrowseError
 from .resources.api_keys import ApiKeys
 from .resources.design import Design
@@ -115,6 +115,10 @@ class AsyncClient:
         allow_insecure: permit plain http to non-loopback hosts.
         default_headers: extra headers sent on every request.
         max_response_bytes: answers larger than this are refused.
+        rate_gate: the `RateGate` every request waits on and every 429 closes;
+            default a new in-process `RateLimitGate`. Pass one gate to several
+            clients, or a cluster-wide one (`contrib.ray.ClusterRateGate`), so
+            one 429 pauses them all.
     """
 
     base_url: str
@@ -138,7 +142,15 @@ class AsyncClient:
         allow_insecure: bool = False,
         default_headers: Mapping[str, str] | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        rate_gate: RateGate | None = None,
     ) -> None:
+        if rate_gate is None:
+            rate_gate = RateLimitGate()
+        elif not isinstance(rate_gate, RateGate):
+            raise TypeError(
+                "rate_gate must have delay() and close_for(seconds) methods (a RateGate), "
+                f"got {type(rate_gate).__name__}"
+            )
         key = _resolve_api_key(api_key)
         self.base_url = _resolve_base_url(base_url, allow_insecure)
         headers = {
@@ -156,7 +168,7 @@ class AsyncClient:
             max_response_bytes=max_response_bytes,
         )
         transport = HttpTransport(
-            self._pool, base_url=self.base_url, options=options, gate=RateLimitGate()
+            self._pool, base_url=self.base_url, options=options, gate=rate_gate
         )
         self._setup(transport, PollSchedule.coerce(poll_interval), poll_timeout)
 

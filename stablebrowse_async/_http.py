@@ -22,7 +22,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from . import _json
-from ._retry import RateLimitGate, RetryPolicy, parse_retry_after
+from ._retry import RateGate, RetryPolicy, parse_retry_after
 from ._version import __version__
 from .errors import (
     AmbiguousRequestError,
@@ -202,7 +202,7 @@ class HttpTransport:
         *,
         base_url: str,
         options: RequestOptions,
-        gate: RateLimitGate,
+        gate: RateGate,
     ) -> None:
         self.pool = pool
         self.base_url = base_url.rstrip("/")

@@ -21,10 +21,11 @@ import math
 import random
 import time
 from collections.abc import Callable, Mapping
+from typing import Protocol, runtime_checkable
 
 import attrs
 
-__all__ = ["RateLimitGate", "RetryPolicy", "parse_retry_after"]
+__all__ = ["RateGate", "RateLimitGate", "RetryPolicy", "parse_retry_after"]
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -112,6 +113,26 @@ class RetryPolicy:
             return min(retry_after, self.max_retry_after)
         ceiling = min(self.max_backoff, self.initial_backoff * (2.0 ** (attempt - 1)))
         return random.uniform(0.0, ceiling)
+
+
+@runtime_checkable
+class RateGate(Protocol):
+    """What a client asks before every request, and tells after a 429.
+
+    Both methods are synchronous and are called on the event loop, before
+    every request: they must return at once (no I/O, no lock held across a
+    wait). A gate shared by several processes keeps a local copy of the
+    "not before" time for `delay` and propagates `close_for` in the
+    background (see `stablebrowse_async.contrib.ray.ClusterRateGate`).
+    """
+
+    def delay(self) -> float:
+        """Seconds still to wait before sending, 0.0 when open."""
+        ...
+
+    def close_for(self, seconds: float) -> None:
+        """Hold every request back for `seconds` from now (never shortens a longer hold)."""
+        ...
 
 
 class RateLimitGate:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         CredentialStatus,
         PollSchedule,
         Progress,
+        RateGate,
         SessionSummary,
         SessionTasks,
         Task,
@@ -75,6 +76,10 @@ class Client(ClientBase):
         allow_insecure: permit plain http to non-loopback hosts.
         default_headers: extra headers sent on every request.
         max_response_bytes: answers larger than this are refused.
+        rate_gate: the `RateGate` every request waits on and every 429 closes;
+            default a new in-process `RateLimitGate`. Pass one gate to several
+            clients, or a cluster-wide one (`contrib.ray.ClusterRateGate`), so
+            one 429 pauses them all.
     """
 
     tasks: Tasks
@@ -103,6 +108,7 @@ class Client(ClientBase):
         allow_insecure: bool = False,
         default_headers: Mapping[str, str] | None = None,
         max_response_bytes: int = 67108864,
+        rate_gate: RateGate | None = None,
     ) -> None:
         super().__init__(
             lambda: AsyncClient(
@@ -117,6 +123,7 @@ class Client(ClientBase):
                 allow_insecure=allow_insecure,
                 default_headers=default_headers,
                 max_response_bytes=max_response_bytes,
+                rate_gate=rate_gate,
             )
         )
 
