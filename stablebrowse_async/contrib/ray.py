@@ -302,18 +302,26 @@ def run_dataset(
     journal: Journal | None = None,
     key_column: str | None = "key",
     rate_gate: str | None = DEFAULT_RATE_GATE,
+    batches_per_actor: int = 2,
     num_cpus: float = 0.5,
     **client_options: Any,
 ) -> ray.data.Dataset:
     """`ds` with every row run as a task: `TaskRunner` on `actors` actors, lazily.
 
-    The actors share the named rate gate (created here if missing).
+    Each actor runs up to `batches_per_actor` batches at once on its one
+    client (so a batch's slowest task does not idle the actor), each with up
+    to `concurrency` requests in flight. The actors share the named rate
+    gate (created here if missing).
     ``api_key``/``base_url`` default to the driver's ``STABLEBROWSE_API_KEY``
     / ``STABLEBROWSE_BASE_URL``, since worker processes on other nodes do not
     see its environment. `num_cpus` is reserved per actor (the work is I/O).
     Other arguments are `TaskRunner`'s.
     """
-    for name, value in (("actors", actors), ("batch_size", batch_size)):
+    for name, value in (
+        ("actors", actors),
+        ("batch_size", batch_size),
+        ("batches_per_actor", batches_per_actor),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
     if rate_gate is not None:
@@ -328,7 +336,11 @@ def run_dataset(
             "concurrency": concurrency,
             **options,
         },
-        concurrency=actors,
+        compute=ray.data.ActorPoolStrategy(
+            size=actors,
+            max_tasks_in_flight_per_actor=batches_per_actor,
+            max_concurrent_calls_per_actor=batches_per_actor,
+        ),
         batch_size=batch_size,
         num_cpus=num_cpus,
     )
