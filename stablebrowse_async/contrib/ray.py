@@ -29,12 +29,15 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
 import time
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 import anyio.from_thread
+from anyio.from_thread import BlockingPortal
 import ray
 import ray.data
 
@@ -66,7 +69,7 @@ class RateGateActor:
 
     `close_for` moves it later (never earlier); `watch` answers at once when
     the caller's version is stale, else when it next moves (or after
-    `timeout` seconds), with ``(version, seconds_remaining)``.
+    `at_most` seconds), with ``(version, seconds_remaining)``.
     """
 
     def __init__(self) -> None:
@@ -83,14 +86,12 @@ class RateGateActor:
             moved, self._moved = self._moved, asyncio.Event()
             moved.set()
 
-    async def watch(self, version: int, timeout: float) -> tuple[int, float]:
-        """``(version, seconds still closed)``, once the version differs from `version`."""
+    async def watch(self, version: int, at_most: float) -> tuple[int, float]:
+        """``(version, seconds still closed)``, once the version differs from `version`
+        (or after `at_most` seconds, so a caller's call never hangs)."""
         if version == self._version:
-            moved = self._moved
-            try:
-                await asyncio.wait_for(moved.wait(), timeout)
-            except asyncio.TimeoutError:
-                pass
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._moved.wait(), at_most)
         return self._version, max(0.0, self._open_at - time.monotonic())
 
 
@@ -194,8 +195,9 @@ class TaskRunner:
         self._journal = journal
         self._key_column = key_column
         self._concurrency = concurrency
-        self._portal_context = anyio.from_thread.start_blocking_portal()
-        self._portal = self._portal_context.__enter__()
+        portal_context = anyio.from_thread.start_blocking_portal()
+        self._portal = portal_context.__enter__()
+        self._portal_context: AbstractContextManager[BlockingPortal] | None = portal_context
         self._follower: concurrent.futures.Future[None] | None = None
         self.gate: ClusterRateGate | None = None
         try:
@@ -225,7 +227,7 @@ class TaskRunner:
 
     def close(self) -> None:
         """Close the client and stop the actor's event loop thread. Idempotent."""
-        portal_context, self._portal_context = self._portal_context, None  # type: ignore[assignment]
+        portal_context, self._portal_context = self._portal_context, None
         if portal_context is None:
             return
         if self._follower is not None:

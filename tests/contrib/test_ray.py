@@ -9,26 +9,24 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+import pyarrow as pa
 import pytest
+import ray
+import ray.cloudpickle
+import ray.data
 
-ray = pytest.importorskip("ray")  # the `ray` extra is installed by `make test`
-
-import pandas as pd  # noqa: E402
-import pyarrow as pa  # noqa: E402
-import ray.cloudpickle  # noqa: E402
-import ray.data  # noqa: E402
-
-from stablebrowse_async.contrib.journal import SqliteJournal  # noqa: E402
-from stablebrowse_async.contrib.ray import (  # noqa: E402
+from stablebrowse_async.contrib.journal import SqliteJournal
+from stablebrowse_async.contrib.ray import (
     OUTCOME_COLUMNS,
     ClusterRateGate,
     TaskRunner,
     rate_gate_actor,
     run_dataset,
 )
-from stablebrowse_async.testing import EmulatorThread, Fault  # noqa: E402
+from stablebrowse_async.testing import EmulatorThread, Fault
 
-from . import _ray_probe  # noqa: E402
+from . import _ray_probe
 
 ray.cloudpickle.register_pickle_by_value(_ray_probe)
 
@@ -205,7 +203,7 @@ def test_cluster_gate_carries_a_hold_between_clients(ray_cluster: Any) -> None:
             first.close_for(1.5)
             assert 1.4 < first.delay() <= 1.5
             with anyio.fail_after(10):
-                while second.delay() == 0.0:
+                while second.delay() == 0.0:  # noqa: ASYNC110 - a value to watch, not an event
                     await anyio.sleep(0.005)
             assert 1.0 < second.delay() <= 1.5
             assert second.holds_received == 1
