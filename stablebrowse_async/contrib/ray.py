@@ -37,9 +37,9 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 import anyio.from_thread
-from anyio.from_thread import BlockingPortal
 import ray
 import ray.data
+from anyio.from_thread import BlockingPortal
 
 from .._client import AsyncClient
 from ._rows import OUTCOME_COLUMNS, run_rows

@@ -118,7 +118,7 @@ def test_forty_tasks_complete_as_json_outcomes(worker: Worker) -> None:
     ]
     outcomes = [result.get(timeout=RESULT_BOUND, interval=0.05) for result in sent]
 
-    for job, outcome in zip(jobs, outcomes):
+    for job, outcome in zip(jobs, outcomes, strict=True):
         assert list(outcome) == list(OUTCOME_COLUMNS)
         assert json.loads(json.dumps(outcome)) == outcome
         if "[[fail]]" in job["task"]:
@@ -183,7 +183,7 @@ def test_sigterm_is_a_warm_shutdown_that_closes_every_client(worker: Worker) -> 
 
 def test_install_refuses_bad_arguments() -> None:
     app = Celery("refusals")
-    with pytest.raises(TypeError, match="app must be a celery.Celery"):
+    with pytest.raises(TypeError, match=r"app must be a celery\.Celery"):
         stablebrowse_celery.install("app")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_retries must be an int >= 0"):
         stablebrowse_celery.install(app, max_retries=-1)
