@@ -24,8 +24,10 @@ from .journal import Journal, row_key
 __all__ = [
     "OUTCOME_COLUMNS",
     "REQUEST_COLUMNS",
+    "Plan",
     "Prepared",
     "outcome_fields",
+    "plan",
     "prepare",
     "run_rows",
 ]
@@ -120,6 +122,78 @@ def outcome_fields(task: Task | None, error: BaseException | None) -> dict[str, 
     }
 
 
+@attrs.define
+class Plan:
+    """Which rows to submit, which to wait for (journaled), and the outcomes so far.
+
+    The engines run it: `run_rows` on an `AsyncClient`, the Celery batch task
+    on the sync `Client`; both record `outcome` per row and read `finish()`.
+    """
+
+    prepared: list[Prepared]
+    submit: list[int]
+    resume: list[tuple[int, str]]
+    journal: Journal | None
+    outcomes: list[dict[str, Any] | None]
+    errors: list[BaseException | None]
+
+    def requests(self) -> list[TaskRequest]:
+        """The requests to submit, in `submit` order (what ``run_many`` gets)."""
+        return [self.prepared[index].request for index in self.submit]  # type: ignore[misc]
+
+    def journaled(self, position: int, task: Task) -> None:
+        """``on_submitted`` for ``run_many(plan.requests())``: journal the accepted task."""
+        key = self.prepared[self.submit[position]].key
+        if self.journal is not None and key is not None:
+            self.journal.record(key, task.task_id)
+
+    def outcome(self, index: int, task: Task | None, error: BaseException | None) -> None:
+        """Record row `index`'s outcome."""
+        self.outcomes[index] = outcome_fields(task, error)
+        self.errors[index] = error
+
+    def finish(self) -> list[dict[str, Any]]:
+        """Every row's outcome, in row order."""
+        done = [outcome for outcome in self.outcomes if outcome is not None]
+        if len(done) != len(self.outcomes):
+            raise AssertionError(f"{len(self.outcomes) - len(done)} row(s) got no outcome")
+        return done
+
+
+def plan(
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    journal: Journal | None,
+    key_column: str | None,
+    strict: bool = False,
+) -> Plan:
+    """Prepare `rows`, look their keys up in the journal, and split them.
+
+    With `strict`, a row with a column that is neither a request column nor
+    the key column is an error (a misspelt keyword argument must not be dropped).
+    """
+    allowed = {*REQUEST_COLUMNS, key_column}
+    prepared: list[Prepared] = []
+    for row in rows:
+        unknown = set(row) - allowed if strict else set()
+        if unknown:
+            names = ", ".join(sorted(map(str, unknown)))
+            prepared.append(Prepared(None, None, TypeError(f"unknown argument(s): {names}")))
+        else:
+            prepared.append(prepare(row, key_column))
+    result = Plan(prepared, [], [], journal, [None] * len(rows), [None] * len(rows))
+    keys = [p.key for p in prepared if p.key is not None]
+    known = journal.lookup(keys) if journal is not None and keys else {}
+    for index, item in enumerate(prepared):
+        if item.request is None:
+            result.outcome(index, None, item.error)
+        elif item.key in known:
+            result.resume.append((index, known[item.key]))
+        else:
+            result.submit.append(index)
+    return result
+
+
 async def run_rows(
     client: Any,
     rows: Sequence[Mapping[str, Any]],
@@ -133,50 +207,26 @@ async def run_rows(
     Rows whose key the journal holds are waited for (``tasks.wait``); the
     others go through one ``run_many``, journaling each accepted task.
     """
-    outcomes: list[dict[str, Any] | None] = [None] * len(rows)
-    prepared = [prepare(row, key_column) for row in rows]
-    keys = [p.key for p in prepared if p.key is not None]
-    known = journal.lookup(keys) if journal is not None and keys else {}
-    submit: list[int] = []
-    resume: list[tuple[int, str]] = []
-    for index, item in enumerate(prepared):
-        if item.request is None:
-            outcomes[index] = outcome_fields(None, item.error)
-        elif item.key in known:
-            resume.append((index, known[item.key]))
-        else:
-            submit.append(index)
-
+    work = plan(rows, journal=journal, key_column=key_column)
     limit = anyio.Semaphore(concurrency)
 
     async def wait_one(index: int, task_id: str) -> None:
         async with limit:
             try:
-                task = await client.tasks.wait(task_id)
+                work.outcome(index, await client.tasks.wait(task_id), None)
             except StablebrowseError as error:
-                outcomes[index] = outcome_fields(None, error)
-            else:
-                outcomes[index] = outcome_fields(task, None)
-
-    def journaled(position: int, task: Task) -> None:
-        key = prepared[submit[position]].key
-        if journal is not None and key is not None:
-            journal.record(key, task.task_id)
+                work.outcome(index, None, error)
 
     async def submit_all() -> None:
-        requests = [prepared[index].request for index in submit]
         async with client.tasks.run_many(
-            requests, concurrency=concurrency, on_submitted=journaled
+            work.requests(), concurrency=concurrency, on_submitted=work.journaled
         ) as results:
             async for outcome in results:
-                outcomes[submit[outcome.index]] = outcome_fields(outcome.task, outcome.error)
+                work.outcome(work.submit[outcome.index], outcome.task, outcome.error)
 
     async with anyio.create_task_group() as group:
-        for index, task_id in resume:
+        for index, task_id in work.resume:
             group.start_soon(wait_one, index, task_id)
-        if submit:
+        if work.submit:
             group.start_soon(submit_all)
-    done = [outcome for outcome in outcomes if outcome is not None]
-    if len(done) != len(rows):
-        raise AssertionError(f"{len(rows) - len(done)} row(s) got no outcome")
-    return done
+    return work.finish()

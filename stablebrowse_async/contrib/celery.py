@@ -18,6 +18,7 @@ own `Client` after the fork: a client never crosses a fork) and
 task takes `submit`'s keyword arguments (plus the optional key column) and
 returns a JSON-safe dict with the same keys as the Ray rows
 (`OUTCOME_COLUMNS`): failures of the task are outcomes, not exceptions.
+``"stablebrowse.run_batch"`` does the same for a list of requests at once.
 
 Retries. The SDK already retries each request per its policy. What it
 gives up on and provably did not create a task (a connection never made, a
@@ -34,7 +35,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from celery import Celery
@@ -42,13 +44,22 @@ from celery.signals import worker_process_init, worker_process_shutdown
 
 from ..errors import AmbiguousRequestError, APIConnectionError, RateLimitError, StablebrowseError
 from ..sync import Client
-from ..types import Task
-from ._rows import OUTCOME_COLUMNS, REQUEST_COLUMNS, outcome_fields, prepare
+from ._rows import OUTCOME_COLUMNS, plan
 from .journal import Journal
 
-__all__ = ["OUTCOME_COLUMNS", "TASK_NAME", "client", "install", "run_one"]
+__all__ = [
+    "BATCH_TASK_NAME",
+    "OUTCOME_COLUMNS",
+    "TASK_NAME",
+    "client",
+    "filesystem_config",
+    "install",
+    "run_batch",
+    "run_one",
+]
 
 TASK_NAME = "stablebrowse.run"
+BATCH_TASK_NAME = "stablebrowse.run_batch"
 logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
@@ -96,6 +107,35 @@ def _retryable(error: BaseException | None) -> bool:
     return isinstance(error, APIConnectionError)
 
 
+def run_batch(
+    sdk: Client,
+    arguments: Sequence[Mapping[str, Any]],
+    *,
+    journal: Journal | None = None,
+    key_column: str | None = "key",
+    concurrency: int = 64,
+) -> list[tuple[dict[str, Any], BaseException | None]]:
+    """Run tasks from `submit`'s keyword arguments; ``(outcome dict, error)`` per item, in order.
+
+    Items whose key the journal holds are waited for instead of submitted;
+    the others go through one ``run_many``. Unknown argument names are an
+    item's error (a typo must not be dropped).
+    """
+    work = plan(arguments, journal=journal, key_column=key_column, strict=True)
+    for index, task_id in work.resume:
+        try:
+            work.outcome(index, sdk.tasks.wait(task_id), None)
+        except StablebrowseError as error:
+            work.outcome(index, None, error)
+    if work.submit:
+        with sdk.tasks.run_many(
+            work.requests(), concurrency=concurrency, on_submitted=work.journaled
+        ) as results:
+            for outcome in results:
+                work.outcome(work.submit[outcome.index], outcome.task, outcome.error)
+    return list(zip(work.finish(), work.errors, strict=True))
+
+
 def run_one(
     sdk: Client,
     arguments: Mapping[str, Any],
@@ -103,33 +143,40 @@ def run_one(
     journal: Journal | None = None,
     key_column: str | None = "key",
 ) -> tuple[dict[str, Any], BaseException | None]:
-    """Run one task from `submit`'s keyword `arguments`; its outcome dict and its error.
+    """`run_batch` of one item: its outcome dict and its error (what ``stablebrowse.run`` runs)."""
+    ((outcome, error),) = run_batch(
+        sdk, [arguments], journal=journal, key_column=key_column, concurrency=1
+    )
+    return outcome, error
 
-    A key the journal holds is waited for instead of submitted. Unknown
-    argument names are an outcome error (a typo must not be dropped).
+
+def filesystem_config(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """Celery settings for a broker and result store in `folder`: one host, no server.
+
+    kombu's ``filesystem://`` transport and a ``file://`` result backend,
+    with late acknowledgement so a message whose worker child died is
+    delivered again (``task_acks_late``, ``task_reject_on_worker_lost``).
+    For development, CI and single-host batches; on a cluster use a Redis or
+    RabbitMQ ``broker_url`` instead. ``app.conf.update(filesystem_config(d))``.
     """
-    unknown = set(arguments) - set(REQUEST_COLUMNS) - {key_column}
-    if unknown:
-        error = TypeError(f"unknown argument(s) for {TASK_NAME}: {', '.join(sorted(unknown))}")
-        return outcome_fields(None, error), error
-    item = prepare(arguments, key_column)
-    if item.request is None or item.key is None:
-        return outcome_fields(None, item.error), item.error
-    known = journal.lookup([item.key]) if journal is not None else {}
-    if item.key in known:
-        try:
-            task = sdk.tasks.wait(known[item.key])
-        except StablebrowseError as error:
-            return outcome_fields(None, error), error
-        return outcome_fields(task, None), None
-    key = item.key
-
-    def journaled(_: int, task: Task) -> None:
-        if journal is not None:
-            journal.record(key, task.task_id)
-
-    (outcome,) = list(sdk.tasks.run_many([item.request], concurrency=1, on_submitted=journaled))
-    return outcome_fields(outcome.task, outcome.error), outcome.error
+    root = Path(folder)
+    for name in ("queue", "processed", "results"):
+        (root / name).mkdir(parents=True, exist_ok=True)
+    return {
+        "broker_url": "filesystem://",
+        "broker_transport_options": {
+            "data_folder_in": str(root / "queue"),
+            "data_folder_out": str(root / "queue"),
+            "processed_folder": str(root / "processed"),
+            "store_processed": False,
+            "polling_interval": 0.05,
+        },
+        "result_backend": f"file://{root / 'results'}",
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "broker_connection_retry_on_startup": True,
+    }
 
 
 def install(
@@ -141,6 +188,11 @@ def install(
     **client_options: Any,
 ) -> Any:
     """Register ``"stablebrowse.run"`` on `app` and one `Client` per worker child.
+
+    Also registers ``"stablebrowse.run_batch"`` (``kwargs={"requests": [...]}``
+    -> a list of outcome dicts): a chunk of tasks through one ``run_many``,
+    so one child carries many tasks at once (``stablebrowse.run`` holds a
+    child for the whole life of its one task). A batch is not retried by Celery.
 
     Args:
         app: the Celery application (one per worker process).
@@ -179,5 +231,14 @@ def install(
             assert error is not None
             raise error
         return outcome
+
+    @app.task(name=BATCH_TASK_NAME)  # type: ignore[untyped-decorator]
+    def run_many(requests: list[dict[str, Any]], concurrency: int = 64) -> list[dict[str, Any]]:
+        if not isinstance(requests, list):
+            raise TypeError(f"requests must be a list, got {type(requests).__name__}")
+        outcomes = run_batch(
+            client(), requests, journal=journal, key_column=key_column, concurrency=concurrency
+        )
+        return [outcome for outcome, _ in outcomes]
 
     return run

@@ -19,26 +19,10 @@ HOME = Path(os.environ["SB_CELERY_HOME"])
 
 
 def make_app() -> Celery:
-    """The app, its folders created: queue files, results, the journal."""
-    for name in ("queue", "processed", "results", "running"):
-        (HOME / name).mkdir(parents=True, exist_ok=True)
+    """The app: queue files, results and the journal under $SB_CELERY_HOME."""
+    (HOME / "running").mkdir(parents=True, exist_ok=True)
     app = Celery("sbtest")
-    app.conf.update(
-        broker_url="filesystem://",
-        broker_transport_options={
-            "data_folder_in": str(HOME / "queue"),
-            "data_folder_out": str(HOME / "queue"),
-            "processed_folder": str(HOME / "processed"),
-            "store_processed": False,
-            "polling_interval": 0.05,
-        },
-        result_backend=f"file://{HOME / 'results'}",
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
-        broker_connection_retry_on_startup=True,
-        worker_lost_wait=1.0,
-    )
+    app.conf.update(stablebrowse_celery.filesystem_config(HOME), worker_lost_wait=1.0)
     return app
 
 

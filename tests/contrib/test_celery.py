@@ -19,7 +19,13 @@ import pytest
 from celery import Celery
 
 from stablebrowse_async.contrib import celery as stablebrowse_celery
-from stablebrowse_async.contrib.celery import OUTCOME_COLUMNS, TASK_NAME, run_one
+from stablebrowse_async.contrib.celery import (
+    BATCH_TASK_NAME,
+    OUTCOME_COLUMNS,
+    TASK_NAME,
+    run_batch,
+    run_one,
+)
 from stablebrowse_async.contrib.journal import SqliteJournal
 from stablebrowse_async.sync import Client
 from stablebrowse_async.testing import EmulatorThread, Fault
@@ -134,6 +140,19 @@ def test_forty_tasks_complete_as_json_outcomes(worker: Worker) -> None:
     assert "taks" in typo["error_message"] and typo["task_id"] is None
 
 
+def test_a_batch_task_runs_its_requests_through_one_run_many(worker: Worker) -> None:
+    requests = [{"end_user_id": "b", "task": f"batch job {i}"} for i in range(20)]
+    requests.append({"end_user_id": "b"})
+    outcomes = worker.app.send_task(
+        BATCH_TASK_NAME, kwargs={"requests": requests, "concurrency": 8}
+    ).get(timeout=RESULT_BOUND, interval=0.05)
+    assert [o["status"] for o in outcomes] == ["completed"] * 20 + ["error"]
+    assert all(worker.posts_of(r["task"]) == 1 for r in requests[:20])
+    refused = worker.app.send_task(BATCH_TASK_NAME, kwargs={"requests": "nope"})
+    with pytest.raises(TypeError, match="requests must be a list"):
+        refused.get(timeout=RESULT_BOUND, interval=0.05)
+
+
 def test_an_ambiguous_submission_is_not_retried_by_celery(worker: Worker) -> None:
     """The POST is acted on, then its connection reset: Celery's autoretry must not resend it."""
     created = worker.emu.tasks_created()
@@ -207,4 +226,11 @@ def test_run_one_in_process_with_a_journal(tmp_path: Path) -> None:
         journal.record("key:gone", "task_does_not_exist")
         lost, lost_error = run_one(sdk, {**arguments, "key": "gone"}, journal=journal)
         assert lost["error_type"] == "NotFoundError" and lost_error is not None
+        mixed = run_batch(
+            sdk, [arguments, {**arguments, "task": "twice"}, {"oops": 1}], journal=journal
+        )
+        assert [o["status"] for o, _ in mixed] == ["completed", "completed", "error"]
+        assert mixed[0][0]["task_id"] == first["task_id"]  # journaled: waited for
+        assert isinstance(mixed[2][1], TypeError)
+        assert emu.tasks_created() == 2
     journal.close()

@@ -73,7 +73,7 @@ def test_a_forked_child_opens_its_own_connection(tmp_path: Path) -> None:
 
 
 def test_bad_paths_are_refused() -> None:
-    with pytest.raises(TypeError, match="path must be a str or os.PathLike"):
+    with pytest.raises(TypeError, match=r"path must be a str or os\.PathLike"):
         SqliteJournal(3)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="path must not be empty"):
         SqliteJournal("")
