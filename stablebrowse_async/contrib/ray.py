@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import inspect
 import os
 import time
 from collections.abc import Mapping
@@ -59,6 +60,13 @@ DEFAULT_RATE_GATE = "stablebrowse-rate-gate"
 _WATCH_SECONDS = 10.0
 _GATE_LOST_PAUSE = 0.5
 _ENV_OPTIONS = {"api_key": "STABLEBROWSE_API_KEY", "base_url": "STABLEBROWSE_BASE_URL"}
+# Ray Data runs one call of a sync UDF per actor at a time unless told otherwise
+# (its guard against GPU memory blow-ups); TaskRunner's calls only wait on I/O.
+_OVERLAPPING_CALLS: dict[str, Any] = (
+    {"enable_true_multi_threading": True}
+    if "enable_true_multi_threading" in inspect.signature(ray.data.ActorPoolStrategy).parameters
+    else {}
+)
 # Handles held by this process, so a named gate lives as long as its creator.
 _GATES: dict[str, Any] = {}
 
@@ -304,7 +312,7 @@ def run_dataset(
     journal: Journal | None = None,
     key_column: str | None = "key",
     rate_gate: str | None = DEFAULT_RATE_GATE,
-    batches_per_actor: int = 2,
+    batches_per_actor: int = 8,
     num_cpus: float = 0.5,
     **client_options: Any,
 ) -> ray.data.Dataset:
@@ -342,6 +350,7 @@ def run_dataset(
             size=actors,
             max_tasks_in_flight_per_actor=batches_per_actor,
             max_concurrent_calls_per_actor=batches_per_actor,
+            **_OVERLAPPING_CALLS,
         ),
         batch_size=batch_size,
         num_cpus=num_cpus,
