@@ -22,7 +22,7 @@ returns a JSON-safe dict with the same keys as the Ray rows
 
 Retries. The SDK already retries each request per its policy. What it
 gives up on and provably did not create a task (a connection never made, a
-429) is raised for Celery's ``autoretry_for``, at most `max_retries` times,
+429) is raised for Celery's ``autoretry_for``, at most `task_max_retries` times,
 then returned as an outcome. An `AmbiguousRequestError` (the POST was sent,
 its answer lost: the task may exist) is never raised, so no Celery retry can
 duplicate it; its outcome says so. With a `journal`, a redelivered message
@@ -184,7 +184,7 @@ def install(
     *,
     journal: Journal | None = None,
     key_column: str | None = "key",
-    max_retries: int = 3,
+    task_max_retries: int = 3,
     **client_options: Any,
 ) -> Any:
     """Register ``"stablebrowse.run"`` on `app` and one `Client` per worker child.
@@ -200,16 +200,22 @@ def install(
             host); a redelivered task waits for its journaled task.
         key_column: the argument naming a task across redeliveries (else a
             hash of the request).
-        max_retries: Celery retries of a submission that provably created nothing.
-        **client_options: `Client` keyword arguments (``api_key``, ``timeout``, ...).
+        task_max_retries: Celery retries of a submission that provably created
+            nothing (the client's own ``max_retries`` is a client option).
+        **client_options: `Client` keyword arguments (``api_key``, ``timeout``,
+            ``max_retries``, ...).
 
     Returns:
         The registered Celery task.
     """
     if not isinstance(app, Celery):
         raise TypeError(f"app must be a celery.Celery application, got {type(app).__name__}")
-    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-        raise ValueError(f"max_retries must be an int >= 0, got {max_retries!r}")
+    if (
+        isinstance(task_max_retries, bool)
+        or not isinstance(task_max_retries, int)
+        or task_max_retries < 0
+    ):
+        raise ValueError(f"task_max_retries must be an int >= 0, got {task_max_retries!r}")
     if journal is not None and not isinstance(journal, Journal):
         raise TypeError(f"journal must have lookup() and record(), got {type(journal).__name__}")
     _settings["client_options"] = dict(client_options)
@@ -223,11 +229,11 @@ def install(
         dont_autoretry_for=(AmbiguousRequestError,),
         retry_backoff=True,
         retry_backoff_max=60,
-        max_retries=max_retries,
+        max_retries=task_max_retries,
     )
     def run(self: Any, **arguments: Any) -> dict[str, Any]:
         outcome, error = run_one(client(), arguments, journal=journal, key_column=key_column)
-        if _retryable(error) and self.request.retries < max_retries:
+        if _retryable(error) and self.request.retries < task_max_retries:
             assert error is not None
             raise error
         return outcome

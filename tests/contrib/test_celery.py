@@ -18,6 +18,7 @@ import attrs
 import pytest
 from celery import Celery
 
+from stablebrowse_async import RateLimitError
 from stablebrowse_async.contrib import celery as stablebrowse_celery
 from stablebrowse_async.contrib.celery import (
     BATCH_TASK_NAME,
@@ -204,8 +205,8 @@ def test_install_refuses_bad_arguments() -> None:
     app = Celery("refusals")
     with pytest.raises(TypeError, match=r"app must be a celery\.Celery"):
         stablebrowse_celery.install("app")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="max_retries must be an int >= 0"):
-        stablebrowse_celery.install(app, max_retries=-1)
+    with pytest.raises(ValueError, match="task_max_retries must be an int >= 0"):
+        stablebrowse_celery.install(app, task_max_retries=-1)
     with pytest.raises(TypeError, match="journal must have lookup"):
         stablebrowse_celery.install(app, journal=object())  # type: ignore[arg-type]
 
@@ -234,3 +235,31 @@ def test_run_one_in_process_with_a_journal(tmp_path: Path) -> None:
         assert isinstance(mixed[2][1], TypeError)
         assert emu.tasks_created() == 2
     journal.close()
+
+
+def test_the_registered_tasks_and_the_client_in_process() -> None:
+    """The task bodies called directly (no worker): the process's one client, opened on use."""
+    from celery.signals import worker_process_init, worker_process_shutdown
+
+    with EmulatorThread(durations=(0.05, 0.1), pending_for=0.05) as emu:
+        app = Celery("in-process")
+        run = stablebrowse_celery.install(
+            app, api_key=emu.api_key, base_url=emu.url, max_retries=0, poll_interval=0.05
+        )
+        worker_process_init.send(sender=None)  # what a prefork child does after the fork
+        sdk = stablebrowse_celery.client()
+        assert stablebrowse_celery.client() is sdk
+        try:
+            assert run(end_user_id="u", task="direct")["status"] == "completed"
+            batch = app.tasks[BATCH_TASK_NAME]([{"end_user_id": "u", "task": "b"}], concurrency=2)
+            assert [o["status"] for o in batch] == ["completed"]
+            with pytest.raises(TypeError, match="requests must be a list"):
+                app.tasks[BATCH_TASK_NAME]({"end_user_id": "u"})
+            # A 429 created nothing: raised, so Celery's autoretry may run the task again.
+            emu.call(lambda: emu.emulator.faults.append(Fault("rate_limit", times=1)))
+            with pytest.raises(RateLimitError):
+                run(end_user_id="u", task="limited")
+        finally:
+            worker_process_shutdown.send(sender=None)
+        assert sdk.is_closed
+        assert emu.tasks_created() == 2
