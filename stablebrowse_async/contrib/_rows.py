@@ -50,14 +50,14 @@ AMBIGUOUS_NOTE = (
 
 
 def _plain(value: Any) -> Any:
-    """A numpy/pandas/pyarrow cell as a plain Python value; missing (None, NaN) as None."""
+    """A numpy/pandas cell as a plain Python value; missing (None, NaN) as None.
+
+    (pyarrow batches are read with ``to_pylist``, which gives plain values already.)
+    """
     if value is None or isinstance(value, (str, bool, int)):
         return value
     if isinstance(value, float):
         return None if math.isnan(value) else value
-    as_py = getattr(value, "as_py", None)  # a pyarrow scalar
-    if callable(as_py):
-        return _plain(as_py())
     item = getattr(value, "item", None)  # a numpy scalar or 0-d array
     if callable(item) and getattr(value, "ndim", 1) == 0:
         return _plain(item())

@@ -224,6 +224,7 @@ def install(
 
     @app.task(  # type: ignore[untyped-decorator]
         name=TASK_NAME,
+        shared=False,  # this app's task only: not added to every app created later
         bind=True,
         autoretry_for=(APIConnectionError, RateLimitError),
         dont_autoretry_for=(AmbiguousRequestError,),
@@ -238,7 +239,7 @@ def install(
             raise error
         return outcome
 
-    @app.task(name=BATCH_TASK_NAME)  # type: ignore[untyped-decorator]
+    @app.task(name=BATCH_TASK_NAME, shared=False)  # type: ignore[untyped-decorator]
     def run_many(requests: list[dict[str, Any]], concurrency: int = 64) -> list[dict[str, Any]]:
         if not isinstance(requests, list):
             raise TypeError(f"requests must be a list, got {type(requests).__name__}")

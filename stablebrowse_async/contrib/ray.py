@@ -50,6 +50,7 @@ __all__ = [
     "DEFAULT_RATE_GATE",
     "OUTCOME_COLUMNS",
     "ClusterRateGate",
+    "Gate",
     "RateGateActor",
     "TaskRunner",
     "rate_gate_actor",
@@ -71,8 +72,7 @@ _OVERLAPPING_CALLS: dict[str, Any] = (
 _GATES: dict[str, Any] = {}
 
 
-@ray.remote(num_cpus=0, max_restarts=-1)
-class RateGateActor:
+class Gate:
     """The cluster's "not before" time, as seconds from now (no clock is shared).
 
     `close_for` moves it later (never earlier); `watch` answers at once when
@@ -103,13 +103,17 @@ class RateGateActor:
         return self._version, max(0.0, self._open_at - time.monotonic())
 
 
+RateGateActor = ray.remote(num_cpus=0, max_restarts=-1)(Gate)
+"""`Gate` as an async Ray actor (the named one `rate_gate_actor` finds or creates)."""
+
+
 def rate_gate_actor(name: str = DEFAULT_RATE_GATE) -> Any:
     """The named `RateGateActor` of this Ray namespace, created on first use."""
     if not isinstance(name, str) or not name:
         raise ValueError(f"rate gate name must be a non-empty str, got {name!r}")
     gate = _GATES.get(name)
     if gate is None:
-        gate = RateGateActor.options(name=name, get_if_exists=True).remote()  # type: ignore[attr-defined]
+        gate = RateGateActor.options(name=name, get_if_exists=True).remote()
         _GATES[name] = gate
     return gate
 

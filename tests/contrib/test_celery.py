@@ -259,7 +259,20 @@ def test_the_registered_tasks_and_the_client_in_process() -> None:
             emu.call(lambda: emu.emulator.faults.append(Fault("rate_limit", times=1)))
             with pytest.raises(RateLimitError):
                 run(end_user_id="u", task="limited")
+            # The POST acted on, its answer lost: an outcome, never raised for a retry.
+            emu.call(
+                lambda: emu.emulator.faults.append(
+                    Fault("reset_after", route="POST /v1/tasks", times=1)
+                )
+            )
+            ambiguous = run(end_user_id="u", task="lost answer")
+            assert ambiguous["error_type"] == "AmbiguousRequestError"
+            assert "not retried" in ambiguous["error_message"]
         finally:
             worker_process_shutdown.send(sender=None)
         assert sdk.is_closed
-        assert emu.tasks_created() == 2
+        assert emu.tasks_created() == 3
+        outside = stablebrowse_celery.client()  # no worker signal: opened on first use
+        assert outside is not sdk
+        worker_process_shutdown.send(sender=None)
+        assert outside.is_closed

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -20,6 +21,7 @@ from stablebrowse_async.contrib.journal import SqliteJournal
 from stablebrowse_async.contrib.ray import (
     OUTCOME_COLUMNS,
     ClusterRateGate,
+    Gate,
     TaskRunner,
     rate_gate_actor,
     run_dataset,
@@ -164,6 +166,7 @@ def test_task_runner_in_process_for_each_format(ray_cluster: Any, emu: EmulatorT
         assert "stale" not in as_arrow.column("status").to_pylist()
 
         numpy_batch = {name: frame[name].to_numpy() for name in ("key", "end_user_id", "task")}
+        numpy_batch["max_steps"] = np.arange(5, 15, dtype=np.int64)  # numpy scalars in, ints out
         as_numpy = runner(numpy_batch)
         assert isinstance(as_numpy, dict) and set(OUTCOME_COLUMNS) <= set(as_numpy)
         assert list(as_numpy["key"]) == [r["key"] for r in rows]
@@ -174,6 +177,57 @@ def test_task_runner_in_process_for_each_format(ray_cluster: Any, emu: EmulatorT
         runner.close()  # idempotent
     # rows 7 and 9 are bad in every call, row 1 (bad schema) in the pandas one: 7 + 6 + 8.
     assert len(_submissions(emu)) == emu.tasks_created() == 21
+
+
+def test_a_runner_with_journal_and_cluster_gate_waits_for_journaled_rows(
+    ray_cluster: Any, emu: EmulatorThread, tmp_path: Path
+) -> None:
+    """In process: the second run of the same rows waits for the journaled tasks."""
+    journal = SqliteJournal(tmp_path / "j.sqlite")
+    rows = pa.Table.from_pylist(_rows(6))
+    runner = TaskRunner(api_key=emu.api_key, base_url=emu.url, journal=journal)
+    try:
+        first = runner(rows).to_pylist()
+        again = runner(rows).to_pylist()
+    finally:
+        runner.close()
+    assert [r["task_id"] for r in again] == [r["task_id"] for r in first]
+    assert [r["status"] for r in again] == [r["status"] for r in first]
+    assert len(_submissions(emu)) == emu.tasks_created() == 6  # row 3 fails: journaled too
+
+
+def test_a_runner_with_bad_client_options_fails_at_once_and_cleans_up(ray_cluster: Any) -> None:
+    with pytest.raises(ValueError, match="timeout must be a positive number"):
+        TaskRunner(api_key="sb_live_x", base_url="http://127.0.0.1:9/v1", timeout=-1)
+
+
+def test_the_gate_moves_only_later_and_answers_watchers() -> None:
+    """The gate actor's logic, in process: holds only grow, a watcher wakes on a new one."""
+    import anyio
+
+    gate = Gate()
+
+    async def scenario() -> None:
+        version, remaining = await gate.watch(-1, 5.0)
+        assert (version, remaining) == (0, 0.0)
+        await gate.close_for(2.0)
+        await gate.close_for(0.5)  # shorter: ignored
+        version, remaining = await gate.watch(0, 5.0)
+        assert version == 1 and 1.5 < remaining <= 2.0
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as group:
+                woken: list[tuple[int, float]] = []
+
+                async def watcher() -> None:
+                    woken.append(await gate.watch(1, 5.0))
+
+                group.start_soon(watcher)
+                await anyio.sleep(0.05)
+                await gate.close_for(3.0)
+        assert woken[0][0] == 2 and 2.5 < woken[0][1] <= 3.0
+        assert await gate.watch(2, 0.01) == (2, pytest.approx(3.0, abs=0.5))
+
+    anyio.run(scenario)
 
 
 def test_bad_arguments_are_refused_before_any_request(ray_cluster: Any) -> None:
