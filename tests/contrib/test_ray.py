@@ -273,7 +273,7 @@ def test_a_429_pauses_every_actor(ray_cluster: Any) -> None:
     the 429 when its actor let it pass the gate before the hold reached that
     actor (the hold travels 429'd actor -> gate actor -> other actors, one
     actor round trip; then the request's own time on the wire). At most one
-    such request per request slot (actors x concurrency). From GRACE until the
+    such request per connection (actors x connection_limit). From GRACE until the
     end of the 2 s window, no request at all.
     """
     grace, actors, concurrency = 0.5, 2, 16
@@ -285,6 +285,7 @@ def test_a_429_pauses_every_actor(ray_cluster: Any) -> None:
             fn_constructor_kwargs={
                 "registry": "storm-test-registry",
                 "concurrency": concurrency,
+                "connection_limit": concurrency,  # at most this many requests on the wire
                 "api_key": emu.api_key,
                 "base_url": emu.url,
                 "poll_interval": 0.1,
