@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from ._client import DEFAULT_BASE_URL, AsyncClient
     from ._polling import AdaptiveSchedule, PollSchedule, Progress, RunMany
     from ._response import RawResponse
-    from ._retry import RetryPolicy
+    from ._retry import RateGate, RateLimitGate, RetryPolicy
     from .resources.end_users import CREDENTIAL_FIELDS, CredentialFields
     from .types import (
         NOT_GIVEN,
@@ -69,6 +69,8 @@ _LAZY = {
     "Progress": "._polling",
     "RunMany": "._polling",
     "RawResponse": "._response",
+    "RateGate": "._retry",
+    "RateLimitGate": "._retry",
     "RetryPolicy": "._retry",
     "CREDENTIAL_FIELDS": ".resources.end_users",
     "CredentialFields": ".resources.end_users",
@@ -111,7 +113,9 @@ __all__ = [
     "PermissionDeniedError",
     "PollSchedule",
     "Progress",
+    "RateGate",
     "RateLimitError",
+    "RateLimitGate",
     "RawResponse",
     "RetryPolicy",
     "RunMany",

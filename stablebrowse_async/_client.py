@@ -23,7 +23,7 @@ from ._http import (
     RequestOptions,
 )
 from ._polling import DEFAULT_POLL_TIMEOUT, PollSettings
-from ._retry import RateLimitGate, RetryPolicy
+from ._retry import RateGate, RateLimitGate, RetryPolicy
 from ._schedule import AdaptiveSchedule, PollSchedule
 from .errors import StablebrowseError
 from .resources.api_keys import ApiKeys
@@ -163,6 +163,10 @@ class AsyncClient:
         trust_env: take the proxy from ``HTTP_PROXY``/``HTTPS_PROXY`` and
             honour ``NO_PROXY`` (an explicit `proxy` wins). Not with `session`:
             configure your own session's ``trust_env`` instead.
+        rate_gate: the `RateGate` every request waits on and every 429 closes;
+            default a new in-process `RateLimitGate`. Pass one gate to several
+            clients, or a cluster-wide one (`contrib.ray.ClusterRateGate`), so
+            one 429 pauses them all.
     """
 
     base_url: str
@@ -191,7 +195,15 @@ class AsyncClient:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         proxy: str | None = None,
         trust_env: bool = False,
+        rate_gate: RateGate | None = None,
     ) -> None:
+        if rate_gate is None:
+            rate_gate = RateLimitGate()
+        elif not isinstance(rate_gate, RateGate):
+            raise TypeError(
+                "rate_gate must have delay() and close_for(seconds) methods (a RateGate), "
+                f"got {type(rate_gate).__name__}"
+            )
         key = _resolve_api_key(api_key)
         self.base_url = _resolve_base_url(base_url, allow_insecure)
         proxy_url = _resolve_proxy(proxy)
@@ -223,7 +235,7 @@ class AsyncClient:
             max_response_bytes=max_response_bytes,
         )
         transport = HttpTransport(
-            self._pool, base_url=self.base_url, options=options, gate=RateLimitGate()
+            self._pool, base_url=self.base_url, options=options, gate=rate_gate
         )
         self._setup(transport, PollSettings.create(poll_interval, poll_timeout))
 

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
         NotGiven,
         PollSchedule,
         Progress,
+        RateGate,
         RawResponse,
         SessionSummary,
         SessionTasks,
@@ -109,6 +110,10 @@ class Client(ClientBase):
         trust_env: take the proxy from ``HTTP_PROXY``/``HTTPS_PROXY`` and
             honour ``NO_PROXY`` (an explicit `proxy` wins). Not with `session`:
             configure your own session's ``trust_env`` instead.
+        rate_gate: the `RateGate` every request waits on and every 429 closes;
+            default a new in-process `RateLimitGate`. Pass one gate to several
+            clients, or a cluster-wide one (`contrib.ray.ClusterRateGate`), so
+            one 429 pauses them all.
     """
 
     tasks: Tasks
@@ -139,6 +144,7 @@ class Client(ClientBase):
         max_response_bytes: int = 67108864,
         proxy: str | None = None,
         trust_env: bool = False,
+        rate_gate: RateGate | None = None,
     ) -> None:
         super().__init__(
             AsyncClient(
@@ -155,6 +161,7 @@ class Client(ClientBase):
                 max_response_bytes=max_response_bytes,
                 proxy=proxy,
                 trust_env=trust_env,
+                rate_gate=rate_gate,
             )
         )
 
