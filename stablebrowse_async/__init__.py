@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from ._client import DEFAULT_BASE_URL, AsyncClient
     from ._polling import PollSchedule, Progress, RunMany
     from ._retry import RetryPolicy
+    from ._watch import TaskUpdate, TaskWatch
     from .resources.end_users import CREDENTIAL_FIELDS, CredentialFields
     from .types import (
         NOT_GIVEN,
@@ -67,6 +68,8 @@ _LAZY = {
     "Progress": "._polling",
     "RunMany": "._polling",
     "RetryPolicy": "._retry",
+    "TaskUpdate": "._watch",
+    "TaskWatch": "._watch",
     "CREDENTIAL_FIELDS": ".resources.end_users",
     "CredentialFields": ".resources.end_users",
     "ApiKey": ".types",
@@ -122,6 +125,8 @@ __all__ = [
     "TaskStatus",
     "TaskTimeout",
     "TaskTimeoutError",
+    "TaskUpdate",
+    "TaskWatch",
     "__version__",
 ]
 

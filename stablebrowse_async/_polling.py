@@ -42,7 +42,6 @@ from collections.abc import (
     Awaitable,
     Callable,
     Iterable,
-    Mapping,
 )
 from typing import Any
 
@@ -61,6 +60,7 @@ __all__ = [
     "PollSettings",
     "Progress",
     "RunMany",
+    "follow_task",
     "wait_for_task",
 ]
 
@@ -195,6 +195,28 @@ async def wait_for_task(
     Returns the completed record; raises `TaskFailedError` (failed, cancelled),
     `TaskTimeoutError` (with the last record seen) or a definitive API error.
     """
+    return final_result(
+        await follow_task(fetch, last, schedule=schedule, poll_timeout=poll_timeout, clock=clock)
+    )
+
+
+async def follow_task(
+    fetch: FetchTask,
+    last: Task,
+    *,
+    schedule: PollSchedule,
+    poll_timeout: float,
+    observe: Callable[[Task], Awaitable[None]] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> Task:
+    """`wait_for_task`, returning the terminal record whatever its status.
+
+    `observe` (when given) is awaited with `last`, then with the record of
+    every successful poll: the observation point of `tasks.watch` and
+    ``on_update``. What it raises ends the wait.
+    """
+    if observe is not None:
+        await observe(last)
     deadline = clock() + poll_timeout
     polls = 0
     failures = 0
@@ -216,7 +238,9 @@ async def wait_for_task(
         failures = 0
         polls += 1
         delay = schedule.interval(polls)
-    return final_result(last)
+        if observe is not None:
+            await observe(last)
+    return last
 
 
 @attrs.frozen
@@ -266,18 +290,26 @@ class _Counts:
 class _Entry:
     """One submitted task being polled: the whole per-task state of the engine."""
 
-    __slots__ = ("deadline", "failures", "index", "last", "polls", "request")
+    __slots__ = ("deadline", "failures", "index", "last", "observe", "polls", "request")
 
-    def __init__(self, index: int, request: TaskRequest, last: Task, deadline: float) -> None:
+    def __init__(
+        self, index: int, request: TaskRequest | None, last: Task, deadline: float
+    ) -> None:
         self.index = index
         self.request = request
         self.last = last
         self.deadline = deadline
         self.polls = 0
         self.failures = 0
+        self.observe: Observe | None = None
 
 
-SubmitFn = Callable[[TaskRequest], Awaitable[Task]]
+SubmitFn = Callable[[Any], Awaitable[Task]]
+Observe = Callable[[Task], Awaitable[None]]
+#: Makes the record observer of the task at an index (``on_update`` of `run_many`).
+ObserverFactory = Callable[[int], Observe]
+
+
 _DONE = object()
 
 
@@ -303,8 +335,7 @@ class _Batch:
 
     def __init__(
         self,
-        requests: Iterable[TaskRequest | Mapping[str, Any]]
-        | AsyncIterable[TaskRequest | Mapping[str, Any]],
+        requests: Iterable[Any] | AsyncIterable[Any],
         *,
         submit: SubmitFn,
         fetch: FetchTask,
@@ -316,6 +347,9 @@ class _Batch:
         on_submitted: Callable[[int, Task], None] | None = None,
         return_exceptions: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        observe: ObserverFactory | None = None,
+        coerce: Callable[[Any], Any] = TaskRequest.coerce,
+        keep_requests: bool = True,
     ) -> None:
         for name, value in (("concurrency", concurrency), ("max_in_flight", max_in_flight)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -334,6 +368,9 @@ class _Batch:
         self._on_submitted = on_submitted
         self._return_exceptions = return_exceptions
         self._clock = clock
+        self._observe = observe
+        self._coerce = coerce
+        self._keep_requests = keep_requests
         self._slots = asyncio.Semaphore(concurrency)
         self._room = asyncio.Semaphore(max_in_flight)
         self._heap: list[tuple[float, int, _Entry]] = []
@@ -437,9 +474,10 @@ class _Batch:
                     await self._room.acquire()
                     self._counts.started += 1
                     try:
-                        request = TaskRequest.coerce(raw)
+                        request = self._coerce(raw)
                     except (TypeError, ValueError) as error:
-                        self._deliver(TaskOutcome(index, raw, error=error), was_in_flight=False)
+                        kept = raw if self._keep_requests else None
+                        self._deliver(TaskOutcome(index, kept, error=error), was_in_flight=False)
                     else:
                         await self._slots.acquire()
                         self._active += 1
@@ -453,9 +491,10 @@ class _Batch:
             self._feeding = False
             self._wake.set()
 
-    async def _submit_one(self, index: int, request: TaskRequest) -> None:
+    async def _submit_one(self, index: int, item: Any) -> None:
+        request = item if self._keep_requests else None
         try:
-            task = await self._submit(request)
+            task = await self._submit(item)
         except StablebrowseError as error:
             self._deliver(TaskOutcome(index, request, error=error), was_in_flight=False)
             return
@@ -466,10 +505,34 @@ class _Batch:
         self._counts.submitted += 1
         self._counts.in_flight += 1
         entry = _Entry(index, request, task, self._clock() + self._poll_timeout)
-        self._push(entry, self._schedule.interval(0))
         if self._on_submitted is not None:
             self._on_submitted(index, task)
+        if self._observe is not None:
+            entry.observe = self._observe(index)
+        if await self._observed(entry, task):
+            if task.is_terminal:  # a task resumed by id may have ended already
+                self._finish(entry, task)
+            else:
+                self._push(entry, self._schedule.interval(0))
         self._progress()
+
+    async def _observed(self, entry: _Entry, task: Task) -> bool:
+        """Report `task` to the entry's observer; False (its outcome delivered) if that raised."""
+        if entry.observe is None:
+            return True
+        try:
+            await entry.observe(task)
+        except Exception as error:  # the caller's callback: it fails this task only
+            self._deliver(TaskOutcome(entry.index, entry.request, error=error), was_in_flight=True)
+            return False
+        return True
+
+    def _finish(self, entry: _Entry, task: Task) -> None:
+        if task.status is TaskStatus.COMPLETED:
+            outcome = TaskOutcome(entry.index, entry.request, task=task)
+        else:
+            outcome = TaskOutcome(entry.index, entry.request, error=TaskFailedError(task))
+        self._deliver(outcome, was_in_flight=True)
 
     def _reschedule(self, entry: _Entry, delay: float) -> None:
         """Poll `entry` again after `delay`, or report its timeout if its time is up.
@@ -523,14 +586,12 @@ class _Batch:
             entry.failures = 0
             entry.polls += 1
             entry.last = task
+            if entry.observe is not None and not await self._observed(entry, task):
+                return
             if not task.is_terminal:
                 self._reschedule(entry, self._schedule.interval(entry.polls))
                 return
-            if task.status is TaskStatus.COMPLETED:
-                outcome = TaskOutcome(entry.index, entry.request, task=task)
-            else:
-                outcome = TaskOutcome(entry.index, entry.request, error=TaskFailedError(task))
-            self._deliver(outcome, was_in_flight=True)
+            self._finish(entry, task)
         finally:
             self._active -= 1
             self._slots.release()
@@ -547,14 +608,21 @@ class RunMany:
     object is dropped (the engine's tasks never hold a reference to it, so a
     plain ``break`` is enough). Tasks already submitted keep running on the
     server.
+
+    The engine is shared by `tasks.run_many` and `tasks.wait_many`: each input
+    item is checked by ``coerce`` (a `TypeError`/`ValueError` is that item's
+    outcome) and started by ``submit`` (a POST, or the first GET of a task
+    resumed by id; outcomes then carry no request when ``keep_requests`` is
+    False). ``observe(index)`` makes the observer that sees each record of the
+    task at ``index`` (its first, then every successful poll); what an
+    observer raises is that task's outcome.
     """
 
     __slots__ = ("_batch",)
 
     def __init__(
         self,
-        requests: Iterable[TaskRequest | Mapping[str, Any]]
-        | AsyncIterable[TaskRequest | Mapping[str, Any]],
+        requests: Iterable[Any] | AsyncIterable[Any],
         *,
         submit: SubmitFn,
         fetch: FetchTask,
@@ -566,6 +634,9 @@ class RunMany:
         on_submitted: Callable[[int, Task], None] | None = None,
         return_exceptions: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        observe: ObserverFactory | None = None,
+        coerce: Callable[[Any], Any] = TaskRequest.coerce,
+        keep_requests: bool = True,
     ) -> None:
         self._batch = _Batch(
             requests,
@@ -579,6 +650,9 @@ class RunMany:
             on_submitted=on_submitted,
             return_exceptions=return_exceptions,
             clock=clock,
+            observe=observe,
+            coerce=coerce,
+            keep_requests=keep_requests,
         )
 
     def __aiter__(self) -> RunMany:

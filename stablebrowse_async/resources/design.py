@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from .._polling import PollSchedule, wait_for_task
+from .._polling import PollSchedule
+from .._watch import TaskUpdate, check_on_update
 from ..types import Task, check_end_user_id
 from ._base import Resource
 
@@ -68,11 +69,14 @@ class Design(Resource):
         enable_ip_rotation: bool = False,
         poll_interval: float | PollSchedule | None = None,
         poll_timeout: float | None = None,
+        on_update: Callable[[TaskUpdate], object] | None = None,
     ) -> Task:
         """Start an extraction and wait for it; the result is on the returned task's `design`.
 
-        Raises `TaskFailedError`, `TaskTimeoutError` or an API error, like `tasks.run`.
+        Raises `TaskFailedError`, `TaskTimeoutError` or an API error, like
+        `tasks.run`; `on_update` is called as by `tasks.run`.
         """
+        check_on_update(on_update)
         polling = self._client._polling.resolve(poll_interval, poll_timeout)
         submitted = await self.submit(
             url=url,
@@ -80,9 +84,4 @@ class Design(Resource):
             extractors=extractors,
             enable_ip_rotation=enable_ip_rotation,
         )
-        return await wait_for_task(
-            self._client.tasks.get,
-            submitted,
-            schedule=polling.schedule,
-            poll_timeout=polling.timeout,
-        )
+        return await self._client.tasks._follow(submitted, polling, on_update)

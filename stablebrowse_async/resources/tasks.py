@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import builtins
+import functools
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from typing import Any
 
 from .._http import encode_segment
-from .._polling import PollSchedule, Progress, RunMany, wait_for_task
+from .._polling import PollSchedule, PollSettings, Progress, RunMany, final_result
+from .._watch import (
+    PollingSource,
+    RecordSource,
+    TaskUpdate,
+    TaskWatch,
+    check_on_update,
+    observer,
+)
 from ..types import SessionSummary, Task, TaskRequest
 from ._base import Resource
 
 MAX_LIST_LIMIT = 100
+
+
+def _task_id(value: object) -> str:
+    encode_segment(value, "task_ids item")
+    assert isinstance(value, str)
+    return value
 
 
 class Tasks(Resource):
@@ -71,12 +86,28 @@ class Tasks(Resource):
             "GET", "/tasks", SessionSummary, envelope="sessions", params={"limit": str(limit)}
         )
 
+    @property
+    def _source(self) -> RecordSource:
+        """Where `watch` and ``on_update`` get records: the one seam (see `_watch.py`)."""
+        return PollingSource(self.get)
+
+    async def _follow(
+        self,
+        first: Task,
+        polling: PollSettings,
+        on_update: Callable[[TaskUpdate], object] | None,
+    ) -> Task:
+        """Wait for a task from a record of it already in hand (`wait`, `run`, `design.run`)."""
+        last = await self._source.follow(first.task_id, polling, observer(on_update), first=first)
+        return final_result(last)
+
     async def wait(
         self,
         task_id: str,
         *,
         poll_interval: float | PollSchedule | None = None,
         poll_timeout: float | None = None,
+        on_update: Callable[[TaskUpdate], object] | None = None,
     ) -> Task:
         """Poll an existing task until it ends (for example to resume after a restart).
 
@@ -84,13 +115,55 @@ class Tasks(Resource):
         cancelled), `TaskTimeoutError` after `poll_timeout` seconds (it holds
         the last record), or the API error that made waiting pointless (404,
         401, 403). Transient poll failures are retried until the timeout.
+
+        `on_update` (a function, or an async function, which is awaited) is
+        called with a `TaskUpdate` for the first record and for every change
+        seen after it (status, new steps), from the same polls: it costs no
+        request. If it raises, the wait stops and raises that exception.
+        """
+        encode_segment(task_id, "task_id")
+        check_on_update(on_update)
+        polling = self._client._polling.resolve(poll_interval, poll_timeout)
+        first = await self.get(task_id)
+        return await self._follow(first, polling, on_update)
+
+    def watch(
+        self,
+        task_id: str,
+        *,
+        poll_timeout: float | None = None,
+        poll_interval: float | PollSchedule | None = None,
+    ) -> TaskWatch:
+        """Follow a task as it works: an async iterator of `TaskUpdate`, one per change.
+
+        The first update holds the first record seen; each later one a change
+        of status or the steps that appeared (each step in exactly one update,
+        in order, however the server resends, drops or reorders its list); the
+        last one the terminal record: completed, failed and cancelled are
+        yielded, not raised. `TaskTimeoutError` after `poll_timeout`; the API
+        error that makes waiting pointless (404, 401, 403) is raised as by
+        `wait`. It makes exactly the polls `wait` would make. Use it as
+        ``async for update in client.tasks.watch(task_id):``; ``async with``
+        (or ``await it.aclose()``) stops the polling at once when you leave
+        early, otherwise it stops when the iterator is dropped.
         """
         encode_segment(task_id, "task_id")
         polling = self._client._polling.resolve(poll_interval, poll_timeout)
-        first = await self.get(task_id)
-        return await wait_for_task(
-            self.get, first, schedule=polling.schedule, poll_timeout=polling.timeout
-        )
+        return TaskWatch(self._source, task_id, polling)
+
+    def stream(
+        self,
+        task_id: str,
+        *,
+        poll_timeout: float | None = None,
+        poll_interval: float | PollSchedule | None = None,
+    ) -> TaskWatch:
+        """The same as `watch` (the name the official SDK keeps for the API's planned push route).
+
+        Today it polls like `watch`; when ``GET /v1/tasks/{taskId}/stream``
+        exists it can feed the same updates without a change here.
+        """
+        return self.watch(task_id, poll_timeout=poll_timeout, poll_interval=poll_interval)
 
     async def run(
         self,
@@ -104,12 +177,15 @@ class Tasks(Resource):
         include_html_dump: bool | None = None,
         poll_interval: float | PollSchedule | None = None,
         poll_timeout: float | None = None,
+        on_update: Callable[[TaskUpdate], object] | None = None,
     ) -> Task:
         """Submit a task and poll until it ends; returns the completed record.
 
         Raises like `submit` and `wait`: `TaskFailedError`, `TaskTimeoutError`
         (resume with ``tasks.wait(err.task.task_id)``), or an API error.
+        `on_update` is called as by `wait`, first with the submitted record.
         """
+        check_on_update(on_update)
         polling = self._client._polling.resolve(poll_interval, poll_timeout)
         submitted = await self.submit(
             end_user_id=end_user_id,
@@ -120,9 +196,7 @@ class Tasks(Resource):
             max_steps=max_steps,
             include_html_dump=include_html_dump,
         )
-        return await wait_for_task(
-            self.get, submitted, schedule=polling.schedule, poll_timeout=polling.timeout
-        )
+        return await self._follow(submitted, polling, on_update)
 
     def run_many(
         self,
@@ -136,6 +210,7 @@ class Tasks(Resource):
         on_progress: Callable[[Progress], None] | None = None,
         on_submitted: Callable[[int, Task], None] | None = None,
         return_exceptions: bool = True,
+        on_update: Callable[[int, TaskUpdate], object] | None = None,
     ) -> RunMany:
         """Run many tasks; iterate the result for one `TaskOutcome` per request, as each ends.
 
@@ -152,8 +227,13 @@ class Tasks(Resource):
         there, and a batch that is killed can later be finished with
         `tasks.wait` instead of submitting (and paying for) its tasks again.
         Both callbacks run on the event loop and must not block; an exception
-        they raise stops the batch and reaches the consumer.
+        they raise stops the batch and reaches the consumer. `on_update`
+        receives ``(index, update)`` for each `TaskUpdate` of the task at
+        ``index`` (as `wait`'s ``on_update``, from the same polls); it may be
+        async (it is awaited), and an exception it raises becomes that task's
+        outcome, never the batch's.
         """
+        check_on_update(on_update)
         polling = self._client._polling.resolve(poll_interval, poll_timeout)
         return RunMany(
             requests,
@@ -166,4 +246,54 @@ class Tasks(Resource):
             on_progress=on_progress,
             on_submitted=on_submitted,
             return_exceptions=return_exceptions,
+            observe=_indexed_observers(on_update),
         )
+
+    def wait_many(
+        self,
+        task_ids: Iterable[str] | AsyncIterable[str],
+        *,
+        concurrency: int = 64,
+        poll_timeout: float | None = None,
+        poll_interval: float | PollSchedule | None = None,
+        on_update: Callable[[int, TaskUpdate], object] | None = None,
+    ) -> RunMany:
+        """`run_many` for tasks already submitted: one `TaskOutcome` per id, as each ends.
+
+        Outcomes come in completion order; ``index`` is the id's position in
+        `task_ids` and ``request`` is None. Each task is waited for as by
+        `wait` (a first GET, then polls on the same schedule), on the fan-out
+        engine of `run_many`: no coroutine per task. An id that is not a valid
+        one, a 404, a failed task or a timeout is that id's outcome. `on_update`
+        is as for `run_many`.
+        """
+        if isinstance(task_ids, str):
+            raise TypeError("task_ids must be an iterable of ids, not a single str")
+        check_on_update(on_update)
+        polling = self._client._polling.resolve(poll_interval, poll_timeout)
+        return RunMany(
+            task_ids,
+            submit=self.get,
+            fetch=self.get,
+            schedule=polling.schedule,
+            poll_timeout=polling.timeout,
+            concurrency=concurrency,
+            observe=_indexed_observers(on_update),
+            coerce=_task_id,
+            keep_requests=False,
+        )
+
+
+def _indexed_observers(
+    on_update: Callable[[int, TaskUpdate], object] | None,
+) -> Callable[[int], Callable[[Task], Any]] | None:
+    """For the fan-out engine: the observer of the task at each index, reporting to `on_update`."""
+    if on_update is None:
+        return None
+
+    def make(index: int) -> Callable[[Task], Any]:
+        made = observer(functools.partial(on_update, index))
+        assert made is not None
+        return made
+
+    return make
