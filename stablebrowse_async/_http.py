@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
+import weakref
 from collections.abc import Mapping
-from typing import Any, TypeVar, overload
+from typing import Any, ClassVar, TypeVar, overload
 from urllib.parse import quote
 
 import aiohttp
@@ -124,7 +126,16 @@ class ConnectionPool:
     The session is created on first use inside the running event loop (aiohttp
     sessions belong to one loop), with one `TCPConnector` limited to `limit`
     connections. A session supplied by the caller is used as is and never closed.
+
+    After ``os.fork()`` the child's pools forget the parent's session and loop
+    (its sockets are the parent's: closing them here could break its TLS
+    streams) and create their own on first use, so a client survives a fork.
     """
+
+    #: Every live pool, for the fork hook (weak: it keeps no pool alive).
+    _live: ClassVar[weakref.WeakSet[ConnectionPool]] = weakref.WeakSet()
+    #: Sessions inherited by a forked child: never used, closed or collected there.
+    _inherited: ClassVar[list[aiohttp.ClientSession]] = []
 
     def __init__(
         self,
@@ -143,6 +154,15 @@ class ConnectionPool:
         self._closed = False
         # Headers passed per request: only needed when the session is not ours.
         self.request_headers: Mapping[str, str] | None = None if session is None else self._headers
+        ConnectionPool._live.add(self)
+
+    @staticmethod
+    def _after_fork_in_child() -> None:
+        for pool in list(ConnectionPool._live):
+            pool._loop = None
+            if pool._owns_session and pool._session is not None:
+                ConnectionPool._inherited.append(pool._session)
+                pool._session = None
 
     @property
     def closed(self) -> bool:
@@ -185,6 +205,10 @@ class ConnectionPool:
         session, self._session = self._session, None
         if session is not None and self._owns_session and not session.closed:
             await session.close()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=ConnectionPool._after_fork_in_child)
 
 
 class _NotSent(Exception):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+import asyncio
+import inspect
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,5 +62,10 @@ def test_readme_block_runs(
 ) -> None:
     monkeypatch.setenv("STABLEBROWSE_API_KEY", readme_emulator.api_key)
     monkeypatch.setenv("STABLEBROWSE_BASE_URL", readme_emulator.url)
-    compiled = compile(code, f"README.md (block at line {line})", "exec")
-    exec(compiled, {"__name__": "__main__"})
+    # A notebook cell may `await` at its top level: such a block runs in a new loop.
+    flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+    compiled = compile(code, f"README.md (block at line {line})", "exec", flags=flags)
+    if compiled.co_flags & inspect.CO_COROUTINE:
+        asyncio.run(eval(compiled, {"__name__": "__main__"}))
+    else:
+        exec(compiled, {"__name__": "__main__"})

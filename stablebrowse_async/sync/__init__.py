@@ -9,6 +9,15 @@ with Client() as client:                     # STABLEBROWSE_API_KEY from the env
         ...
 ```
 
+Calls block the calling thread while the request runs in the client's own
+event-loop thread. From a thread that runs an event loop they raise
+`RuntimeError` (blocking would freeze that loop: use `AsyncClient`), with one
+exception: the main thread of a Jupyter/IPython kernel, recognised as the
+main thread when ``IPython.get_ipython()`` returns a shell attached to a
+kernel. A notebook cell runs inside the kernel's loop, which is then only
+running that cell, so the cell may block on the client's thread without any
+deadlock (``_portal.blocking_allowed``; the README's "Notebooks" section).
+
 The classes are generated from the async ones by ``scripts/gen_sync.py``
 (`_generated.py`); the event-loop thread behind them is `_portal.py`. Models
 and errors are the async client's own, re-exported here for convenience.

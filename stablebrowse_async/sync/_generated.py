@@ -3,9 +3,8 @@
 # `python scripts/gen_sync.py --check` (`make drift`, part of `make check`) fails when it is stale.
 """The blocking classes of `stablebrowse_async.sync`: one per async class, each method a one-liner.
 
-Every method runs the async method of the same name through the client's
-portal (see `_portal.py`); names, keyword arguments, defaults, return types
-and exceptions are those of the async client.
+Each runs the async method of the same name through the client's portal (`_portal.py`):
+same arguments, defaults, return types and exceptions.
 """
 
 from __future__ import annotations
@@ -46,21 +45,18 @@ if TYPE_CHECKING:
         TaskRequest,
         TaskUpdate,
     )
-
-    from ._portal import Portal
-
 __all__ = ["ApiKeys", "Client", "Credentials", "Design", "EndUser", "Sessions", "Tasks"]
 
 
 class Client(ClientBase):
     """The StableBrowse API client for blocking code: the methods of `AsyncClient`, without ``await``.
 
-    Safe to share between threads; usable from plain scripts, Django/Flask views
-    and Celery workers. Its calls run in one event-loop thread the client starts
-    on first use and stops on `close()` (or at the end of a ``with`` block, or at
-    interpreter exit). Calling it from a thread that runs an event loop raises
+    Safe to share between threads; for scripts, Django/Flask views, Celery
+    workers and Jupyter notebooks. Its calls run in one event-loop thread it
+    starts on first use and stops on `close()` (or a ``with`` block's end, or
+    interpreter exit). From any other thread running an event loop they raise
     `RuntimeError`: use `AsyncClient` there. Ctrl-C cancels the request in
-    flight. After ``os.fork()`` the child starts its own loop thread on first use.
+    flight. After ``os.fork()`` the child starts its own loop thread.
 
     Args:
         api_key: API key (``sb_live_...``) or dashboard token; defaults to
@@ -110,7 +106,7 @@ class Client(ClientBase):
         max_response_bytes: int = 67108864,
     ) -> None:
         super().__init__(
-            lambda: AsyncClient(
+            AsyncClient(
                 api_key,
                 base_url=base_url,
                 timeout=timeout,
@@ -126,10 +122,10 @@ class Client(ClientBase):
         )
 
     def _bind_resources(self) -> None:
-        self.tasks = self._child(Tasks, lambda client: client.tasks)
-        self.sessions = self._child(Sessions, lambda client: client.sessions)
-        self.api_keys = self._child(ApiKeys, lambda client: client.api_keys)
-        self.design = self._child(Design, lambda client: client.design)
+        self.tasks = self._wrap(Tasks, self._async.tasks)
+        self.sessions = self._wrap(Sessions, self._async.sessions)
+        self.api_keys = self._wrap(ApiKeys, self._async.api_keys)
+        self.design = self._wrap(Design, self._async.design)
 
     @property
     def base_url(self) -> str:
@@ -151,7 +147,7 @@ class Client(ClientBase):
 
         Raises `ValueError`/`TypeError` at once for an id the API cannot take.
         """
-        return self._derive(EndUser, AsyncClient.end_users, end_user_id)
+        return self._wrap(EndUser, self._async.end_users(end_user_id))
 
     def with_options(
         self,
@@ -161,22 +157,21 @@ class Client(ClientBase):
         poll_interval: float | PollSchedule | None = None,
         poll_timeout: float | None = None,
     ) -> Client:
-        """A copy with other settings that shares this client's loop thread and connection pool.
+        """A copy with other settings that shares this client's connection pool.
 
         This is the per-call override: ``client.with_options(max_retries=0).tasks.get(id)``.
-        It is cheap: no new thread, no new pool; its calls run in this client's
-        event-loop thread on the `AsyncClient.with_options` copy of its async client.
-        The copy does not own them: closing it (or leaving its ``with`` block) does
-        nothing, and it keeps working as long as the original is open; closing the
-        original closes both (the copy's `is_closed` then says so). After
-        ``os.fork()`` the copy follows the original into the child's new loop thread.
+        It is cheap (no new pool). Closing the copy does not close the pool;
+        closing the original does. `timeout` left out (`NOT_GIVEN`) keeps this
+        client's; ``timeout=None`` means no limit.
         """
-        return self._clone(
-            AsyncClient.with_options,
-            timeout=timeout,
-            max_retries=max_retries,
-            poll_interval=poll_interval,
-            poll_timeout=poll_timeout,
+        return self._wrap(
+            Client,
+            self._async.with_options(
+                timeout=timeout,
+                max_retries=max_retries,
+                poll_interval=poll_interval,
+                poll_timeout=poll_timeout,
+            ),
         )
 
     @property
@@ -512,9 +507,8 @@ class EndUser(SyncResource[_AsyncEndUser]):
 
     credentials: Credentials
 
-    def __init__(self, portal: Portal, resolve: Callable[[AsyncClient], _AsyncEndUser]) -> None:
-        super().__init__(portal, resolve)
-        self.credentials = self._child(Credentials, lambda parent: parent.credentials)
+    def _bind_resources(self) -> None:
+        self.credentials = self._wrap(Credentials, self._async.credentials)
 
     @property
     def end_user_id(self) -> str:

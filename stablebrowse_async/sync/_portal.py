@@ -1,39 +1,25 @@
 """The hand-written half of the sync facade: one event-loop thread per `Client`.
 
-`Portal` owns an anyio `BlockingPortal` (a daemon thread running an asyncio
-loop), started on first use, and the `AsyncClient` every call runs on. The
-generated classes in `_generated.py` only hand coroutines to `Portal.call`;
-everything with behaviour lives here:
-
-- calls block the caller's thread, never the loop; from a thread that runs
-  an event loop they raise `RuntimeError` instead of deadlocking;
-- Ctrl-C (or any exception raised in the waiting thread) cancels the
-  coroutine in flight, then propagates;
-- after `os.fork()` the child starts a fresh loop thread and `AsyncClient`
-  (built from the same arguments) on first use;
-- `close()`, the end of a ``with`` block, garbage collection and interpreter
-  exit all close the `AsyncClient` inside its loop, then stop the thread.
+`Portal` owns the `AsyncClient` and a loop thread started on first use; generated
+classes hold their async twin and hand its coroutines to `Portal.call`: two thread
+hand-offs (the caller schedules the coroutine and blocks on its future; the loop
+sets it). A forked child keeps the `AsyncClient` and starts a new loop thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-import atexit
 import os
+import sys
 import threading
 import weakref
-from collections.abc import Awaitable, Callable
-from concurrent.futures import CancelledError as FutureCancelled
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
-from contextlib import AbstractContextManager, suppress
-from types import TracebackType
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent import futures
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from anyio.from_thread import BlockingPortal, start_blocking_portal
-
 if TYPE_CHECKING:
-    from typing import Concatenate, ParamSpec
+    from typing import ParamSpec
 
     from typing_extensions import Self
 
@@ -41,218 +27,186 @@ if TYPE_CHECKING:
 
     P = ParamSpec("P")
 
-__all__ = ["ClientBase", "Portal", "SyncIterator", "SyncResource"]
+__all__ = ["ClientBase", "Portal", "SyncIterator", "SyncResource", "blocking_allowed"]
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 A = TypeVar("A")
-C = TypeVar("C")
-S = TypeVar("S")
+S = TypeVar("S", bound="SyncResource[Any]")
+_Coro = Coroutine[Any, Any, T]
 
-#: Seconds a blocked caller waits between checks, so that it sees Ctrl-C promptly.
-_TICK = 0.1
-
-#: Every live Portal, for the fork and exit hooks (weak: it keeps no client alive).
+#: How long a blocked caller sleeps between looks at its future: forever on POSIX,
+#: where a lock wait returns to run signal handlers (Ctrl-C); in slices elsewhere.
+_SLICE = None if os.name == "posix" else 0.1
+_THREAD = "stablebrowse-sync-loop"
+_REFUSED = (
+    "stablebrowse_async.sync.Client was called from a thread that is running an event loop: blocking"
+    " here would freeze that loop (or deadlock). In async code use stablebrowse_async.AsyncClient"
+    " and await its methods instead."
+)
+#: Every live Portal, for the fork hook (weak: it keeps no client alive).
 _portals: weakref.WeakSet[Portal] = weakref.WeakSet()
-#: State inherited from the parent by a forked child: never used, never closed
-#: (its sockets and its loop thread belong to the parent), never collected
-#: (collecting it would warn about an unclosed session, or wait on a thread
-#: that does not exist in the child).
+#: Loops a forked child inherited: never run, closed or collected there (they are the parent's).
 _inherited: list[object] = []
 
 
-def _backend_options() -> dict[str, Any]:
+def blocking_allowed() -> bool:
+    """True when the calling thread may block on a sync call.
+
+    It may when it runs no event loop, and in the main thread of a Jupyter
+    kernel (``IPython.get_ipython()`` is a shell with a ``kernel``): a cell
+    runs inside the kernel's loop, but the call runs in the portal's thread,
+    so the cell just waits. Any other running loop (a web app's) would freeze.
+    """
     try:
-        import uvloop  # noqa: F401  (the `speed` extra)
-    except ImportError:
-        return {}
-    return {"use_uvloop": True}
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return True
+    ipython = sys.modules.get("IPython")
+    if ipython is None or threading.current_thread() is not threading.main_thread():
+        return False
+    return getattr(ipython.get_ipython(), "kernel", None) is not None  # a Jupyter kernel's shell
 
 
-def refuse_inside_event_loop() -> None:
-    """Raise `RuntimeError` when the calling thread runs an event loop (it would block it)."""
-    if asyncio._get_running_loop() is not None:
-        raise RuntimeError(
-            "stablebrowse_async.sync.Client was called from a thread that is running an "
-            "event loop: blocking here would freeze that loop (or deadlock). In async code "
-            "use stablebrowse_async.AsyncClient and await its methods instead."
-        )
+def _serve(loop: asyncio.AbstractEventLoop) -> None:
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_forever()
+    finally:
+        loop.run_until_complete(_cancel_others(loop.shutdown_asyncgens))
+        loop.run_until_complete(loop.shutdown_default_executor())
+        loop.close()
 
 
-async def _invoke(
-    fn: Callable[..., Awaitable[T]], args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> T:
-    return await fn(*args, **kwargs)
+async def _cancel_others(then: Callable[[], Awaitable[object]]) -> None:
+    """Cancel every other task of the loop, wait for them to end, then ``await then()``."""
+    others = asyncio.all_tasks() - {asyncio.current_task()}
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)
+    await then()
 
 
-def _wait(future: Future[T]) -> T:
+def _wait(future: futures.Future[T]) -> T:
     """Block until `future` is done; on an exception in this thread (Ctrl-C), cancel it and re-raise."""
     try:
-        while True:
-            try:
-                return future.result(_TICK)
-            except FutureTimeout:
-                if future.done():  # the coroutine's own TimeoutError, or done just now
-                    return future.result()
-    except FutureCancelled:
+        while not future.done():
+            with suppress(futures.TimeoutError):  # a slice ended (or the call raised it)
+                future.result(_SLICE)
+        return future.result()
+    except futures.CancelledError:
         raise RuntimeError("the Client was closed while this call was in flight") from None
     except BaseException:
         future.cancel()  # a no-op when the call already finished
         raise
 
 
-class _Runtime:
-    """A running loop thread: its portal and the context manager that stops it."""
-
-    __slots__ = ("cm", "portal")
-
-    def __init__(self, cm: AbstractContextManager[BlockingPortal], portal: BlockingPortal) -> None:
-        self.cm = cm
-        self.portal = portal
-
-
 class _State:
-    """What one Portal owns, apart from the Portal so that its finalizer need not reference it."""
+    """What one Portal owns, apart from it so that its finalizer need not reference it."""
 
-    __slots__ = ("client", "closed", "runtime")
+    __slots__ = ("client", "closed", "loop", "thread")
 
     def __init__(self, client: AsyncClient) -> None:
-        self.client = client
-        self.runtime: _Runtime | None = None
-        self.closed = False
+        self.client, self.closed = client, False
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread: threading.Thread | None = None
 
+    def shutdown(self) -> None:
+        """End the calls in flight, close the AsyncClient in the loop, stop and join the thread."""
+        self.closed = True
+        loop, thread, self.loop, self.thread = self.loop, self.thread, None, None
+        if loop is not None and thread is not None:
+            try:
+                asyncio.run_coroutine_threadsafe(_cancel_others(self.client.aclose), loop).result()
+            finally:
+                loop.call_soon_threadsafe(loop.stop)
+                thread.join()
 
-def _shutdown(state: _State) -> None:
-    """Close the AsyncClient inside its loop, cancel what still runs there, join the thread."""
-    state.closed = True
-    runtime, state.runtime = state.runtime, None
-    if runtime is None:
-        return
-    portal = runtime.portal
-    try:
-        portal.call(state.client.aclose)
-    finally:
-        with suppress(RuntimeError):  # already stopped
-            portal.call(portal.stop, True)
-        runtime.cm.__exit__(None, None, None)
-
-
-def _finalize(state: _State) -> None:
-    # The Client was garbage-collected without close(). From the loop thread
-    # itself we cannot wait for the loop: leave it to the exit hook.
-    if asyncio._get_running_loop() is None:
-        with suppress(Exception):
-            _shutdown(state)
+    def collected(self) -> None:
+        """The Client was dropped (or the interpreter exits) open: close it, if this thread may wait."""
+        if blocking_allowed():  # not in the loop thread itself, which would wait for itself
+            with suppress(Exception):
+                self.shutdown()
 
 
 class Portal:
     """The loop thread and the `AsyncClient` behind one sync `Client`."""
 
-    __slots__ = ("__weakref__", "_factory", "_finalizer", "_lock", "_state")
+    __slots__ = ("__weakref__", "_finalizer", "_lock", "_state", "client")
 
-    def __init__(self, factory: Callable[[], AsyncClient]) -> None:
-        self._factory = factory
-        # Built here, in the caller's thread, so bad arguments fail at once.
-        # AsyncClient.__init__ touches no event loop (its aiohttp session is
-        # created on first use, inside the portal's loop).
-        self._state = _State(factory())
-        self._lock = threading.Lock()
-        self._finalizer = weakref.finalize(self, _finalize, self._state)
-        self._finalizer.atexit = False
+    def __init__(self, client: AsyncClient) -> None:
+        self.client, self._state, self._lock = client, _State(client), threading.Lock()
+        self._finalizer = weakref.finalize(self, self._state.collected)
         _portals.add(self)
 
-    @property
-    def client(self) -> AsyncClient:
-        """The AsyncClient calls run on (a new one in a forked child)."""
-        return self._state.client
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        # The running loop, started on first use (call with the lock held).
+        state = self._state
+        if state.closed:
+            raise RuntimeError("this Client is closed; create a new one")
+        if state.loop is None:
+            try:
+                import uvloop  # (the `speed` extra)
 
-    @property
-    def closed(self) -> bool:
-        """True once `close` ran."""
-        return self._state.closed
+                loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+            except ImportError:
+                loop = asyncio.new_event_loop()
+            thread = threading.Thread(target=_serve, args=(loop,), name=_THREAD, daemon=True)
+            state.loop, state.thread = loop, thread
+            thread.start()
+        return state.loop
 
-    def _start(self) -> BlockingPortal:
-        with self._lock:
-            state = self._state
-            if state.closed:
-                raise RuntimeError("this Client is closed; create a new one")
-            if state.runtime is None:
-                cm = start_blocking_portal(
-                    "asyncio", _backend_options(), name="stablebrowse-sync-loop"
-                )
-                state.runtime = _Runtime(cm, cm.__enter__())
-            return state.runtime.portal
-
-    def call(self, fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run ``await fn(*args, **kwargs)`` in the loop thread and return its result."""
-        refuse_inside_event_loop()
-        runtime = self._state.runtime
-        portal = runtime.portal if runtime is not None else self._start()
-        future: Future[T] = portal.start_task_soon(_invoke, fn, args, kwargs)
+    def call(self, fn: Callable[P, _Coro[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``await fn(*args, **kwargs)`` (an ``async def``) in the loop thread; return its result."""
+        if not blocking_allowed():
+            raise RuntimeError(_REFUSED)
+        coroutine = fn(*args, **kwargs)
+        try:
+            with self._lock:  # so that close() cannot stop the loop under this hand-off
+                future = asyncio.run_coroutine_threadsafe(coroutine, self._loop())
+        except BaseException:
+            coroutine.close()
+            raise
         return _wait(future)
-
-    def call_soon(self, fn: Callable[[], Awaitable[object]]) -> None:
-        """Start ``fn()`` in the loop thread without waiting; nothing happens when it is stopped."""
-        runtime = self._state.runtime
-        if runtime is not None:
-            with suppress(RuntimeError):  # stopped, or called from the loop thread
-                runtime.portal.start_task_soon(fn)
 
     def close(self) -> None:
         """Close the AsyncClient and stop the loop thread. Idempotent."""
-        refuse_inside_event_loop()
+        if not blocking_allowed():
+            raise RuntimeError(_REFUSED)
         with self._lock:
             self._finalizer.detach()
-            _shutdown(self._state)
-
-    def _after_fork_in_child(self) -> None:
-        self._lock = threading.Lock()
-        old = self._state
-        if old.closed:
-            return
-        _inherited.append(old)
-        self._finalizer.detach()
-        self._state = _State(self._factory())
-        self._finalizer = weakref.finalize(self, _finalize, self._state)
-        self._finalizer.atexit = False
+            self._state.shutdown()
 
 
 def _after_fork_in_child() -> None:
     for portal in list(_portals):
-        portal._after_fork_in_child()
-
-
-def _close_all_at_exit() -> None:
-    for portal in list(_portals):
-        with suppress(Exception):
-            portal.close()
+        portal._lock, state = threading.Lock(), portal._state
+        if state.loop is not None:
+            _inherited.append(state.loop)
+            state.loop = state.thread = None
 
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
-atexit.register(_close_all_at_exit)
 
 
 class _AsyncClosingIterator(Protocol[T_co]):
-    def __anext__(self) -> Awaitable[T_co]: ...
+    def __anext__(self) -> _Coro[T_co]: ...
 
-    def aclose(self) -> Awaitable[object]: ...
+    def aclose(self) -> _Coro[object]: ...
 
 
 class SyncIterator(Generic[T]):
     """A sync iterator over an async one, each step run in the portal.
 
-    Leaving a ``for`` loop early stops the work behind it: at once with
-    `close()` or a ``with`` block, otherwise when the iterator is
-    garbage-collected (right after a ``break`` in CPython).
+    Leaving a ``for`` loop early stops the work behind it: at once with `close()` or
+    a ``with`` block, else when it is garbage-collected (right after a ``break``).
     """
 
     __slots__ = ("__weakref__", "_closed", "_iterator", "_portal")
 
     def __init__(self, portal: Portal, iterator: _AsyncClosingIterator[T]) -> None:
-        self._portal = portal
-        self._iterator = iterator
-        self._closed = False
+        self._portal, self._iterator, self._closed = portal, iterator, False
 
     def __iter__(self) -> Self:
         return self
@@ -268,170 +222,78 @@ class SyncIterator(Generic[T]):
 
     def close(self) -> None:
         """Stop the work behind the iterator now and wait until it is cleaned up. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        if not self._portal.closed:
-            self._portal.call(self._iterator.aclose)
+        if not self._closed:
+            self._closed = True
+            if not self._portal._state.closed:
+                self._portal.call(self._iterator.aclose)
 
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def __del__(self) -> None:
-        if not getattr(self, "_closed", True):
-            self._closed = True
-            self._portal.call_soon(self._iterator.aclose)
-
-
-def _identity(client: AsyncClient) -> AsyncClient:
-    return client
+        if not getattr(self, "_closed", True) and (loop := self._portal._state.loop) is not None:
+            self._closed, coroutine = True, self._iterator.aclose()
+            try:  # start the clean-up in the loop thread, without waiting
+                asyncio.run_coroutine_threadsafe(coroutine, loop)
+            except RuntimeError:  # the loop is closed
+                coroutine.close()
 
 
 class SyncResource(Generic[A]):
-    """Base of the generated classes: a portal and how to find the async object behind it.
+    """Base of the generated classes: the portal, and the async object they wrap (`_async`)."""
 
-    `resolve` maps the portal's current AsyncClient to the async object
-    (``client.tasks``, ``client.end_users("alice").credentials``, ...), so a
-    sync object taken before a fork still works in the child.
-    """
+    __slots__ = ("_async", "_portal")
 
-    __slots__ = ("_cache", "_portal", "_resolve")
-
-    def __init__(self, portal: Portal, resolve: Callable[[AsyncClient], A]) -> None:
-        self._portal = portal
-        self._resolve = resolve
-        self._cache: tuple[AsyncClient, A] | None = None
-
-    @property
-    def _async(self) -> A:
-        client = self._portal.client
-        cache = self._cache
-        if cache is not None and cache[0] is client:
-            return cache[1]
-        target = self._resolve(client)
-        self._cache = (client, target)
-        return target
-
-    def _child(
-        self, cls: Callable[[Portal, Callable[[AsyncClient], C]], S], get: Callable[[A], C]
-    ) -> S:
-        """The sync wrapper `cls` of the async object ``get(self._async)``."""
-        resolve = self._resolve
-        return cls(self._portal, lambda client: get(resolve(client)))
-
-    def _derive(
-        self,
-        cls: Callable[[Portal, Callable[[AsyncClient], C]], S],
-        method: Callable[Concatenate[A, P], C],
-        /,
-        *args: P.args,
-        **kwargs: P.kwargs,
-    ) -> S:
-        """The sync wrapper `cls` of ``method(self._async, ...)``, called now so bad arguments fail now."""
-        resolve = self._resolve
-        first = method(self._async, *args, **kwargs)
-        child = cls(self._portal, lambda client: method(resolve(client), *args, **kwargs))
-        if isinstance(child, SyncResource):
-            child._cache = (self._portal.client, first)
-        return child
-
-
-class _Derived:
-    """The `resolve` of a `with_options` copy: ``method(parent(client), ...)``, made once per client.
-
-    Built again only when the portal's AsyncClient changes (after a fork), so
-    the copy and its resources share one async copy.
-    """
-
-    __slots__ = ("_args", "_kwargs", "_last", "_method", "_parent")
-
-    def __init__(
-        self,
-        parent: Callable[[AsyncClient], AsyncClient],
-        method: Callable[..., AsyncClient],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> None:
-        self._parent = parent
-        self._method = method
-        self._args = args
-        self._kwargs = kwargs
-        self._last: tuple[AsyncClient, AsyncClient] | None = None
-
-    def __call__(self, client: AsyncClient) -> AsyncClient:
-        last = self._last
-        if last is not None and last[0] is client:
-            return last[1]
-        made = self._method(self._parent(client), *self._args, **self._kwargs)
-        self._last = (client, made)
-        return made
-
-
-class ClientBase(SyncResource["AsyncClient"]):
-    """What the generated `Client` inherits: lifecycle, copies, context manager, repr.
-
-    A client made by its constructor owns its `Portal` (loop thread and
-    connection pool); a copy from `with_options` (`_clone`) runs on the same
-    portal and owns nothing, like the async copy, which shares the pool.
-    """
-
-    __slots__ = ("__dict__", "__weakref__", "_owns_portal")
-
-    def __init__(self, factory: Callable[[], AsyncClient]) -> None:
-        super().__init__(Portal(factory), _identity)
-        self._owns_portal = True
+    def __init__(self, portal: Portal, target: A) -> None:
+        self._portal, self._async = portal, target
         self._bind_resources()
 
     def _bind_resources(self) -> None:
-        """Set the resource attributes (``tasks``, ``sessions``, ...): the generated class does."""
+        """Set the resource attributes (``tasks``, ``credentials``, ...): generated classes do."""
 
-    def _clone(
-        self,
-        method: Callable[Concatenate[AsyncClient, P], AsyncClient],
-        /,
-        *args: P.args,
-        **kwargs: P.kwargs,
-    ) -> Self:
-        """A copy on this portal whose AsyncClient is ``method(client, ...)``, called now so bad arguments fail now."""
-        first = method(self._async, *args, **kwargs)
-        resolve = _Derived(self._resolve, method, args, kwargs)
-        resolve._last = (self._portal.client, first)
-        clone = object.__new__(type(self))
-        SyncResource.__init__(clone, self._portal, resolve)
-        clone._owns_portal = False
-        clone._bind_resources()
-        return clone
+    def _wrap(self, cls: type[S], target: object) -> S:
+        """The sync `cls` wrapping `target` (an attribute or result of `_async`), on this portal."""
+        wrapper = object.__new__(cls)
+        SyncResource.__init__(wrapper, self._portal, target)
+        return wrapper
+
+
+class ClientBase(SyncResource["AsyncClient"]):
+    """The StableBrowse API client for blocking code: the methods of `AsyncClient`, without ``await``.
+
+    Safe to share between threads; for scripts, Django/Flask views, Celery
+    workers and Jupyter notebooks. Its calls run in one event-loop thread it
+    starts on first use and stops on `close()` (or a ``with`` block's end, or
+    interpreter exit). From any other thread running an event loop they raise
+    `RuntimeError`: use `AsyncClient` there. Ctrl-C cancels the request in
+    flight. After ``os.fork()`` the child starts its own loop thread.
+    """
+
+    __slots__ = ("__dict__", "__weakref__")
+
+    def __init__(self, client: AsyncClient) -> None:
+        super().__init__(Portal(client), client)
 
     @property
     def is_closed(self) -> bool:
         """True once `close()` ran (on the original client, for a `with_options` copy)."""
-        return self._portal.closed
+        return self._portal._state.closed
 
     def close(self) -> None:
         """Close the connection pool and stop the loop thread. Idempotent.
 
         On a `with_options` copy this does nothing: the original owns them.
         """
-        if self._owns_portal:
+        if self._async is self._portal.client:
             self._portal.close()
 
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def __repr__(self) -> str:

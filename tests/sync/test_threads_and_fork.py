@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from stablebrowse_async import AsyncClient
 from stablebrowse_async.sync import Client, TaskStatus
 from stablebrowse_async.testing import EmulatorThread
 
@@ -73,3 +75,30 @@ def test_a_forked_child_gets_a_fresh_portal(emu: EmulatorThread, use_in_parent_f
         # The parent's client is untouched by the child's.
         assert client.tasks.get(task.task_id).task_id == task.task_id
         client.close()
+
+
+def _child_runs_async_client(client: AsyncClient, task_id: str, out: Queue[Any]) -> None:
+    try:
+        out.put(("ok", asyncio.run(client.tasks.get(task_id)).task_id))
+    except BaseException as error:  # report anything to the parent
+        out.put(("error", repr(error)))
+
+
+def test_an_async_client_used_in_the_parent_works_in_a_forked_child(emu: EmulatorThread) -> None:
+    # The connection pool forgets the parent's session and loop in the child.
+    ctx = multiprocessing.get_context("fork")
+
+    async def scenario() -> tuple[Any, ...]:
+        async with AsyncClient(emu.api_key, base_url=emu.url) as client:
+            task_id = (await client.tasks.submit(end_user_id="parent", task="t")).task_id
+            out: Queue[Any] = ctx.Queue()
+            child = ctx.Process(target=_child_runs_async_client, args=(client, task_id, out))
+            child.start()
+            result = out.get(timeout=30)
+            child.join(30)
+            assert child.exitcode == 0
+            assert (await client.tasks.get(task_id)).task_id == task_id  # parent untouched
+            return (*result, task_id)
+
+    status, got, task_id = asyncio.run(scenario())
+    assert (status, got) == ("ok", task_id)
