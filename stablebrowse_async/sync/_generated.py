@@ -276,7 +276,7 @@ class Tasks(SyncResource[_AsyncTasks]):
         error that makes waiting pointless (404, 401, 403) is raised as by
         `wait`. It makes exactly the polls `wait` would make. Use it as
         ``async for update in client.tasks.watch(task_id):``; ``async with``
-        (or ``await it.aclose()``) stops the polling at once when you leave
+        (or ``it.aclose()``) stops the polling at once when you leave
         early, otherwise it stops when the iterator is dropped.
         """
         return SyncIterator(
