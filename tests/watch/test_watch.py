@@ -34,8 +34,16 @@ def whole(updates: list[TaskUpdate]) -> list[Any]:
     return [(s.n, s.msg) for s in updates[-1].task.step_summaries]
 
 
-@pytest.mark.parametrize("fault", ["", "[[steps_fault=drop:0.5]]", "[[steps_fault=shuffle]]",
-                                   "[[steps_fault=truncate]]", "[[steps_fault=truncate:0.5]]"])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "",
+        "[[steps_fault=drop:0.5]]",
+        "[[steps_fault=shuffle]]",
+        "[[steps_fault=truncate]]",
+        "[[steps_fault=truncate:0.5]]",
+    ],
+)
 async def test_watch_reports_every_step_once_in_order(client: AsyncClient, fault: str) -> None:
     task = await client.tasks.submit(
         end_user_id="alice", task=f"walk [[duration=0.8]] [[steps=12]] {fault}"
@@ -97,9 +105,7 @@ async def test_watch_makes_the_polls_wait_makes(client: AsyncClient, emu: Emulat
         emu.clear_requests()
         async with anyio.create_task_group() as group:
             group.start_soon(lambda: client.tasks.wait(ids[0], poll_interval=STEADY))
-            group.start_soon(
-                lambda: _drain(client.tasks.watch(ids[1], poll_interval=STEADY))
-            )
+            group.start_soon(lambda: _drain(client.tasks.watch(ids[1], poll_interval=STEADY)))
         gets = {i: sum(1 for r in emu.requests if r.path.endswith(i)) for i in ids}
         assert abs(gets[ids[0]] - gets[ids[1]]) <= 1, (duration, gets)
         assert all(r.method == "GET" for r in emu.requests)
