@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 from collections import defaultdict
 from typing import Any
@@ -33,7 +34,7 @@ def check_steps(updates: list[TaskUpdate]) -> None:
     reported = [(s.n, s.msg) for u in updates for s in u.new_steps]
     assert reported == [(s.n, s.msg) for s in updates[-1].task.step_summaries]
     assert updates[0].previous_status is None
-    assert all(u.previous_status == p.task.status for p, u in zip(updates, updates[1:]))
+    assert all(u.previous_status == p.task.status for p, u in itertools.pairwise(updates))
     assert updates[-1].task.is_terminal
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 from hypothesis import given, settings
@@ -73,7 +74,7 @@ def test_every_step_once_and_in_order_under_any_mangling(
         assert sorted(reported, key=lambda s: s.n or 0) == STEPS[:total]
         assert len(reported) == len({s.n for s in reported})
     assert updates[0].previous_status is None
-    assert all(u.previous_status == p.task.status for p, u in zip(updates, updates[1:]))
+    assert all(u.previous_status == p.task.status for p, u in itertools.pairwise(updates))
 
 
 def test_no_change_no_update_and_unknown_statuses_are_changes() -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
+import itertools
 from typing import Any
 
 import anyio
@@ -55,7 +57,7 @@ async def test_watch_reports_every_step_once_in_order(client: AsyncClient, fault
     assert [s.n for s in updates[-1].task.step_summaries] == list(range(1, 13))
     statuses = [u.task.status for u in updates]
     assert statuses[0] is TaskStatus.PENDING and updates[0].previous_status is None
-    assert all(u.previous_status == p.task.status for p, u in zip(updates, updates[1:]))
+    assert all(u.previous_status == p.task.status for p, u in itertools.pairwise(updates))
     # One update per change: never two in a row with nothing new.
     assert all(u.new_steps or u.task.status != u.previous_status for u in updates)
 
@@ -104,8 +106,8 @@ async def test_watch_makes_the_polls_wait_makes(client: AsyncClient, emu: Emulat
         ]
         emu.clear_requests()
         async with anyio.create_task_group() as group:
-            group.start_soon(lambda: client.tasks.wait(ids[0], poll_interval=STEADY))
-            group.start_soon(lambda: _drain(client.tasks.watch(ids[1], poll_interval=STEADY)))
+            group.start_soon(functools.partial(client.tasks.wait, ids[0], poll_interval=STEADY))
+            group.start_soon(_drain, client.tasks.watch(ids[1], poll_interval=STEADY))
         gets = {i: sum(1 for r in emu.requests if r.path.endswith(i)) for i in ids}
         assert abs(gets[ids[0]] - gets[ids[1]]) <= 1, (duration, gets)
         assert all(r.method == "GET" for r in emu.requests)
