@@ -1,0 +1,160 @@
+"""Watching costs: client CPU of ``run_many`` with ``on_update`` against the same batch without.
+
+The emulator runs in its own process on the real clock; each batch runs in a
+fresh client interpreter so that its CPU time (``time.process_time``) is its
+own. Every task's duration (seeded, uniform 1-4 s) and its number of steps
+(2-12) are written into its text, so both batches do exactly the same work.
+The ``on_update`` batch counts the updates and the steps it receives (a
+callback that does nothing else), which is the SDK's cost of watching: step
+de-duplication, building each `TaskUpdate`, calling the callback.
+
+Figures per batch: client CPU µs per task and per poll (GETs the emulator
+recorded), updates and steps delivered, and, for ``on_update``, the CPU µs per
+update it added. Baseline: the same batch without ``on_update``. Limit
+approached: 0 % (watching adds no request, only local work per poll). Target:
+CPU per poll <= 1.10x the baseline's (per poll rather than per batch, because
+jittered schedules make the two batches' poll counts differ slightly).
+
+Reproduce::
+
+    .venv/bin/python benchmarks/watch_cost.py --quick   # 2 000 tasks
+    .venv/bin/python benchmarks/watch_cost.py --full    # 10 000 tasks
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from _bench import SEED, EmulatorProcess, run_main, verdict
+
+from stablebrowse_async import AsyncClient, TaskUpdate
+
+CONCURRENCY = 64
+TARGET_RATIO = 1.10
+VARIANTS = ("without", "on_update")
+
+
+def workload(count: int, seed: int) -> list[dict[str, str]]:
+    """`count` requests with seeded durations (1-4 s) and step counts (2-12) in their text."""
+    rng = random.Random(seed)
+    return [
+        {
+            "end_user_id": f"user-{i % 100}",
+            "task": f"watched task {i} [[duration={rng.uniform(1.0, 4.0):.3f}]] "
+            f"[[steps={rng.randint(2, 12)}]]",
+        }
+        for i in range(count)
+    ]
+
+
+async def _batch(url: str, api_key: str, count: int, watched: bool) -> dict[str, Any]:
+    counts = {"updates": 0, "steps": 0}
+
+    def on_update(index: int, update: TaskUpdate) -> None:
+        counts["updates"] += 1
+        counts["steps"] += len(update.new_steps)
+
+    requests = workload(count, SEED)
+    errors = 0
+    async with AsyncClient(api_key, base_url=url) as client:
+        started, cpu_started = time.perf_counter(), time.process_time()
+        async with client.tasks.run_many(
+            requests,
+            concurrency=CONCURRENCY,
+            poll_timeout=120,
+            on_update=on_update if watched else None,
+        ) as batch:
+            async for outcome in batch:
+                errors += outcome.error is not None
+        cpu = time.process_time() - cpu_started
+        wall = time.perf_counter() - started
+    return {"cpu_s": cpu, "wall_s": wall, "errors": errors, **counts}
+
+
+def _spawn(emu: EmulatorProcess, variant: str, count: int) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", variant, str(count), emu.url, emu.api_key],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"watch_cost child {variant} failed:\n{proc.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def run(quick: bool) -> dict[str, Any]:
+    """Run both batches; return their figures and the ratio."""
+    count = 2_000 if quick else 10_000
+    figures: dict[str, Any] = {}
+    with EmulatorProcess(seed=SEED, durations=(1.0, 4.0), pending_for=0.1) as emu:
+        for variant in VARIANTS:
+            emu.clear()
+            result = _spawn(emu, variant, count)
+            gets = max(1, emu.stats()["task_gets"])
+            result["polls"] = gets
+            result["cpu_us_per_task"] = result["cpu_s"] / count * 1e6
+            result["cpu_us_per_poll"] = result["cpu_s"] / gets * 1e6
+            figures[variant] = result
+    base, watched = figures["without"], figures["on_update"]
+    ratio = watched["cpu_us_per_poll"] / base["cpu_us_per_poll"]
+    extra_per_update = (
+        (watched["cpu_us_per_poll"] - base["cpu_us_per_poll"])
+        * watched["polls"]
+        / max(1, watched["updates"])
+    )
+    return {
+        "benchmark": "watch_cost",
+        "mode": "quick" if quick else "full",
+        "seed": SEED,
+        "tasks": count,
+        "batches": figures,
+        "cpu_us_per_update": watched["cpu_s"] / max(1, watched["updates"]) * 1e6,
+        "extra_cpu_us_per_update": extra_per_update,
+        "ratio_per_poll": ratio,
+        "target": TARGET_RATIO,
+        "target_met": ratio <= TARGET_RATIO,
+    }
+
+
+def report(figures: dict[str, Any]) -> None:
+    print(f"watch_cost ({figures['mode']}, seed {figures['seed']}, {figures['tasks']} tasks)")
+    print("    batch                 CPU s   µs/task   µs/poll   polls   updates    steps  errors")
+    for name, r in figures["batches"].items():
+        print(
+            f"    run_many {name:<11} {r['cpu_s']:>7.2f} {r['cpu_us_per_task']:>9.0f} "
+            f"{r['cpu_us_per_poll']:>9.1f} {r['polls']:>7} {r['updates']:>9} {r['steps']:>8} "
+            f"{r['errors']:>7}"
+        )
+    print(
+        f"    on_update: {figures['cpu_us_per_update']:.1f} µs CPU per update in all, "
+        f"{figures['extra_cpu_us_per_update']:.1f} µs of it added by watching"
+    )
+    print(
+        f"    CPU per poll vs without on_update: {figures['ratio_per_poll']:.3f}x "
+        f"(baseline 1.0x, limit 1.0x; target <= {TARGET_RATIO:.2f}x: "
+        f"{verdict(figures['target_met'])})"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--child"]:
+        variant, count, url, key = argv[1], int(argv[2]), argv[3], argv[4]
+        figures = asyncio.run(_batch(url, key, count, variant == "on_update"))
+        print(json.dumps(figures))
+        return 0
+    return run_main(__doc__, "watch_cost.py", run, report, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
