@@ -7,6 +7,8 @@ HTTP like it would to the real API, and the CLI's batch runner
 ``stablebrowse batch``) streams `scripts/demo_tasks.jsonl` through
 `client.tasks.run_many` with the progress bar. Results land in
 `demo-output/results.jsonl`; a summary and a few sample results follow.
+Task texts, results and errors are shown as inert text (`_cli.safe`), as
+the CLI shows them.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from stablebrowse_async import AsyncClient, PollSchedule
-from stablebrowse_async._cli.batch import run_batch
+from stablebrowse_async._cli import safe
+from stablebrowse_async._cli.batch import BatchStats, run_batch
 from stablebrowse_async.testing import Emulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,44 +56,42 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[rank]
 
 
-def short(value: Any, width: int = 70) -> str:
+def short(value: Any, width: int = 70) -> Text:
+    """A result or error on one line, cut to `width`, as inert text (results come from web pages)."""
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    text = " ".join(str(text).split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return safe.text(" ".join(str(text).split()), limit=width)
 
 
-async def main() -> int:
-    console = Console()
-    if not TASKS.exists():
-        write_default_tasks(TASKS)
-    OUT.parent.mkdir(exist_ok=True)
-    records: list[dict[str, Any]] = []
-    console.print(f"[bold]StableBrowse demo[/]: {TASKS.name} → {OUT.relative_to(ROOT)}")
-    started = time.monotonic()
-    async with Emulator(durations=(0.5, 3.0)) as emu:
-        console.print(f"emulator listening on [cyan]{emu.url}[/] (in-process, no network)")
-        async with AsyncClient(emu.api_key, base_url=emu.url, poll_interval=DEMO_POLLS) as client:
-            stats = await run_batch(
-                client,
-                TASKS,
-                OUT,
-                concurrency=64,
-                overwrite=True,
-                console=console,
-                on_record=records.append,
-            )
-        received = Counter(f"{r.method} {r.path.split('/')[2]}" for r in emu.requests)
-        created = emu.tasks_created()
-    wall = time.monotonic() - started
+def shown_path(path: Path) -> str:
+    """`path` relative to the repository when it is inside it."""
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
-    durations = [r["duration_ms"] / 1000 for r in records if r.get("duration_ms") is not None]
+
+def summary_table(
+    stats: BatchStats,
+    durations: list[float],
+    wall: float,
+    created: int,
+    received: Counter[str],
+) -> Table:
+    """The demo's summary: counts, failure kinds, duration percentiles, requests served."""
     summary = Table(title="Summary", show_header=False, title_justify="left")
     summary.add_column(style="bold")
     summary.add_column(justify="right")
     summary.add_row("tasks in file", str(stats.total))
-    summary.add_row("completed", f"[green]{stats.completed}[/]")
+    summary.add_row("completed", Text(str(stats.completed), "green"))
     kinds = ", ".join(f"{kind} {n}" for kind, n in stats.by_error.most_common())
-    summary.add_row("failed", f"[red]{stats.failed}[/]" + (f" ({kinds})" if kinds else ""))
+    summary.add_row(
+        "failed",
+        safe.compose(
+            "{failed}{kinds}",
+            failed=Text(str(stats.failed), "red"),
+            kinds=f" ({kinds})" if kinds else "",
+        ),
+    )
     summary.add_row("task duration p50", f"{percentile(durations, 0.50):.2f} s")
     summary.add_row("task duration p95", f"{percentile(durations, 0.95):.2f} s")
     summary.add_row("batch wall time", f"{stats.wall_seconds:.2f} s")
@@ -97,12 +99,17 @@ async def main() -> int:
     summary.add_row("tasks created on the emulator", str(created))
     summary.add_row(
         "requests the emulator received",
-        f"{sum(received.values())} ("
-        + ", ".join(f"{k} {v}" for k, v in sorted(received.items()))
-        + ")",
+        safe.compose(
+            "{total} ({each})",
+            total=sum(received.values()),
+            each=", ".join(f"{k} {v}" for k, v in sorted(received.items())),
+        ),
     )
-    console.print(summary)
+    return summary
 
+
+def samples_table(records: list[dict[str, Any]]) -> Table:
+    """A few outcomes: two structured, three plain, two failed, in line order."""
     samples = Table(title="Sample results", title_justify="left")
     for column in ("line", "status", "result / error"):
         samples.add_column(column, overflow="fold")
@@ -114,15 +121,76 @@ async def main() -> int:
         if not r["ok"]:
             shown = f"{r['error']['type']}: {r['error']['message']}"
         style = "green" if r["ok"] else "red"
-        samples.add_row(str(r["line"]), f"[{style}]{r['status']}[/]", short(shown))
-    console.print(samples)
+        samples.add_row(str(r["line"]), safe.text(r["status"], style), short(shown))
+    return samples
+
+
+async def run_demo(
+    console: Console,
+    tasks: Path = TASKS,
+    out: Path = OUT,
+    *,
+    durations: tuple[float, float] = (0.5, 3.0),
+    polls: PollSchedule = DEMO_POLLS,
+) -> int:
+    """Run `tasks` (an existing JSONL file) through the batch runner against an in-process
+    emulator, results into `out` (its folder must exist); print the report.
+
+    Exit status: 0 when at least one task completed.
+    """
+    records: list[dict[str, Any]] = []
     console.print(
-        f"All {len(records)} outcomes are in [cyan]{OUT.relative_to(ROOT)}[/]. The same run "
-        "against the real API: [bold]stablebrowse batch scripts/demo_tasks.jsonl --out "
-        "results.jsonl[/] (with STABLEBROWSE_API_KEY set)."
+        safe.compose(
+            "{title}: {tasks} → {out}",
+            title=Text("StableBrowse demo", "bold"),
+            tasks=tasks.name,
+            out=shown_path(out),
+        )
+    )
+    started = time.monotonic()
+    async with Emulator(durations=durations) as emu:
+        console.print(
+            safe.compose(
+                "emulator listening on {url} (in-process, no network)",
+                url=safe.text(emu.url, "cyan"),
+            )
+        )
+        async with AsyncClient(emu.api_key, base_url=emu.url, poll_interval=polls) as client:
+            stats = await run_batch(
+                client,
+                tasks,
+                out,
+                concurrency=64,
+                overwrite=True,
+                console=console,
+                on_record=records.append,
+            )
+        received = Counter(f"{r.method} {r.path.split('/')[2]}" for r in emu.requests)
+        created = emu.tasks_created()
+    wall = time.monotonic() - started
+
+    durations_s = [r["duration_ms"] / 1000 for r in records if r.get("duration_ms") is not None]
+    console.print(summary_table(stats, durations_s, wall, created, received))
+    console.print(samples_table(records))
+    console.print(
+        safe.compose(
+            "All {count} outcomes are in {out}. The same run against the real API: "
+            "{command} (with STABLEBROWSE_API_KEY set).",
+            count=len(records),
+            out=safe.text(shown_path(out), "cyan"),
+            command=Text("stablebrowse batch scripts/demo_tasks.jsonl --out results.jsonl", "bold"),
+        )
     )
     return 0 if stats.completed else 1
 
 
+def main() -> int:
+    """`make demo`: the shipped task file (recreated if missing) into demo-output/."""
+    if not TASKS.exists():
+        write_default_tasks(TASKS)
+    OUT.parent.mkdir(exist_ok=True)
+    return asyncio.run(run_demo(Console()))
+
+
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    sys.exit(main())

@@ -11,6 +11,10 @@ from urllib.parse import SplitResult, urlsplit
 import aiohttp
 import attrs
 
+# Imported for its effect, before any request can be logged: the package logger
+# gets the filter that keeps logged data from forging lines (see `_logging`).
+# Here rather than in __init__, so that `import stablebrowse_async` stays cheap.
+from . import _logging as _logging
 from ._http import (
     DEFAULT_MAX_RESPONSE_BYTES,
     USER_AGENT,

@@ -1,9 +1,10 @@
 """The typer application behind ``stablebrowse``: a thin shell over `AsyncClient`.
 
 Every command builds one client inside ``asyncio.run``, calls the SDK, and
-prints the answer (rich on a terminal, JSON with ``--json``). Errors become
-one line on stderr and an exit code (see `exits`); secrets are never printed,
-except the new key from ``api-keys create``, once, on purpose.
+hands the answer to `render` (panels and tables, or JSON with ``--json``),
+which shows every value from the user or the server as inert text (`safe`).
+Errors become one line on stderr and an exit code (see `exits`); secrets are
+never printed, except the new key from ``api-keys create``, once, on purpose.
 """
 
 from __future__ import annotations
@@ -20,12 +21,6 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import attrs
 import typer
-from rich.console import Console, Group
-from rich.json import JSON
-from rich.markup import escape
-from rich.panel import Panel
-from rich.table import Table
-from rich.text import Text
 
 from stablebrowse_async import (
     CREDENTIAL_FIELDS,
@@ -40,7 +35,7 @@ from stablebrowse_async import (
 )
 from stablebrowse_async._convert import to_camel
 
-from . import exits
+from . import exits, render, safe
 from .batch import InputError, run_batch
 
 T = TypeVar("T")
@@ -84,16 +79,8 @@ class Settings:
     json: bool = False
 
 
-def _out() -> Console:
-    return Console(soft_wrap=False, highlight=False)
-
-
-def _err() -> Console:
-    return Console(stderr=True, highlight=False)
-
-
 def _fail(code: int, message: str) -> NoReturn:
-    _err().print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    render.err_console().print(render.error_line(message), soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -143,73 +130,11 @@ def _call(
         _fail(code, message)
 
 
-def _json_dump(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
-    sys.stdout.flush()
-
-
-def _fmt_time(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "-"
-
-
-_STATUS_STYLE = {
-    TaskStatus.COMPLETED: "bold green",
-    TaskStatus.FAILED: "bold red",
-    TaskStatus.CANCELLED: "bold yellow",
-    TaskStatus.RUNNING: "bold cyan",
-    TaskStatus.PENDING: "cyan",
-}
-
-
-def _status_text(status: TaskStatus) -> Text:
-    return Text(status.value, style=_STATUS_STYLE.get(status, "magenta"))
-
-
-def _value(value: Any) -> Text | JSON:
-    if isinstance(value, (dict, list)):
-        return JSON.from_data(value)
-    return Text("" if value is None else str(value))
-
-
-def _task_panel(task: Task) -> Panel:
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column(overflow="fold")
-    grid.add_row("task id", task.task_id)
-    grid.add_row("status", _status_text(task.status))
-    grid.add_row("session", task.session_id or "-")
-    grid.add_row("end user", task.end_user_id or "-")
-    if task.task:
-        grid.add_row("task", task.task)
-    if task.total_steps is not None or task.duration_ms is not None:
-        steps = "-" if task.total_steps is None else str(task.total_steps)
-        secs = "-" if task.duration_ms is None else f"{task.duration_ms / 1000:.1f}s"
-        grid.add_row("steps / time", f"{steps} / {secs}")
-    if task.visited_urls:
-        grid.add_row("visited", "\n".join(task.visited_urls[:5]))
-    if task.error:
-        grid.add_row("error", Text(task.error, style="red"))
-    if task.html_dump is not None:
-        grid.add_row("html dump", f"{len(task.html_dump)} characters (use --json to get it)")
-    parts: list[Any] = [grid]
-    if task.result is not None:
-        parts.append(Panel(_value(task.result), title="result", title_align="left"))
-    if task.structured_content is not None:
-        parts.append(
-            Panel(
-                JSON.from_data(task.structured_content),
-                title="structured content",
-                title_align="left",
-            )
-        )
-    return Panel(Group(*parts), title="StableBrowse task", title_align="left")
-
-
 def _show_task(task: Task, as_json: bool) -> None:
     if as_json:
-        _json_dump(task.raw)
+        render.print_json(task.raw)
     else:
-        _out().print(_task_panel(task))
+        render.out_console().print(render.task_panel(task))
 
 
 def _finish_task(task: Task, as_json: bool) -> None:
@@ -228,18 +153,13 @@ async def _wait_with_status(
     deadline = time.monotonic() + timeout
     started = time.monotonic()
     last = first
-    console = _err()
+    console = render.err_console()
     with console.status("", spinner="dots") as status:
         while True:
             if quiet:
                 status.stop()
             else:
-                elapsed = time.monotonic() - started
-                status.update(
-                    f"task [bold]{escape(last.task_id)}[/] "
-                    f"[{_STATUS_STYLE.get(last.status, 'magenta')}]{escape(last.status.value)}[/]"
-                    f" · {elapsed:.0f}s"
-                )
+                status.update(render.wait_status(last, time.monotonic() - started))
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TaskTimeoutError(last, timeout)
@@ -397,21 +317,9 @@ def list_sessions(
     """List your sessions, newest first."""
     sessions = _call(ctx, lambda client: client.tasks.list(limit=limit))
     if _as_json(ctx, json_flag):
-        _json_dump([s.raw for s in sessions])
+        render.print_json([s.raw for s in sessions])
         return
-    table = Table(title=f"{len(sessions)} session(s)", title_justify="left")
-    table.add_column("session id", no_wrap=True)
-    for column in ("end user", "tasks", "created", "updated"):
-        table.add_column(column, overflow="fold")
-    for s in sessions:
-        table.add_row(
-            s.session_id,
-            s.end_user_id or "-",
-            "-" if s.task_count is None else str(s.task_count),
-            _fmt_time(s.created_at),
-            _fmt_time(s.updated_at),
-        )
-    _out().print(table)
+    render.out_console().print(render.sessions_table(sessions))
 
 
 @app.command()
@@ -423,21 +331,9 @@ def session(
     """Print a session (conversation) and its tasks, oldest first."""
     found: SessionTasks = _call(ctx, lambda client: client.sessions.get(session_id))
     if _as_json(ctx, json_flag):
-        _json_dump(found.raw)
+        render.print_json(found.raw)
         return
-    table = Table(title=f"session {found.session_id}", title_justify="left")
-    table.add_column("task id", no_wrap=True)
-    for column in ("status", "task", "result"):
-        table.add_column(column, overflow="fold")
-    for t in found.tasks:
-        result = "" if t.result is None else str(t.result)
-        table.add_row(
-            t.task_id,
-            _status_text(t.status),
-            (t.task or "")[:80],
-            result[:120] if not t.error else Text(t.error[:120], style="red"),
-        )
-    _out().print(table)
+    render.out_console().print(render.session_table(found))
 
 
 @app.command()
@@ -473,7 +369,7 @@ def batch(
 ) -> None:
     """Run a JSONL file of tasks concurrently; exit 1 if any line failed."""
     as_json = _as_json(ctx, json_flag)
-    err = _err()
+    err = render.err_console()
 
     async def action(client: AsyncClient) -> Any:
         return await run_batch(
@@ -494,7 +390,10 @@ def batch(
     except typer.Exit as stop:
         if stop.exit_code == exits.INTERRUPTED:
             err.print(
-                f"results so far are in {out}; continue with the same command plus --resume",
+                safe.compose(
+                    "results so far are in {out}; continue with the same command plus --resume",
+                    out=str(out),
+                ),
                 soft_wrap=True,
             )
         raise
@@ -502,40 +401,14 @@ def batch(
         _fail(exits.USAGE, str(error))
     summary = stats.as_dict()
     if as_json:
-        _json_dump(summary)
+        render.print_json(summary)
     else:
-        print_batch_summary(err, stats, out)
+        render.batch_summary(err, stats, out)
     if stats.fatal is not None:
         code, message = exits.classify(stats.fatal)
         _fail(code, f"batch stopped: {message}; fix it, then rerun with --resume")
     if stats.failed:
         raise typer.Exit(exits.FAILED)
-
-
-def print_batch_summary(console: Console, stats: Any, out: Path) -> None:
-    """The human summary of a batch: counts, then the first failed lines."""
-    skipped = f", {stats.skipped} skipped (already in {out})" if stats.skipped else ""
-    if stats.resumed:
-        skipped += f", {stats.resumed} in flight at the stop waited for (not resubmitted)"
-    console.print(
-        f"[bold]{stats.completed} completed[/], "
-        f"[{'bold red' if stats.failed else 'green'}]{stats.failed} failed[/]"
-        f"{escape(skipped)} in {stats.wall_seconds:.1f}s → {escape(str(out))}",
-        soft_wrap=True,
-    )
-    if stats.failed:
-        kinds = ", ".join(f"{kind} {count}" for kind, count in stats.by_error.most_common())
-        console.print(f"failures by kind: {escape(kinds)}", soft_wrap=True)
-        table = Table("line", "error", "message", title="failed lines (first 20)")
-        for line, kind, message in stats.failures:
-            table.add_row(str(line), kind, escape(message[:160]))
-        console.print(table)
-        if stats.by_error.get("AmbiguousRequestError"):
-            console.print(
-                "AmbiguousRequestError lines may exist server-side: check `stablebrowse list` "
-                "for their end users before resubmitting them.",
-                soft_wrap=True,
-            )
 
 
 # -- credentials --------------------------------------------------------------------------
@@ -595,9 +468,13 @@ def credentials_set(
         await client.end_users(user).credentials.set(**values)
 
     _call(ctx, action)
-    _err().print(
-        f"stored {len(values)} credential field(s) for {escape(user)}: "
-        + ", ".join(sorted(values)),
+    render.err_console().print(
+        safe.compose(
+            "stored {count} credential field(s) for {user}: {fields}",
+            count=len(values),
+            user=user,
+            fields=", ".join(sorted(values)),
+        ),
         soft_wrap=True,
     )
 
@@ -628,12 +505,9 @@ def credentials_get(
     """Show which platforms have credentials for an end user (flags only)."""
     status = _call(ctx, lambda client: client.end_users(user).credentials.get())
     if _as_json(ctx, json_flag):
-        _json_dump(status.raw)
+        render.print_json(status.raw)
         return
-    table = Table("platform", "configured", title=f"credentials of {escape(user)}")
-    for platform, configured in sorted(status.platforms.items()):
-        table.add_row(platform, Text("yes", "green") if configured else Text("no", "dim"))
-    _out().print(table)
+    render.out_console().print(render.credentials_table(user, status))
 
 
 @credentials_app.command("delete")
@@ -653,7 +527,9 @@ def credentials_delete(
 
     _call(ctx, action)
     what = ", ".join(fields) if fields else "all credentials"
-    _err().print(f"cleared {escape(what)} for {escape(user)}", soft_wrap=True)
+    render.err_console().print(
+        safe.compose("cleared {what} for {user}", what=what, user=user), soft_wrap=True
+    )
 
 
 # -- api keys -----------------------------------------------------------------------------
@@ -668,7 +544,7 @@ def api_keys_create(
     """Mint an API key and print it once: store it now, it cannot be shown again."""
     created = _call(ctx, lambda client: client.api_keys.create(label=label), dashboard=True)
     if _as_json(ctx, json_flag):
-        _json_dump(
+        render.print_json(
             {
                 "key": created.key,
                 "prefix": created.prefix,
@@ -677,9 +553,14 @@ def api_keys_create(
             }
         )
         return
-    _err().print("New API key (shown once; store it now):")
-    sys.stdout.write(created.key + "\n")
-    _err().print(f"prefix {escape(created.prefix)}, label {escape(created.label or '-')}")
+    err = render.err_console()
+    err.print("New API key (shown once; store it now):", markup=False)
+    render.print_plain(created.key)
+    err.print(
+        safe.compose(
+            "prefix {prefix}, label {label}", prefix=created.prefix, label=created.label or "-"
+        )
+    )
 
 
 @api_keys_app.command("list")
@@ -687,21 +568,9 @@ def api_keys_list(ctx: typer.Context, json_flag: JsonOpt = False) -> None:
     """List the business's keys (metadata only)."""
     keys = _call(ctx, lambda client: client.api_keys.list(), dashboard=True)
     if _as_json(ctx, json_flag):
-        _json_dump([k.raw for k in keys])
+        render.print_json([k.raw for k in keys])
         return
-    table = Table(title="API keys")
-    table.add_column("prefix", no_wrap=True)
-    for column in ("label", "created", "last used", "revoked"):
-        table.add_column(column)
-    for k in keys:
-        table.add_row(
-            k.prefix,
-            k.label or "-",
-            _fmt_time(k.created_at),
-            _fmt_time(k.last_used_at),
-            Text(_fmt_time(k.revoked_at), "red") if k.is_revoked else "-",
-        )
-    _out().print(table)
+    render.out_console().print(render.api_keys_table(keys))
 
 
 @api_keys_app.command("revoke")
@@ -711,7 +580,7 @@ def api_keys_revoke(
 ) -> None:
     """Revoke a key at once and for good."""
     _call(ctx, lambda client: client.api_keys.revoke(prefix), dashboard=True)
-    _err().print(f"revoked {escape(prefix)}")
+    render.err_console().print(safe.compose("revoked {prefix}", prefix=prefix))
 
 
 # -- emulator -----------------------------------------------------------------------------

@@ -37,15 +37,6 @@ from typing import IO, Any
 
 import attrs
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from stablebrowse_async import (
     AmbiguousRequestError,
@@ -60,6 +51,7 @@ from stablebrowse_async import (
 from stablebrowse_async import Progress as RunProgress
 from stablebrowse_async._convert import to_camel
 
+from . import render
 from .exits import one_line
 
 __all__ = [
@@ -259,24 +251,6 @@ def _is_fatal(error: BaseException | None) -> bool:
     return isinstance(error, RateLimitError) and error.limit is not None
 
 
-def _make_progress(console: Console) -> Progress:
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]batch[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn(
-            "[green]✓ {task.fields[ok]}[/] [red]✗ {task.fields[failed]}[/] "
-            "[cyan]⟳ {task.fields[in_flight]} in flight[/]"
-        ),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    )
-
-
 def _prepare(
     source: Path | str, out: Path, *, resume: bool, overwrite: bool
 ) -> tuple[Path | None, set[int], dict[int, tuple[str, str | None]], BatchStats]:
@@ -338,7 +312,9 @@ async def run_batch(
         reader: IO[str] = (
             sys.stdin if in_path is None else stack.enter_context(in_path.open(encoding="utf-8"))
         )
-        progress = stack.enter_context(_make_progress(console)) if console is not None else None
+        progress = (
+            stack.enter_context(render.batch_progress(console)) if console is not None else None
+        )
         bar = (
             progress.add_task("batch", total=stats.total, ok=0, failed=0, in_flight=0)
             if progress is not None
