@@ -12,8 +12,10 @@ Figures per batch: client CPU µs per task and per poll (GETs the emulator
 recorded), updates and steps delivered, and, for ``on_update``, the CPU µs per
 update it added. Baseline: the same batch without ``on_update``. Limit
 approached: 0 % (watching adds no request, only local work per poll). Target:
-CPU per poll <= 1.10x the baseline's (per poll rather than per batch, because
-jittered schedules make the two batches' poll counts differ slightly).
+client CPU <= 1.10x the baseline's. The machine may be shared: the two
+variants run alternately, ``REPEATS`` times each, and each keeps its least
+CPU time (the run least disturbed by other processes); every child seeds the
+schedule's jitter the same way, so both make (nearly) the same polls.
 
 Reproduce::
 
@@ -37,6 +39,7 @@ from _bench import SEED, EmulatorProcess, run_main, verdict
 from stablebrowse_async import AsyncClient, TaskUpdate
 
 CONCURRENCY = 64
+REPEATS = 2
 TARGET_RATIO = 1.10
 VARIANTS = ("without", "on_update")
 
@@ -62,6 +65,7 @@ async def _batch(url: str, api_key: str, count: int, watched: bool) -> dict[str,
         counts["steps"] += len(update.new_steps)
 
     requests = workload(count, SEED)
+    random.seed(SEED)  # the same jitter in every child
     errors = 0
     async with AsyncClient(api_key, base_url=url) as client:
         started, cpu_started = time.perf_counter(), time.process_time()
@@ -93,41 +97,44 @@ def _spawn(emu: EmulatorProcess, variant: str, count: int) -> dict[str, Any]:
 
 
 def run(quick: bool) -> dict[str, Any]:
-    """Run both batches; return their figures and the ratio."""
+    """Run both batches alternately; return the least-disturbed figures of each and the ratio."""
     count = 2_000 if quick else 10_000
     figures: dict[str, Any] = {}
     with EmulatorProcess(seed=SEED, durations=(1.0, 4.0), pending_for=0.1) as emu:
-        for variant in VARIANTS:
-            emu.clear()
-            result = _spawn(emu, variant, count)
-            gets = max(1, emu.stats()["task_gets"])
-            result["polls"] = gets
-            result["cpu_us_per_task"] = result["cpu_s"] / count * 1e6
-            result["cpu_us_per_poll"] = result["cpu_s"] / gets * 1e6
-            figures[variant] = result
+        for _ in range(REPEATS):
+            for variant in VARIANTS:
+                emu.clear()
+                result = _spawn(emu, variant, count)
+                result["polls"] = max(1, emu.stats()["task_gets"])
+                if variant not in figures or result["cpu_s"] < figures[variant]["cpu_s"]:
+                    figures[variant] = result
+    for result in figures.values():
+        result["cpu_us_per_task"] = result["cpu_s"] / count * 1e6
+        result["cpu_us_per_poll"] = result["cpu_s"] / result["polls"] * 1e6
     base, watched = figures["without"], figures["on_update"]
-    ratio = watched["cpu_us_per_poll"] / base["cpu_us_per_poll"]
-    extra_per_update = (
-        (watched["cpu_us_per_poll"] - base["cpu_us_per_poll"])
-        * watched["polls"]
-        / max(1, watched["updates"])
-    )
+    ratio = watched["cpu_s"] / base["cpu_s"]
     return {
         "benchmark": "watch_cost",
         "mode": "quick" if quick else "full",
         "seed": SEED,
         "tasks": count,
+        "repeats": REPEATS,
         "batches": figures,
         "cpu_us_per_update": watched["cpu_s"] / max(1, watched["updates"]) * 1e6,
-        "extra_cpu_us_per_update": extra_per_update,
-        "ratio_per_poll": ratio,
+        "extra_cpu_us_per_update": (watched["cpu_s"] - base["cpu_s"])
+        / max(1, watched["updates"])
+        * 1e6,
+        "ratio": ratio,
         "target": TARGET_RATIO,
         "target_met": ratio <= TARGET_RATIO,
     }
 
 
 def report(figures: dict[str, Any]) -> None:
-    print(f"watch_cost ({figures['mode']}, seed {figures['seed']}, {figures['tasks']} tasks)")
+    print(
+        f"watch_cost ({figures['mode']}, seed {figures['seed']}, {figures['tasks']} tasks, "
+        f"least CPU of {figures['repeats']} runs each)"
+    )
     print("    batch                 CPU s   µs/task   µs/poll   polls   updates    steps  errors")
     for name, r in figures["batches"].items():
         print(
@@ -140,7 +147,7 @@ def report(figures: dict[str, Any]) -> None:
         f"{figures['extra_cpu_us_per_update']:.1f} µs of it added by watching"
     )
     print(
-        f"    CPU per poll vs without on_update: {figures['ratio_per_poll']:.3f}x "
+        f"    client CPU vs without on_update: {figures['ratio']:.3f}x "
         f"(baseline 1.0x, limit 1.0x; target <= {TARGET_RATIO:.2f}x: "
         f"{verdict(figures['target_met'])})"
     )

@@ -180,6 +180,9 @@ def final_result(task: Task) -> Task:
 
 
 FetchTask = Callable[[str], Awaitable[Task]]
+#: Sees each record of a task; what it returns, when not None, is awaited (an
+#: async ``on_update``), so the common synchronous case costs no coroutine.
+Observe = Callable[[Task], "Awaitable[object] | None"]
 
 
 async def wait_for_task(
@@ -206,17 +209,17 @@ async def follow_task(
     *,
     schedule: PollSchedule,
     poll_timeout: float,
-    observe: Callable[[Task], Awaitable[None]] | None = None,
+    observe: Observe | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Task:
     """`wait_for_task`, returning the terminal record whatever its status.
 
-    `observe` (when given) is awaited with `last`, then with the record of
-    every successful poll: the observation point of `tasks.watch` and
-    ``on_update``. What it raises ends the wait.
+    `observe` (when given) sees `last`, then the record of every successful
+    poll: the observation point of `tasks.watch` and ``on_update``. What it
+    returns, when not None, is awaited; what it raises ends the wait.
     """
     if observe is not None:
-        await observe(last)
+        await _observe(observe, last)
     deadline = clock() + poll_timeout
     polls = 0
     failures = 0
@@ -239,8 +242,14 @@ async def follow_task(
         polls += 1
         delay = schedule.interval(polls)
         if observe is not None:
-            await observe(last)
+            await _observe(observe, last)
     return last
+
+
+async def _observe(observe: Observe, task: Task) -> None:
+    pending = observe(task)
+    if pending is not None:
+        await pending
 
 
 @attrs.frozen
@@ -305,7 +314,6 @@ class _Entry:
 
 
 SubmitFn = Callable[[Any], Awaitable[Task]]
-Observe = Callable[[Task], Awaitable[None]]
 #: Makes the record observer of the task at an index (``on_update`` of `run_many`).
 ObserverFactory = Callable[[int], Observe]
 
@@ -521,7 +529,9 @@ class _Batch:
         if entry.observe is None:
             return True
         try:
-            await entry.observe(task)
+            pending = entry.observe(task)
+            if pending is not None:
+                await pending
         except Exception as error:  # the caller's callback: it fails this task only
             self._deliver(TaskOutcome(entry.index, entry.request, error=error), was_in_flight=True)
             return False

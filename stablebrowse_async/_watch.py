@@ -23,12 +23,12 @@ import asyncio
 import contextlib
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 import anyio
 import attrs
 
-from ._polling import FetchTask, PollSettings, follow_task
+from ._polling import FetchTask, Observe, PollSettings, follow_task
 from .types import StepSummary, Task, TaskStatus
 
 __all__ = [
@@ -39,7 +39,6 @@ __all__ = [
     "TaskUpdate",
     "TaskWatch",
     "check_on_update",
-    "notify",
     "observer",
 ]
 
@@ -126,16 +125,6 @@ class StepTracker:
         return (*ready, *loose) if loose else tuple(ready)
 
 
-async def notify(callback: Callable[..., object], *args: Any) -> None:
-    """Call `callback`; await its result when it is awaitable (an async callable)."""
-    result = callback(*args)
-    if inspect.isawaitable(result):
-        await result
-
-
-Observe = Callable[[Task], Awaitable[None]]
-
-
 def check_on_update(on_update: object) -> None:
     """Raise `TypeError` unless `on_update` is None or callable (before any request)."""
     if on_update is not None and not callable(on_update):
@@ -149,10 +138,12 @@ def observer(on_update: OnUpdate | None) -> Observe | None:
     check_on_update(on_update)
     tracker = StepTracker()
 
-    async def observe(task: Task) -> None:
+    def observe(task: Task) -> Awaitable[object] | None:
         update = tracker.observe(task)
-        if update is not None:
-            await notify(on_update, update)
+        if update is None:
+            return None
+        result = on_update(update)
+        return result if result is not None and inspect.isawaitable(result) else None
 
     return observe
 
@@ -224,7 +215,7 @@ class _WatchState:
         tracker = StepTracker()
         queue = self.queue
 
-        async def observe(task: Task) -> None:
+        def observe(task: Task) -> None:
             update = tracker.observe(task)
             if update is not None:
                 queue.put_nowait(update)
