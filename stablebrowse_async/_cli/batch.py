@@ -21,7 +21,7 @@ Every accepted submission is also journaled, as soon as the API returns its
 task id, to ``<out>.submitted`` (one ``{"line", "task_id", "end_user_id"}``
 per line). On ``--resume``, a line that is in the journal but not in the
 output was in flight when the batch stopped: its task is waited for with
-`tasks.wait`, never submitted (and paid for) a second time.
+`tasks.wait_many`, never submitted (and paid for) a second time.
 """
 
 from __future__ import annotations
