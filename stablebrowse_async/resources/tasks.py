@@ -142,10 +142,9 @@ class Tasks(Resource):
         last one the terminal record: completed, failed and cancelled are
         yielded, not raised. `TaskTimeoutError` after `poll_timeout`; the API
         error that makes waiting pointless (404, 401, 403) is raised as by
-        `wait`. It makes exactly the polls `wait` would make. Use it as
-        ``async for update in client.tasks.watch(task_id):``; ``async with``
-        (or ``await it.aclose()``) stops the polling at once when you leave
-        early, otherwise it stops when the iterator is dropped.
+        `wait`. It makes exactly the polls `wait` would make. Leaving the loop
+        early stops the polling: at once when the iterator is used as a
+        context manager (or closed), otherwise as soon as it is dropped.
         """
         encode_segment(task_id, "task_id")
         polling = self._client._polling.resolve(poll_interval, poll_timeout)
