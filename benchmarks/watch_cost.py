@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import subprocess
 import sys
@@ -39,7 +40,7 @@ from _bench import SEED, EmulatorProcess, run_main, verdict
 from stablebrowse_async import AsyncClient, TaskUpdate
 
 CONCURRENCY = 64
-REPEATS = 2
+REPEATS = int(os.environ.get("WATCH_COST_REPEATS", "3"))
 TARGET_RATIO = 1.10
 VARIANTS = ("without", "on_update")
 

@@ -166,7 +166,6 @@ class RecordSource(Protocol):
         `TaskTimeoutError` after ``settings.timeout`` seconds, or the API error
         that makes following pointless; a failed or cancelled task is returned.
         """
-        ...
 
 
 @attrs.frozen
