@@ -82,7 +82,7 @@ class StepTracker:
         self._seen: set[int] = set()  # numbers reported or pending
         self._pending: dict[int, StepSummary] = {}
         self._next = 1  # the number that continues the reported steps without a gap
-        self._unnumbered: set[StepSummary] = set()
+        self._unnumbered: set[StepSummary] | None = None  # made on first need: rare
 
     def observe(self, task: Task) -> TaskUpdate | None:
         """The update `task` makes, or None when it changes neither status nor steps."""
@@ -101,6 +101,8 @@ class StepTracker:
         for step in steps:
             n = step.n
             if n is None:
+                if self._unnumbered is None:
+                    self._unnumbered = set()
                 if step not in self._unnumbered:
                     self._unnumbered.add(step)
                     loose.append(step)
