@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 BENCH_MODE ?= quick
 
-.PHONY: demo test check lint typecheck drift gen-sync bench reliability install clean
+.PHONY: demo test check lint typecheck drift gen-sync bench reliability dist mutation install clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is required")'
@@ -49,5 +49,17 @@ bench: $(STAMP)
 reliability: $(STAMP)
 	$(BIN)/python -m pytest tests/reliability -p no:cacheprovider --reliability=full
 
+# sdist and wheel into dist/, checked by twine (tests/test_wheel.py installs a fresh build).
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist
+	$(BIN)/twine check --strict dist/*
+
+# Mutation testing of the core modules (not part of make test; see the README's Development).
+# MODULES="_convert types" limits the run; results are cached in mutants/.
+MODULES ?=
+mutation: $(STAMP)
+	$(BIN)/python scripts/mutation.py $(MODULES)
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage htmlcov
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage htmlcov dist mutants

@@ -90,6 +90,41 @@ def _shown(parts: SplitResult) -> str:
     return f"{parts.scheme}://{host}{parts.path}" if parts.scheme or host else parts.path
 
 
+def _resolve_proxy(proxy: str | None) -> str | None:
+    """Check a proxy URL before any request; errors never echo its user info (a password)."""
+    if proxy is None:
+        return None
+    if not isinstance(proxy, str):
+        raise TypeError(f"proxy must be a str URL or None, got {type(proxy).__name__}")
+    url = proxy.strip()
+    if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in url):
+        raise ValueError("proxy contains whitespace or control characters")
+    parts = urlsplit(url)
+    shown = _shown(parts)
+    if parts.scheme not in {"http", "https"}:
+        raise ValueError(f"proxy must be an http:// or https:// URL, got {shown!r}")
+    if not parts.hostname:
+        raise ValueError(f"proxy has no host, got {shown!r}")
+    try:
+        _ = parts.port  # urlsplit checks the port only when it is read
+    except ValueError:
+        raise ValueError(f"proxy has an invalid port, got {shown!r}") from None
+    if parts.path not in {"", "/"} or parts.query or parts.fragment:
+        raise ValueError(
+            "proxy must be scheme://[user:password@]host[:port] with no path, query or "
+            f"fragment, got {shown!r}"
+        )
+    return url
+
+
+def _masked_proxy(proxy: str) -> str:
+    """The proxy URL for a repr: user and password replaced by ``****``."""
+    parts = urlsplit(proxy)
+    host = parts.netloc.rpartition("@")[2]
+    userinfo = "****:****@" if "@" in parts.netloc else ""
+    return f"{parts.scheme}://{userinfo}{host}"
+
+
 def _mask(key: str) -> str:
     return key[:8] + "…" if key.startswith("sb_live_") else "…"
 
@@ -119,6 +154,12 @@ class AsyncClient:
         allow_insecure: permit plain http to non-loopback hosts.
         default_headers: extra headers sent on every request.
         max_response_bytes: answers larger than this are refused.
+        proxy: an ``http://`` or ``https://`` proxy URL, optionally with
+            ``user:password@`` (sent as ``Proxy-Authorization``, never shown
+            in a repr, log or error). Checked here, before any request.
+        trust_env: take the proxy from ``HTTP_PROXY``/``HTTPS_PROXY`` and
+            honour ``NO_PROXY`` (an explicit `proxy` wins). Not with `session`:
+            configure your own session's ``trust_env`` instead.
     """
 
     base_url: str
@@ -142,9 +183,19 @@ class AsyncClient:
         allow_insecure: bool = False,
         default_headers: Mapping[str, str] | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        proxy: str | None = None,
+        trust_env: bool = False,
     ) -> None:
         key = _resolve_api_key(api_key)
         self.base_url = _resolve_base_url(base_url, allow_insecure)
+        proxy_url = _resolve_proxy(proxy)
+        if not isinstance(trust_env, bool):
+            raise TypeError(f"trust_env must be a bool, got {type(trust_env).__name__}")
+        if trust_env and session is not None:
+            raise ValueError(
+                "trust_env applies to the session the client creates; with session=..., "
+                "create your aiohttp session with trust_env=True instead"
+            )
         headers = {
             **(default_headers or {}),
             "Authorization": f"Bearer {key}",
@@ -152,7 +203,13 @@ class AsyncClient:
             "Accept": "application/json",
         }
         self._key_hint = _mask(key)
-        self._pool = ConnectionPool(limit=connection_limit, session=session, headers=headers)
+        self._pool = ConnectionPool(
+            limit=connection_limit,
+            session=session,
+            headers=headers,
+            proxy=proxy_url,
+            trust_env=trust_env,
+        )
         self._owns_pool = True
         options = RequestOptions(
             timeout=timeout,
@@ -260,4 +317,6 @@ class AsyncClient:
         await self.aclose()
 
     def __repr__(self) -> str:
-        return f"AsyncClient(base_url={self.base_url!r}, api_key={self._key_hint!r})"
+        proxy = self._pool.proxy
+        shown = "" if proxy is None else f", proxy={_masked_proxy(str(proxy))!r}"
+        return f"AsyncClient(base_url={self.base_url!r}, api_key={self._key_hint!r}{shown})"

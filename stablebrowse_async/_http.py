@@ -58,6 +58,7 @@ _SECRET_HEADERS = ("Authorization", "Cookie", "Proxy-Authorization")
 # Structuring failures a hostile or broken answer can provoke.
 _SHAPE_ERRORS = (TypeError, ValueError, KeyError, AttributeError, RecursionError)
 T = TypeVar("T")
+_PROXY_AUTH_HINT = "check the user and password of the proxy URL (or of HTTP(S)_PROXY)"
 _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
     400: BadRequestError,
     401: AuthenticationError,
@@ -130,6 +131,9 @@ class ConnectionPool:
     After ``os.fork()`` the child's pools forget the parent's session and loop
     (its sockets are the parent's: closing them here could break its TLS
     streams) and create their own on first use, so a client survives a fork.
+    `proxy` (a checked URL, credentials included: aiohttp turns them into
+    ``Proxy-Authorization``) goes with every request; `trust_env` lets the
+    session read ``HTTP(S)_PROXY``/``NO_PROXY``.
     """
 
     #: Every live pool, for the fork hook (weak: it keeps no pool alive).
@@ -143,6 +147,8 @@ class ConnectionPool:
         limit: int = 100,
         session: aiohttp.ClientSession | None = None,
         headers: Mapping[str, str],
+        proxy: str | None = None,
+        trust_env: bool = False,
     ) -> None:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValueError(f"connection_limit must be a positive int, got {limit!r}")
@@ -152,6 +158,8 @@ class ConnectionPool:
         self._owns_session = session is None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        self.proxy = None if proxy is None else URL(proxy)
+        self.trust_env = trust_env
         # Headers passed per request: only needed when the session is not ours.
         self.request_headers: Mapping[str, str] | None = None if session is None else self._headers
         ConnectionPool._live.add(self)
@@ -186,7 +194,7 @@ class ConnectionPool:
                 connector=connector,
                 headers=self._headers,
                 auto_decompress=True,
-                trust_env=False,
+                trust_env=self.trust_env,
             )
             self._session = session
             self._loop = loop
@@ -430,6 +438,7 @@ class HttpTransport:
                 headers=headers,
                 params=params,
                 timeout=self._timeout,
+                proxy=self.pool.proxy,
                 # The API never redirects. Following one could carry a request
                 # body (credentials on a 307/308) to another host, so a 3xx is
                 # an error that names where it pointed (see `_status_error`).
@@ -437,7 +446,12 @@ class HttpTransport:
             ) as response:
                 raw = await self._read(response)
                 answer = _Answer(response.status, response.headers, raw)
-        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+        except (
+            aiohttp.ClientConnectorError,
+            aiohttp.ConnectionTimeoutError,
+            # A proxy that refuses the CONNECT tunnel never passed the request on.
+            aiohttp.ClientHttpProxyError,
+        ) as exc:
             raise _NotSent from exc
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
@@ -483,23 +497,39 @@ class _TooLarge(aiohttp.ClientPayloadError):
 
 
 def _connection_error(exc: BaseException | None, method: str, path: str) -> StablebrowseError:
+    exc = _scrubbed(exc)  # first: aiohttp's str() of a proxy error shows the proxy URL
     if isinstance(exc, asyncio.TimeoutError):
         error: StablebrowseError = APITimeoutError(
             f"{method} {path}: request timed out", method=method, path=path
         )
     else:
-        detail = f"{type(exc).__name__}: {exc}" if exc is not None else "connection failed"
+        if isinstance(exc, aiohttp.ClientHttpProxyError):
+            detail = (
+                f"the proxy refused to open a tunnel to the API: HTTP {exc.status} {exc.message}"
+            )
+            if exc.status == 407:
+                detail += f": {_PROXY_AUTH_HINT}"
+        elif isinstance(exc, aiohttp.ClientProxyConnectionError):
+            detail = f"cannot connect to the proxy: {exc}"
+        else:
+            detail = f"{type(exc).__name__}: {exc}" if exc is not None else "connection failed"
         error = APIConnectionError(f"{method} {path}: {detail}", method=method, path=path)
-    error.__cause__ = _scrubbed(exc)
+    error.__cause__ = exc
     return error
 
 
+def _without_userinfo(url: URL) -> URL:
+    return url.with_user("****").with_password("****") if url.user or url.password else url
+
+
 def _scrubbed(exc: BaseException | None) -> BaseException | None:
-    """`exc` without the request headers some aiohttp errors carry (they hold the API key).
+    """`exc` without the secrets some aiohttp errors carry (the API key, proxy credentials).
 
     ``ClientResponseError`` and its kin keep a ``request_info`` whose headers
-    include ``Authorization``; chained under an SDK error, their repr would
-    print it. The header values are masked in place, the rest stays useful.
+    include ``Authorization`` (and, for a proxy tunnel, whose URL is the proxy
+    URL with its password); ``ClientConnectorError`` keeps a connection key
+    holding the proxy URL and credentials. Chained under an SDK error, their
+    repr would print them. They are masked in place; the rest stays useful.
     """
     info = getattr(exc, "request_info", None)
     if exc is not None and isinstance(info, aiohttp.RequestInfo):
@@ -508,8 +538,19 @@ def _scrubbed(exc: BaseException | None) -> BaseException | None:
             if name in masked:
                 masked[name] = "<redacted>"
         exc.request_info = aiohttp.RequestInfo(  # type: ignore[attr-defined]
-            info.url, info.method, CIMultiDictProxy(masked), info.real_url
+            _without_userinfo(info.url),
+            info.method,
+            CIMultiDictProxy(masked),
+            _without_userinfo(info.real_url),
         )
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        key = exc._conn_key
+        auth = key.proxy_auth
+        exc._conn_key = key._replace(
+            proxy=None if key.proxy is None else _without_userinfo(key.proxy),
+            proxy_auth=None if auth is None else auth._replace(password="****"),
+        )
+        exc.args = (exc._conn_key, exc.os_error)
     for linked in (getattr(exc, "__cause__", None), getattr(exc, "__context__", None)):
         if linked is not None and linked is not exc:
             _scrubbed(linked)
@@ -652,6 +693,8 @@ def _status_error(answer: _Answer, method: str, path: str) -> APIStatusError:
                 break
     if 300 <= status < 400:
         message = _redirect_message(answer.headers.get(hdrs.LOCATION))
+    elif status == 407:  # from a proxy in front of the API, never from the API itself
+        message = f"proxy authentication required: {_PROXY_AUTH_HINT}"
     if message is None:
         kind = (
             "empty body"

@@ -76,6 +76,12 @@ class Client(ClientBase):
         allow_insecure: permit plain http to non-loopback hosts.
         default_headers: extra headers sent on every request.
         max_response_bytes: answers larger than this are refused.
+        proxy: an ``http://`` or ``https://`` proxy URL, optionally with
+            ``user:password@`` (sent as ``Proxy-Authorization``, never shown
+            in a repr, log or error). Checked here, before any request.
+        trust_env: take the proxy from ``HTTP_PROXY``/``HTTPS_PROXY`` and
+            honour ``NO_PROXY`` (an explicit `proxy` wins). Not with `session`:
+            configure your own session's ``trust_env`` instead.
     """
 
     tasks: Tasks
@@ -104,6 +110,8 @@ class Client(ClientBase):
         allow_insecure: bool = False,
         default_headers: Mapping[str, str] | None = None,
         max_response_bytes: int = 67108864,
+        proxy: str | None = None,
+        trust_env: bool = False,
     ) -> None:
         super().__init__(
             AsyncClient(
@@ -118,6 +126,8 @@ class Client(ClientBase):
                 allow_insecure=allow_insecure,
                 default_headers=default_headers,
                 max_response_bytes=max_response_bytes,
+                proxy=proxy,
+                trust_env=trust_env,
             )
         )
 
