@@ -205,7 +205,7 @@ def _targets(results: dict[str, dict[str, Any] | None]) -> list[tuple[str, str, 
     if watch:
         rows.append(
             (
-                f"{watch['tasks']} tasks: run_many with on_update <= 1.10x client CPU of without",
+                f"{watch['tasks']} tasks: run_many with on_update <= 1.10x client CPU per request of without",
                 f"{watch['ratio']:.3f}x ({watch['extra_cpu_us_per_update']:.1f} µs per update)",
                 verdict(bool(watch["target_met"])),
                 "",

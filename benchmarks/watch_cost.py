@@ -8,15 +8,17 @@ The ``on_update`` batch counts the updates and the steps it receives (a
 callback that does nothing else), which is the SDK's cost of watching: step
 de-duplication, building each `TaskUpdate`, calling the callback.
 
-Figures per batch: client CPU µs per task and per poll (GETs the emulator
-recorded), updates and steps delivered, and, for ``on_update``, the CPU µs per
-update it added. Baseline: the same batch without ``on_update``. Limit
-approached: 0 % (watching adds no request, only local work per poll). Target:
-client CPU <= 1.10x the baseline's. The machine may be shared: the two
-variants run alternately, ``REPEATS`` times each, and each keeps its least
-CPU time (the run least disturbed by other processes). The schedule is the
-default one without jitter, so both variants make the same polls (up to a
-task finishing right at a poll): the ratio compares equal work.
+Figures per batch: client CPU µs per task and per request (the POSTs plus the
+GETs the emulator recorded), updates and steps delivered. Baseline: the same
+batch without ``on_update``. Limit approached: 1.0x (watching adds no
+request, only local work per poll). Target: client CPU per request <= 1.10x
+the baseline's. Per request, because how many polls a batch makes depends on
+how busy the machine is (a slow submit phase leaves tasks less time to be
+polled while they run), whichever variant runs; each request costs the client
+about the same. The machine may be shared: the two variants run alternately,
+``REPEATS`` times each (a fresh emulator each time), and each keeps its run
+with the least CPU per request. "Added per update" is the difference in CPU
+per request, times the requests, over the updates delivered.
 
 Reproduce::
 
@@ -110,13 +112,15 @@ def run(quick: bool) -> dict[str, Any]:
             with EmulatorProcess(seed=SEED, durations=(1.0, 4.0), pending_for=0.1) as emu:
                 result = _spawn(emu, variant, count)
                 result["polls"] = max(1, emu.stats()["task_gets"])
-            if variant not in figures or result["cpu_s"] < figures[variant]["cpu_s"]:
+            result["requests"] = count + result["polls"]
+            result["cpu_us_per_request"] = result["cpu_s"] / result["requests"] * 1e6
+            result["cpu_us_per_task"] = result["cpu_s"] / count * 1e6
+            best = figures.get(variant)
+            if best is None or result["cpu_us_per_request"] < best["cpu_us_per_request"]:
                 figures[variant] = result
-    for result in figures.values():
-        result["cpu_us_per_task"] = result["cpu_s"] / count * 1e6
-        result["cpu_us_per_poll"] = result["cpu_s"] / result["polls"] * 1e6
     base, watched = figures["without"], figures["on_update"]
-    ratio = watched["cpu_s"] / base["cpu_s"]
+    ratio = watched["cpu_us_per_request"] / base["cpu_us_per_request"]
+    added = (watched["cpu_us_per_request"] - base["cpu_us_per_request"]) * watched["requests"]
     return {
         "benchmark": "watch_cost",
         "mode": "quick" if quick else "full",
@@ -125,9 +129,7 @@ def run(quick: bool) -> dict[str, Any]:
         "repeats": REPEATS,
         "batches": figures,
         "cpu_us_per_update": watched["cpu_s"] / max(1, watched["updates"]) * 1e6,
-        "extra_cpu_us_per_update": (watched["cpu_s"] - base["cpu_s"])
-        / max(1, watched["updates"])
-        * 1e6,
+        "extra_cpu_us_per_update": added / max(1, watched["updates"]),
         "ratio": ratio,
         "target": TARGET_RATIO,
         "target_met": ratio <= TARGET_RATIO,
@@ -137,13 +139,15 @@ def run(quick: bool) -> dict[str, Any]:
 def report(figures: dict[str, Any]) -> None:
     print(
         f"watch_cost ({figures['mode']}, seed {figures['seed']}, {figures['tasks']} tasks, "
-        f"least CPU of {figures['repeats']} runs each)"
+        f"best of {figures['repeats']} runs each)"
     )
-    print("    batch                 CPU s   µs/task   µs/poll   polls   updates    steps  errors")
+    print(
+        "    batch                 CPU s   µs/task  µs/request   polls   updates    steps  errors"
+    )
     for name, r in figures["batches"].items():
         print(
             f"    run_many {name:<11} {r['cpu_s']:>7.2f} {r['cpu_us_per_task']:>9.0f} "
-            f"{r['cpu_us_per_poll']:>9.1f} {r['polls']:>7} {r['updates']:>9} {r['steps']:>8} "
+            f"{r['cpu_us_per_request']:>11.1f} {r['polls']:>7} {r['updates']:>9} {r['steps']:>8} "
             f"{r['errors']:>7}"
         )
     print(
@@ -151,7 +155,7 @@ def report(figures: dict[str, Any]) -> None:
         f"{figures['extra_cpu_us_per_update']:.1f} µs of it added by watching"
     )
     print(
-        f"    client CPU vs without on_update: {figures['ratio']:.3f}x "
+        f"    client CPU per request vs without on_update: {figures['ratio']:.3f}x "
         f"(baseline 1.0x, limit 1.0x; target <= {TARGET_RATIO:.2f}x: "
         f"{verdict(figures['target_met'])})"
     )
