@@ -74,7 +74,8 @@ def _time_the_watching_path(spent: list[float]) -> None:
     noise of a shared machine. The two clock reads per call are counted too,
     so the figure is an upper bound.
     """
-    made = tasks_module.observer
+    namespace = vars(tasks_module)  # the name `tasks.run_many` looks up at each call
+    made = namespace["observer"]
 
     def timed(on_update: Any) -> Any:
         observe = made(on_update)
@@ -89,7 +90,7 @@ def _time_the_watching_path(spent: list[float]) -> None:
 
         return observe_timed
 
-    tasks_module.observer = timed  # type: ignore[assignment]
+    namespace["observer"] = timed
 
 
 async def _batch(url: str, api_key: str, count: int, watched: bool) -> dict[str, Any]:
