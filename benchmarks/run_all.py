@@ -34,6 +34,7 @@ BENCHMARKS = (
     "fanout",
     "sync_overhead",
     "engines",
+    "watch_cost",
 )
 RESULTS = HERE / "RESULTS.md"
 PROPOSALS_HEADING = "## Hot path: what changed, before and after"
@@ -199,6 +200,16 @@ def _targets(results: dict[str, dict[str, Any] | None]) -> list[tuple[str, str, 
                 "(portal.call of a no-op), the price of one portal in front of one loop; the "
                 "official SDK does its I/O on the calling thread. 16 threads sharing one sync "
                 f"Client: {sync['ratio_threaded_sync_vs_official']:.2f}x official.",
+            )
+        )
+    watch = results.get("watch_cost")
+    if watch:
+        rows.append(
+            (
+                f"{watch['tasks']} tasks: CPU of on_update <= 1.10x run_many without",
+                f"{watch['direct_ratio']:.3f}x ({watch['watching_us_per_update']:.1f} µs per update)",
+                verdict(bool(watch["target_met"])),
+                "",
             )
         )
     return rows

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from ._polling import AdaptiveSchedule, PollSchedule, Progress, RunMany
     from ._response import RawResponse
     from ._retry import RateGate, RateLimitGate, RetryPolicy
+    from ._watch import TaskUpdate, TaskWatch
     from .resources.end_users import CREDENTIAL_FIELDS, CredentialFields
     from .types import (
         NOT_GIVEN,
@@ -72,6 +73,8 @@ _LAZY = {
     "RateGate": "._retry",
     "RateLimitGate": "._retry",
     "RetryPolicy": "._retry",
+    "TaskUpdate": "._watch",
+    "TaskWatch": "._watch",
     "CREDENTIAL_FIELDS": ".resources.end_users",
     "CredentialFields": ".resources.end_users",
     "ApiKey": ".types",
@@ -131,6 +134,8 @@ __all__ = [
     "TaskStatus",
     "TaskTimeout",
     "TaskTimeoutError",
+    "TaskUpdate",
+    "TaskWatch",
     "__version__",
 ]
 

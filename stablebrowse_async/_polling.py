@@ -46,7 +46,6 @@ from collections.abc import (
     Awaitable,
     Callable,
     Iterable,
-    Mapping,
 )
 from typing import Any
 
@@ -67,6 +66,7 @@ __all__ = [
     "PollSettings",
     "Progress",
     "RunMany",
+    "follow_task",
     "wait_for_task",
 ]
 
@@ -145,6 +145,9 @@ def final_result(task: Task) -> Task:
 
 
 FetchTask = Callable[[str], Awaitable[Task]]
+#: Sees each record of a task; what it returns, when not None, is awaited (an
+#: async ``on_update``), so the common synchronous case costs no coroutine.
+Observe = Callable[[Task], "Awaitable[object] | None"]
 
 
 async def wait_for_task(
@@ -163,6 +166,36 @@ async def wait_for_task(
     Returns the completed record; raises `TaskFailedError` (failed, cancelled),
     `TaskTimeoutError` (with the last record seen) or a definitive API error.
     """
+    return final_result(
+        await follow_task(
+            fetch,
+            last,
+            schedule=schedule,
+            poll_timeout=poll_timeout,
+            clock=clock,
+            submitted=submitted,
+        )
+    )
+
+
+async def follow_task(
+    fetch: FetchTask,
+    last: Task,
+    *,
+    schedule: Schedule,
+    poll_timeout: float,
+    observe: Observe | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    submitted: bool = True,
+) -> Task:
+    """`wait_for_task`, returning the terminal record whatever its status.
+
+    `observe` (when given) sees `last`, then the record of every successful
+    poll: the observation point of `tasks.watch` and ``on_update``. What it
+    returns, when not None, is awaited; what it raises ends the wait.
+    """
+    if observe is not None:
+        await _observe(observe, last)
     start = clock()
     deadline = start + poll_timeout
     track = schedule.begin(start, exact=submitted)
@@ -188,9 +221,17 @@ async def wait_for_task(
             schedule.observe(track, last, now)
             if not last.is_terminal:
                 delay = schedule.next_delay(track, now)
+            if observe is not None:
+                await _observe(observe, last)
     finally:
         schedule.release(track)
-    return final_result(last)
+    return last
+
+
+async def _observe(observe: Observe, task: Task) -> None:
+    pending = observe(task)
+    if pending is not None:
+        await pending
 
 
 @attrs.frozen
@@ -247,13 +288,14 @@ class _Entry:
         "index",
         "last",
         "listed",
+        "observe",
         "request",
         "seq",
         "track",
     )
 
     def __init__(
-        self, index: int, request: TaskRequest, last: Task, deadline: float, track: Track
+        self, index: int, request: TaskRequest | None, last: Task, deadline: float, track: Track
     ) -> None:
         self.index = index
         self.request = request
@@ -264,9 +306,14 @@ class _Entry:
         self.seq = -1  # the sequence number of its live heap item; -1 while not queued
         self.due = 0.0
         self.listed = False  # in the engine's list of provisional plans
+        self.observe: Observe | None = None
 
 
-SubmitFn = Callable[[TaskRequest], Awaitable[Task]]
+SubmitFn = Callable[[Any], Awaitable[Task]]
+#: Makes the record observer of the task at an index (``on_update`` of `run_many`).
+ObserverFactory = Callable[[int], Observe]
+
+
 _DONE = object()
 
 
@@ -292,8 +339,7 @@ class _Batch:
 
     def __init__(
         self,
-        requests: Iterable[TaskRequest | Mapping[str, Any]]
-        | AsyncIterable[TaskRequest | Mapping[str, Any]],
+        requests: Iterable[Any] | AsyncIterable[Any],
         *,
         submit: SubmitFn,
         fetch: FetchTask,
@@ -306,6 +352,9 @@ class _Batch:
         on_submitted: Callable[[int, Task], None] | None = None,
         return_exceptions: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        observe: ObserverFactory | None = None,
+        coerce: Callable[[Any], Any] = TaskRequest.coerce,
+        keep_requests: bool = True,
     ) -> None:
         for name, value in (("concurrency", concurrency), ("max_in_flight", max_in_flight)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -326,6 +375,9 @@ class _Batch:
         self._clock = clock
         if connection_limit is not None:
             concurrency = max(1, min(concurrency, connection_limit))
+        self._observe = observe
+        self._coerce = coerce
+        self._keep_requests = keep_requests
         self._slots = asyncio.Semaphore(concurrency)
         self._room = asyncio.Semaphore(max_in_flight)
         self._heap: list[tuple[float, int, _Entry]] = []
@@ -432,9 +484,10 @@ class _Batch:
                     await self._room.acquire()
                     self._counts.started += 1
                     try:
-                        request = TaskRequest.coerce(raw)
+                        request = self._coerce(raw)
                     except (TypeError, ValueError) as error:
-                        self._deliver(TaskOutcome(index, raw, error=error), was_in_flight=False)
+                        kept = raw if self._keep_requests else None
+                        self._deliver(TaskOutcome(index, kept, error=error), was_in_flight=False)
                     else:
                         await self._slots.acquire()
                         self._active += 1
@@ -448,9 +501,10 @@ class _Batch:
             self._feeding = False
             self._wake.set()
 
-    async def _submit_one(self, index: int, request: TaskRequest) -> None:
+    async def _submit_one(self, index: int, item: Any) -> None:
+        request = item if self._keep_requests else None
         try:
-            task = await self._submit(request)
+            task = await self._submit(item)
         except StablebrowseError as error:
             self._deliver(TaskOutcome(index, request, error=error), was_in_flight=False)
             return
@@ -461,12 +515,41 @@ class _Batch:
         self._counts.submitted += 1
         self._counts.in_flight += 1
         now = self._clock()
-        track = self._schedule.begin(now, batch=True)
+        # A task given by id (`wait_many`, no request kept) is of unknown age.
+        track = self._schedule.begin(now, batch=True, exact=self._keep_requests)
         entry = _Entry(index, request, task, now + self._poll_timeout, track)
-        self._plan(entry, now)
         if self._on_submitted is not None:
             self._on_submitted(index, task)
+        if self._observe is not None:
+            entry.observe = self._observe(index)
+        if await self._observed(entry, task):
+            if task.is_terminal:  # a task resumed by id may have ended already
+                self._schedule.observe(track, task, now)
+                self._finish(entry, task)
+            else:
+                self._plan(entry, now)
         self._progress()
+
+    async def _observed(self, entry: _Entry, task: Task) -> bool:
+        """Report `task` to the entry's observer; False (its outcome delivered) if that raised."""
+        if entry.observe is None:
+            return True
+        try:
+            pending = entry.observe(task)
+            if pending is not None:
+                await pending
+        except Exception as error:  # the caller's callback: it fails this task only
+            self._schedule.release(entry.track)
+            self._deliver(TaskOutcome(entry.index, entry.request, error=error), was_in_flight=True)
+            return False
+        return True
+
+    def _finish(self, entry: _Entry, task: Task) -> None:
+        if task.status is TaskStatus.COMPLETED:
+            outcome = TaskOutcome(entry.index, entry.request, task=task)
+        else:
+            outcome = TaskOutcome(entry.index, entry.request, error=TaskFailedError(task))
+        self._deliver(outcome, was_in_flight=True)
 
     def _reschedule(self, entry: _Entry, delay: float) -> None:
         """Poll `entry` again after `delay`, or report its timeout if its time is up.
@@ -557,17 +640,15 @@ class _Batch:
             self._schedule.observe(entry.track, task, now)
             if self._schedule.epoch != self._epoch:
                 self._replan()
+            if entry.observe is not None and not await self._observed(entry, task):
+                return
             if not task.is_terminal:
                 if now >= entry.deadline:
                     self._reschedule(entry, 0.0)
                 else:
                     self._plan(entry, now)
                 return
-            if task.status is TaskStatus.COMPLETED:
-                outcome = TaskOutcome(entry.index, entry.request, task=task)
-            else:
-                outcome = TaskOutcome(entry.index, entry.request, error=TaskFailedError(task))
-            self._deliver(outcome, was_in_flight=True)
+            self._finish(entry, task)
         finally:
             self._active -= 1
             self._slots.release()
@@ -584,14 +665,21 @@ class RunMany:
     object is dropped (the engine's tasks never hold a reference to it, so a
     plain ``break`` is enough). Tasks already submitted keep running on the
     server.
+
+    The engine is shared by `tasks.run_many` and `tasks.wait_many`: each input
+    item is checked by ``coerce`` (a `TypeError`/`ValueError` is that item's
+    outcome) and started by ``submit`` (a POST, or the first GET of a task
+    resumed by id; outcomes then carry no request when ``keep_requests`` is
+    False). ``observe(index)`` makes the observer that sees each record of the
+    task at ``index`` (its first, then every successful poll); what an
+    observer raises is that task's outcome.
     """
 
     __slots__ = ("_batch",)
 
     def __init__(
         self,
-        requests: Iterable[TaskRequest | Mapping[str, Any]]
-        | AsyncIterable[TaskRequest | Mapping[str, Any]],
+        requests: Iterable[Any] | AsyncIterable[Any],
         *,
         submit: SubmitFn,
         fetch: FetchTask,
@@ -604,6 +692,9 @@ class RunMany:
         on_submitted: Callable[[int, Task], None] | None = None,
         return_exceptions: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        observe: ObserverFactory | None = None,
+        coerce: Callable[[Any], Any] = TaskRequest.coerce,
+        keep_requests: bool = True,
     ) -> None:
         self._batch = _Batch(
             requests,
@@ -618,6 +709,9 @@ class RunMany:
             on_submitted=on_submitted,
             return_exceptions=return_exceptions,
             clock=clock,
+            observe=observe,
+            coerce=coerce,
+            keep_requests=keep_requests,
         )
 
     def __aiter__(self) -> RunMany:

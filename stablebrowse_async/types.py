@@ -340,7 +340,9 @@ class TaskOutcome:
 
     Exactly one of `task` and `error` is set. `error` is a `TaskFailedError`,
     `TaskTimeoutError`, `AmbiguousRequestError` (the submission may have
-    created a task) or another `StablebrowseError`. `request` is the
+    created a task) or another `StablebrowseError`; a `TypeError` or
+    `ValueError` for an input item that is not a valid request (or task id);
+    or the exception an ``on_update`` callback raised for this task. `request` is the
     `TaskRequest` submitted, or the input item as given when it could not be
     made one (its `error` then says why), or None for a task that was not
     submitted from a request here (resumed by id).

@@ -14,7 +14,6 @@ import inspect
 import json
 import os
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -30,7 +29,7 @@ from stablebrowse_async import (
     Task,
     TaskFailedError,
     TaskStatus,
-    TaskTimeoutError,
+    TaskUpdate,
     __version__,
 )
 from stablebrowse_async._convert import to_camel
@@ -145,32 +144,37 @@ def _finish_task(task: Task, as_json: bool) -> None:
         _fail(exits.FAILED, f"task {task.task_id} {task.status.value}{detail}")
 
 
-async def _wait_with_status(
-    client: AsyncClient, first: Task, poll_timeout: float | None, quiet: bool
+async def _wait_showing_progress(
+    wait: Callable[[Callable[[TaskUpdate], None]], Awaitable[Task]],
+    waiting: str,
+    *,
+    quiet: bool,
+    follow: bool,
 ) -> Task:
-    """Wait for `first` to end, showing its live status in a spinner (on stderr)."""
-    timeout = client.poll_timeout if poll_timeout is None else poll_timeout
-    deadline = time.monotonic() + timeout
-    started = time.monotonic()
-    last = first
-    console = render.err_console()
-    with console.status("", spinner="dots") as status:
-        while True:
-            if quiet:
-                status.stop()
-            else:
-                status.update(render.wait_status(last, time.monotonic() - started))
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TaskTimeoutError(last, timeout)
-            try:
-                # Short waits so the spinner can show each new status; the SDK's
-                # wait keeps its retry-through-transient-errors behaviour.
-                return await client.tasks.wait(last.task_id, poll_timeout=min(remaining, 2.0))
-            except TaskTimeoutError as pending:
-                last = pending.task
-            except TaskFailedError as failed:
-                return failed.task
+    """Run `wait(on_update)` (``tasks.run`` or ``tasks.wait``), showing its updates.
+
+    The library does all the polling, on its one schedule: the spinner (on
+    stderr: status, step count, time) and ``--follow``'s step lines are drawn
+    from its ``on_update`` callback, never from extra requests. A failed or
+    cancelled task is returned, for the panel.
+    """
+    printer = render.StepPrinter() if follow and not quiet else None
+    live: render.LiveStatus | None = None
+
+    def on_update(update: TaskUpdate) -> None:
+        if live is not None:
+            live.task = update.task
+        if printer is not None:
+            printer(update.new_steps)
+
+    try:
+        if quiet or printer is not None:
+            return await wait(on_update)
+        live = render.LiveStatus(waiting)
+        with render.err_console().status(live, spinner="dots"):
+            return await wait(on_update)
+    except TaskFailedError as failed:
+        return failed.task
 
 
 # -- global options ---------------------------------------------------------------------
@@ -232,6 +236,16 @@ def root(
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+FollowOpt = Annotated[
+    bool,
+    typer.Option(
+        "--follow",
+        "-f",
+        help="Print each step as the agent takes it (one plain line per step when piped), "
+        "then the result. Steps come from the same polls as the wait: no extra request. "
+        "Not with --json (its record lists every step).",
+    ),
+]
 PollTimeoutOpt = Annotated[
     float | None,
     typer.Option(help="Seconds to wait for the task (default 300).", show_default=False),
@@ -260,22 +274,27 @@ def run(
     html: Annotated[bool, typer.Option("--html", help="Ask for the final page's HTML.")] = False,
     json_flag: JsonOpt = False,
     poll_timeout: PollTimeoutOpt = None,
+    follow: FollowOpt = False,
 ) -> None:
     """Submit a task, show its live status, print the result (exit 1 if it fails)."""
     as_json = _as_json(ctx, json_flag)
     schema_data = _read_json_object(schema, "--schema") if schema is not None else None
 
     async def action(client: AsyncClient) -> Task:
-        submitted = await client.tasks.submit(
-            end_user_id=end_user,
-            task=task,
-            session_id=session,
-            start_url=start_url,
-            schema=schema_data,
-            max_steps=max_steps,
-            include_html_dump=True if html else None,
-        )
-        return await _wait_with_status(client, submitted, poll_timeout, quiet=as_json)
+        def run_task(on_update: Callable[[TaskUpdate], None]) -> Awaitable[Task]:
+            return client.tasks.run(
+                end_user_id=end_user,
+                task=task,
+                session_id=session,
+                start_url=start_url,
+                schema=schema_data,
+                max_steps=max_steps,
+                include_html_dump=True if html else None,
+                poll_timeout=poll_timeout,
+                on_update=on_update,
+            )
+
+        return await _wait_showing_progress(run_task, "submitting", quiet=as_json, follow=follow)
 
     _finish_task(_call(ctx, action), as_json)
 
@@ -297,13 +316,18 @@ def wait(
     task_id: Annotated[str, typer.Argument(metavar="ID", help="Task id.")],
     json_flag: JsonOpt = False,
     poll_timeout: PollTimeoutOpt = None,
+    follow: FollowOpt = False,
 ) -> None:
     """Wait for an existing task to end and print it (exit 1 if it failed)."""
     as_json = _as_json(ctx, json_flag)
 
     async def action(client: AsyncClient) -> Task:
-        first = await client.tasks.get(task_id)
-        return await _wait_with_status(client, first, poll_timeout, quiet=as_json)
+        def wait_task(on_update: Callable[[TaskUpdate], None]) -> Awaitable[Task]:
+            return client.tasks.wait(task_id, poll_timeout=poll_timeout, on_update=on_update)
+
+        return await _wait_showing_progress(
+            wait_task, f"task {task_id}", quiet=as_json, follow=follow
+        )
 
     _finish_task(_call(ctx, action), as_json)
 

@@ -21,7 +21,7 @@ Every accepted submission is also journaled, as soon as the API returns its
 task id, to ``<out>.submitted`` (one ``{"line", "task_id", "end_user_id"}``
 per line). On ``--resume``, a line that is in the journal but not in the
 output was in flight when the batch stopped: its task is waited for with
-`tasks.wait`, never submitted (and paid for) a second time.
+`tasks.wait_many`, never submitted (and paid for) a second time.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Any
 
-import anyio
 import attrs
 from rich.console import Console
 
@@ -45,7 +44,6 @@ from stablebrowse_async import (
     AuthenticationError,
     PermissionDeniedError,
     RateLimitError,
-    StablebrowseError,
     Task,
     TaskOutcome,
     TaskRequest,
@@ -433,21 +431,18 @@ async def _finish_in_flight(
     concurrency: int,
     poll_timeout: float | None,
 ) -> None:
-    """Wait for the tasks a stopped batch had submitted; record each like a fresh outcome."""
-    limiter = anyio.CapacityLimiter(concurrency)
+    """Wait for the tasks a stopped batch had submitted; record each like a fresh outcome.
 
-    async with anyio.create_task_group() as group:
-
-        async def finish(line: int, task_id: str, end_user: str | None) -> None:
-            async with limiter:
-                try:
-                    outcome = TaskOutcome(
-                        line, None, task=await client.tasks.wait(task_id, poll_timeout=poll_timeout)
-                    )
-                except StablebrowseError as error:
-                    outcome = TaskOutcome(line, None, error=error)
-            if not record_outcome(line, outcome, end_user):
-                group.cancel_scope.cancel()  # fatal (auth, quota): the rest would fail too
-
-        for line, (task_id, end_user) in sorted(in_flight.items()):
-            group.start_soon(finish, line, task_id, end_user)
+    One `tasks.wait_many` over the journaled ids: the fan-out engine of
+    `run_many`, not a coroutine per task.
+    """
+    lines = sorted(in_flight)
+    batch = client.tasks.wait_many(
+        [in_flight[line][0] for line in lines], concurrency=concurrency, poll_timeout=poll_timeout
+    )
+    async with batch:
+        async for outcome in batch:
+            line = lines[outcome.index]
+            resumed = TaskOutcome(line, None, task=outcome.task, error=outcome.error)
+            if not record_outcome(line, resumed, in_flight[line][1]):
+                break  # fatal (auth, quota): the rest would fail too

@@ -9,6 +9,7 @@ never as markup); only this module's own labels and styles are trusted.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
     from .batch import BatchStats
 
 __all__ = [
+    "LiveStatus",
+    "StepPrinter",
     "api_keys_table",
     "batch_progress",
     "batch_summary",
@@ -184,13 +187,56 @@ def task_panel(task: Task) -> Panel:
 
 
 def wait_status(task: Task, elapsed: float) -> Text:
-    """The spinner's line while a task runs: ``task ID running · 12s``."""
+    """The spinner's line while a task runs: ``task ID running · 3 steps · 12s``."""
+    steps = task.total_steps if task.total_steps is not None else len(task.step_summaries)
     return safe.compose(
-        "task {task_id} {status} · {elapsed:.0f}s",
+        "task {task_id} {status} · {steps} step{s} · {elapsed:.0f}s",
         task_id=safe.text(task.task_id, "bold"),
         status=status_text(task.status),
+        steps=steps,
+        s="" if steps == 1 else "s",
         elapsed=elapsed,
     )
+
+
+class LiveStatus:
+    """The spinner's text: `wait_status` of the last record seen, redrawn on every refresh.
+
+    Before the first record it shows `waiting` (``submitting``, ``task ID``).
+    The command sets `task` from its ``on_update`` callback; the clock keeps
+    moving between updates without any request.
+    """
+
+    def __init__(self, waiting: str) -> None:
+        self.waiting = waiting
+        self.task: Task | None = None
+        self._started = time.monotonic()
+
+    def __rich__(self) -> Text:
+        elapsed = time.monotonic() - self._started
+        if self.task is None:
+            return safe.compose("{what} · {elapsed:.0f}s", what=self.waiting, elapsed=elapsed)
+        return wait_status(self.task, elapsed)
+
+
+class StepPrinter:
+    """Prints each new step on stdout as it appears (``--follow``).
+
+    On a terminal each step is a rich `step_line`; piped, it is the same line
+    as one plain line of text, so ``stablebrowse run ... --follow | grep`` sees
+    one line per step.
+    """
+
+    def __init__(self) -> None:
+        self._console = out_console()
+
+    def __call__(self, steps: Iterable[StepSummary]) -> None:
+        for step in steps:
+            line = step_line(step)
+            if self._console.is_terminal:
+                self._console.print(line)
+            else:
+                print_plain(line.plain)
 
 
 def sessions_table(sessions: Iterable[SessionSummary]) -> Table:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from .._polling import wait_for_task
 from .._response import RawResponses, raw_method
 from .._schedule import AdaptiveSchedule, PollSchedule
-from .._tracing import task_span
+from .._watch import TaskUpdate, check_on_update
 from ..types import Task, check_end_user_id
 from ._base import Resource
 
@@ -71,26 +70,25 @@ class Design(Resource):
         enable_ip_rotation: bool = False,
         poll_interval: float | PollSchedule | AdaptiveSchedule | None = None,
         poll_timeout: float | None = None,
+        on_update: Callable[[TaskUpdate], object] | None = None,
     ) -> Task:
         """Start an extraction and wait for it; the result is on the returned task's `design`.
 
-        Raises `TaskFailedError`, `TaskTimeoutError` or an API error, like `tasks.run`.
+        Raises `TaskFailedError`, `TaskTimeoutError` or an API error, like
+        `tasks.run`; `on_update` is called as by `tasks.run`.
         """
+        check_on_update(on_update)
         polling = self._client._polling.resolve(poll_interval, poll_timeout)
-        with task_span(self._client.tasks.get) as watch:
-            submitted = await self.submit(
+        return await self._client.tasks._follow(
+            polling,
+            on_update,
+            submit=lambda: self.submit(
                 url=url,
                 end_user_id=end_user_id,
                 extractors=extractors,
                 enable_ip_rotation=enable_ip_rotation,
-            )
-            watch.seen(submitted)
-            return await wait_for_task(
-                watch.fetch,
-                submitted,
-                schedule=polling.schedule,
-                poll_timeout=polling.timeout,
-            )
+            ),
+        )
 
     @property
     def with_raw_response(self) -> DesignWithRawResponse:

@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+import functools
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from .._http import encode_segment, route
-from .._polling import Progress, RunMany, wait_for_task
+from .._polling import FetchTask, PollSettings, Progress, RunMany, final_result
 from .._response import RawResponses, raw_method
 from .._schedule import AdaptiveSchedule, PollSchedule
 from .._tracing import task_span
+from .._watch import (
+    PollingSource,
+    RecordSource,
+    TaskUpdate,
+    TaskWatch,
+    check_on_update,
+    observer,
+)
 from ..types import SessionSummary, Task, TaskRequest
 from ._base import Resource
 
 MAX_LIST_LIMIT = 100
+
+
+def _task_id(value: object) -> str:
+    encode_segment(value, "task_ids item")
+    assert isinstance(value, str)
+    return value
 
 
 class Tasks(Resource):
@@ -73,12 +88,45 @@ class Tasks(Resource):
             "GET", "/tasks", SessionSummary, envelope="sessions", params={"limit": str(limit)}
         )
 
+    def _source(self, fetch: FetchTask | None = None) -> RecordSource:
+        """Where `watch` and ``on_update`` get records: the one seam (see `_watch.py`).
+
+        `fetch` defaults to `get`; a traced wait passes its counting wrapper.
+        """
+        return PollingSource(self.get if fetch is None else fetch)
+
+    async def _follow(
+        self,
+        polling: PollSettings,
+        on_update: Callable[[TaskUpdate], object] | None,
+        *,
+        task_id: str = "",
+        submit: Callable[[], Awaitable[Task]] | None = None,
+    ) -> Task:
+        """Wait for a task in a ``stablebrowse.task`` span (`wait`, `run`, `design.run`).
+
+        Either `task_id` (an existing task: its first record is fetched) or
+        `submit`, which creates the task inside the span: its answer is the
+        first record, and it dates the task for the poll schedule.
+        """
+        with task_span(self.get) as trace:
+            first = None
+            if submit is not None:
+                first = await submit()
+                trace.seen(first)
+                task_id = first.task_id
+            last = await self._source(trace.fetch).follow(
+                task_id, polling, observer(on_update), first=first
+            )
+            return final_result(last)
+
     async def wait(
         self,
         task_id: str,
         *,
         poll_interval: float | PollSchedule | AdaptiveSchedule | None = None,
         poll_timeout: float | None = None,
+        on_update: Callable[[TaskUpdate], object] | None = None,
     ) -> Task:
         """Poll an existing task until it ends (for example to resume after a restart).
 
@@ -86,18 +134,53 @@ class Tasks(Resource):
         cancelled), `TaskTimeoutError` after `poll_timeout` seconds (it holds
         the last record), or the API error that made waiting pointless (404,
         401, 403). Transient poll failures are retried until the timeout.
+
+        `on_update` (a function, or an async function, which is awaited) is
+        called with a `TaskUpdate` for the first record and for every change
+        seen after it (status, new steps), from the same polls: it costs no
+        request. If it raises, the wait stops and raises that exception.
+        """
+        encode_segment(task_id, "task_id")
+        check_on_update(on_update)
+        polling = self._client._polling.resolve(poll_interval, poll_timeout)
+        return await self._follow(polling, on_update, task_id=task_id)
+
+    def watch(
+        self,
+        task_id: str,
+        *,
+        poll_timeout: float | None = None,
+        poll_interval: float | PollSchedule | AdaptiveSchedule | None = None,
+    ) -> TaskWatch:
+        """Follow a task as it works: an async iterator of `TaskUpdate`, one per change.
+
+        The first update holds the first record seen; each later one a change
+        of status or the steps that appeared (each step in exactly one update,
+        in order, however the server resends, drops or reorders its list); the
+        last one the terminal record: completed, failed and cancelled are
+        yielded, not raised. `TaskTimeoutError` after `poll_timeout`; the API
+        error that makes waiting pointless (404, 401, 403) is raised as by
+        `wait`. It makes exactly the polls `wait` would make. Leaving the loop
+        early stops the polling: at once when the iterator is used as a
+        context manager (or closed), otherwise as soon as it is dropped.
         """
         encode_segment(task_id, "task_id")
         polling = self._client._polling.resolve(poll_interval, poll_timeout)
-        with task_span(self.get) as watch:
-            first = await watch.fetch(task_id)
-            return await wait_for_task(
-                watch.fetch,
-                first,
-                schedule=polling.schedule,
-                poll_timeout=polling.timeout,
-                submitted=False,
-            )
+        return TaskWatch(self._source(), task_id, polling)
+
+    def stream(
+        self,
+        task_id: str,
+        *,
+        poll_timeout: float | None = None,
+        poll_interval: float | PollSchedule | AdaptiveSchedule | None = None,
+    ) -> TaskWatch:
+        """The same as `watch` (the name the official SDK keeps for the API's planned push route).
+
+        Today it polls like `watch`; when ``GET /v1/tasks/{taskId}/stream``
+        exists it can feed the same updates without a change here.
+        """
+        return self.watch(task_id, poll_timeout=poll_timeout, poll_interval=poll_interval)
 
     async def run(
         self,
@@ -111,15 +194,20 @@ class Tasks(Resource):
         include_html_dump: bool | None = None,
         poll_interval: float | PollSchedule | AdaptiveSchedule | None = None,
         poll_timeout: float | None = None,
+        on_update: Callable[[TaskUpdate], object] | None = None,
     ) -> Task:
         """Submit a task and poll until it ends; returns the completed record.
 
         Raises like `submit` and `wait`: `TaskFailedError`, `TaskTimeoutError`
         (resume with ``tasks.wait(err.task.task_id)``), or an API error.
+        `on_update` is called as by `wait`, first with the submitted record.
         """
+        check_on_update(on_update)
         polling = self._client._polling.resolve(poll_interval, poll_timeout)
-        with task_span(self.get) as watch:
-            submitted = await self.submit(
+        return await self._follow(
+            polling,
+            on_update,
+            submit=lambda: self.submit(
                 end_user_id=end_user_id,
                 task=task,
                 session_id=session_id,
@@ -127,11 +215,8 @@ class Tasks(Resource):
                 schema=schema,
                 max_steps=max_steps,
                 include_html_dump=include_html_dump,
-            )
-            watch.seen(submitted)
-            return await wait_for_task(
-                watch.fetch, submitted, schedule=polling.schedule, poll_timeout=polling.timeout
-            )
+            ),
+        )
 
     def run_many(
         self,
@@ -145,6 +230,7 @@ class Tasks(Resource):
         on_progress: Callable[[Progress], None] | None = None,
         on_submitted: Callable[[int, Task], None] | None = None,
         return_exceptions: bool = True,
+        on_update: Callable[[int, TaskUpdate], object] | None = None,
     ) -> RunMany:
         """Run many tasks; iterate the result for one `TaskOutcome` per request, as each ends.
 
@@ -161,8 +247,13 @@ class Tasks(Resource):
         there, and a batch that is killed can later be finished with
         `tasks.wait` instead of submitting (and paying for) its tasks again.
         Both callbacks run on the event loop and must not block; an exception
-        they raise stops the batch and reaches the consumer.
+        they raise stops the batch and reaches the consumer. `on_update`
+        receives ``(index, update)`` for each `TaskUpdate` of the task at
+        ``index`` (as `wait`'s ``on_update``, from the same polls); it may be
+        async (it is awaited), and an exception it raises becomes that task's
+        outcome, never the batch's.
         """
+        check_on_update(on_update)
         polling = self._client._polling.resolve(poll_interval, poll_timeout)
         return RunMany(
             requests,
@@ -176,6 +267,42 @@ class Tasks(Resource):
             on_progress=on_progress,
             on_submitted=on_submitted,
             return_exceptions=return_exceptions,
+            observe=_indexed_observers(on_update),
+        )
+
+    def wait_many(
+        self,
+        task_ids: Iterable[str] | AsyncIterable[str],
+        *,
+        concurrency: int = 64,
+        poll_timeout: float | None = None,
+        poll_interval: float | PollSchedule | AdaptiveSchedule | None = None,
+        on_update: Callable[[int, TaskUpdate], object] | None = None,
+    ) -> RunMany:
+        """`run_many` for tasks already submitted: one `TaskOutcome` per id, as each ends.
+
+        Outcomes come in completion order; ``index`` is the id's position in
+        `task_ids` and ``request`` is None. Each task is waited for as by
+        `wait` (a first GET, then polls on the same schedule), on the fan-out
+        engine of `run_many`: no coroutine per task. An id that is not a valid
+        one, a 404, a failed task or a timeout is that id's outcome. `on_update`
+        is as for `run_many`.
+        """
+        if isinstance(task_ids, str):
+            raise TypeError("task_ids must be an iterable of ids, not a single str")
+        check_on_update(on_update)
+        polling = self._client._polling.resolve(poll_interval, poll_timeout)
+        return RunMany(
+            task_ids,
+            submit=self.get,
+            fetch=self.get,
+            schedule=polling.schedule,
+            poll_timeout=polling.timeout,
+            concurrency=concurrency,
+            connection_limit=self._client._pool.limit,
+            observe=_indexed_observers(on_update),
+            coerce=_task_id,
+            keep_requests=False,
         )
 
     @property
@@ -197,3 +324,18 @@ class TasksWithRawResponse(RawResponses[Tasks]):
     submit_request = raw_method(Tasks.submit_request)
     get = raw_method(Tasks.get)
     list = raw_method(Tasks.list)
+
+
+def _indexed_observers(
+    on_update: Callable[[int, TaskUpdate], object] | None,
+) -> Callable[[int], Callable[[Task], Any]] | None:
+    """For the fan-out engine: the observer of the task at each index, reporting to `on_update`."""
+    if on_update is None:
+        return None
+
+    def make(index: int) -> Callable[[Task], Any]:
+        made = observer(functools.partial(on_update, index))
+        assert made is not None
+        return made
+
+    return make

@@ -10,7 +10,10 @@ with Client() as client:                     # STABLEBROWSE_API_KEY from the env
 ```
 
 Calls block the calling thread while the request runs in the client's own
-event-loop thread. From a thread that runs an event loop they raise
+event-loop thread. Callbacks (``on_update=``, ``on_progress=``,
+``on_submitted=``) run in that loop thread, not in the caller's: keep them
+short and never block in them (hand work to a queue), or every request of the
+client waits. From a thread that runs an event loop they raise
 `RuntimeError` (blocking would freeze that loop: use `AsyncClient`), with one
 exception: the main thread of a Jupyter/IPython kernel, recognised as the
 main thread when ``IPython.get_ipython()`` returns a shell attached to a
@@ -58,6 +61,7 @@ from .. import (
     TaskStatus,
     TaskTimeout,
     TaskTimeoutError,
+    TaskUpdate,
     __version__,
 )
 from ._generated import ApiKeys, Client, Credentials, Design, EndUser, Sessions, Tasks
@@ -103,6 +107,7 @@ __all__ = [
     "TaskStatus",
     "TaskTimeout",
     "TaskTimeoutError",
+    "TaskUpdate",
     "Tasks",
     "__version__",
 ]

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
         Task,
         TaskOutcome,
         TaskRequest,
+        TaskUpdate,
     )
 __all__ = [
     "ApiKeys",
@@ -285,6 +286,7 @@ class Tasks(SyncResource[_AsyncTasks]):
         *,
         poll_interval: float | PollSchedule | AdaptiveSchedule | None = None,
         poll_timeout: float | None = None,
+        on_update: Callable[[TaskUpdate], object] | None = None,
     ) -> Task:
         """Poll an existing task until it ends (for example to resume after a restart).
 
@@ -292,9 +294,59 @@ class Tasks(SyncResource[_AsyncTasks]):
         cancelled), `TaskTimeoutError` after `poll_timeout` seconds (it holds
         the last record), or the API error that made waiting pointless (404,
         401, 403). Transient poll failures are retried until the timeout.
+
+        `on_update` (a function, or an async function, which is awaited) is
+        called with a `TaskUpdate` for the first record and for every change
+        seen after it (status, new steps), from the same polls: it costs no
+        request. If it raises, the wait stops and raises that exception.
         """
         return self._portal.call(
-            self._async.wait, task_id, poll_interval=poll_interval, poll_timeout=poll_timeout
+            self._async.wait,
+            task_id,
+            poll_interval=poll_interval,
+            poll_timeout=poll_timeout,
+            on_update=on_update,
+        )
+
+    def watch(
+        self,
+        task_id: str,
+        *,
+        poll_timeout: float | None = None,
+        poll_interval: float | PollSchedule | AdaptiveSchedule | None = None,
+    ) -> SyncIterator[TaskUpdate]:
+        """Follow a task as it works: an async iterator of `TaskUpdate`, one per change.
+
+        The first update holds the first record seen; each later one a change
+        of status or the steps that appeared (each step in exactly one update,
+        in order, however the server resends, drops or reorders its list); the
+        last one the terminal record: completed, failed and cancelled are
+        yielded, not raised. `TaskTimeoutError` after `poll_timeout`; the API
+        error that makes waiting pointless (404, 401, 403) is raised as by
+        `wait`. It makes exactly the polls `wait` would make. Leaving the loop
+        early stops the polling: at once when the iterator is used as a
+        context manager (or closed), otherwise as soon as it is dropped.
+        """
+        return SyncIterator(
+            self._portal,
+            self._async.watch(task_id, poll_timeout=poll_timeout, poll_interval=poll_interval),
+        )
+
+    def stream(
+        self,
+        task_id: str,
+        *,
+        poll_timeout: float | None = None,
+        poll_interval: float | PollSchedule | AdaptiveSchedule | None = None,
+    ) -> SyncIterator[TaskUpdate]:
+        """The same as `watch` (the name the official SDK keeps for the API's planned push route).
+
+        Today it polls like `watch`; when ``GET /v1/tasks/{taskId}/stream``
+        exists it can feed the same updates without a change here.
+        """
+        return SyncIterator(
+            self._portal,
+            self._async.stream(task_id, poll_timeout=poll_timeout, poll_interval=poll_interval),
         )
 
     def run(
@@ -309,11 +361,13 @@ class Tasks(SyncResource[_AsyncTasks]):
         include_html_dump: bool | None = None,
         poll_interval: float | PollSchedule | AdaptiveSchedule | None = None,
         poll_timeout: float | None = None,
+        on_update: Callable[[TaskUpdate], object] | None = None,
     ) -> Task:
         """Submit a task and poll until it ends; returns the completed record.
 
         Raises like `submit` and `wait`: `TaskFailedError`, `TaskTimeoutError`
         (resume with ``tasks.wait(err.task.task_id)``), or an API error.
+        `on_update` is called as by `wait`, first with the submitted record.
         """
         return self._portal.call(
             self._async.run,
@@ -326,6 +380,7 @@ class Tasks(SyncResource[_AsyncTasks]):
             include_html_dump=include_html_dump,
             poll_interval=poll_interval,
             poll_timeout=poll_timeout,
+            on_update=on_update,
         )
 
     def run_many(
@@ -340,6 +395,7 @@ class Tasks(SyncResource[_AsyncTasks]):
         on_progress: Callable[[Progress], None] | None = None,
         on_submitted: Callable[[int, Task], None] | None = None,
         return_exceptions: bool = True,
+        on_update: Callable[[int, TaskUpdate], object] | None = None,
     ) -> SyncIterator[TaskOutcome]:
         """Run many tasks; iterate the result for one `TaskOutcome` per request, as each ends.
 
@@ -356,7 +412,11 @@ class Tasks(SyncResource[_AsyncTasks]):
         there, and a batch that is killed can later be finished with
         `tasks.wait` instead of submitting (and paying for) its tasks again.
         Both callbacks run on the event loop and must not block; an exception
-        they raise stops the batch and reaches the consumer.
+        they raise stops the batch and reaches the consumer. `on_update`
+        receives ``(index, update)`` for each `TaskUpdate` of the task at
+        ``index`` (as `wait`'s ``on_update``, from the same polls); it may be
+        async (it is awaited), and an exception it raises becomes that task's
+        outcome, never the batch's.
         """
         return SyncIterator(
             self._portal,
@@ -369,6 +429,36 @@ class Tasks(SyncResource[_AsyncTasks]):
                 on_progress=on_progress,
                 on_submitted=on_submitted,
                 return_exceptions=return_exceptions,
+                on_update=on_update,
+            ),
+        )
+
+    def wait_many(
+        self,
+        task_ids: Iterable[str] | AsyncIterable[str],
+        *,
+        concurrency: int = 64,
+        poll_timeout: float | None = None,
+        poll_interval: float | PollSchedule | AdaptiveSchedule | None = None,
+        on_update: Callable[[int, TaskUpdate], object] | None = None,
+    ) -> SyncIterator[TaskOutcome]:
+        """`run_many` for tasks already submitted: one `TaskOutcome` per id, as each ends.
+
+        Outcomes come in completion order; ``index`` is the id's position in
+        `task_ids` and ``request`` is None. Each task is waited for as by
+        `wait` (a first GET, then polls on the same schedule), on the fan-out
+        engine of `run_many`: no coroutine per task. An id that is not a valid
+        one, a 404, a failed task or a timeout is that id's outcome. `on_update`
+        is as for `run_many`.
+        """
+        return SyncIterator(
+            self._portal,
+            self._async.wait_many(
+                task_ids,
+                concurrency=concurrency,
+                poll_timeout=poll_timeout,
+                poll_interval=poll_interval,
+                on_update=on_update,
             ),
         )
 
@@ -527,10 +617,12 @@ class Design(SyncResource[_AsyncDesign]):
         enable_ip_rotation: bool = False,
         poll_interval: float | PollSchedule | AdaptiveSchedule | None = None,
         poll_timeout: float | None = None,
+        on_update: Callable[[TaskUpdate], object] | None = None,
     ) -> Task:
         """Start an extraction and wait for it; the result is on the returned task's `design`.
 
-        Raises `TaskFailedError`, `TaskTimeoutError` or an API error, like `tasks.run`.
+        Raises `TaskFailedError`, `TaskTimeoutError` or an API error, like
+        `tasks.run`; `on_update` is called as by `tasks.run`.
         """
         return self._portal.call(
             self._async.run,
@@ -540,6 +632,7 @@ class Design(SyncResource[_AsyncDesign]):
             enable_ip_rotation=enable_ip_rotation,
             poll_interval=poll_interval,
             poll_timeout=poll_timeout,
+            on_update=on_update,
         )
 
     @property
