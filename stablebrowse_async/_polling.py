@@ -53,6 +53,7 @@ import anyio
 import attrs
 from anyio.abc import TaskGroup
 
+from . import _tracing
 from ._retry import Retry, RetryPolicy
 from ._schedule import AdaptiveSchedule, PollSchedule, Schedule, Track, coerce_schedule
 from .errors import StablebrowseError, TaskFailedError, TaskTimeoutError
@@ -291,6 +292,7 @@ class _Entry:
         "observe",
         "request",
         "seq",
+        "span",
         "track",
     )
 
@@ -307,6 +309,8 @@ class _Entry:
         self.due = 0.0
         self.listed = False  # in the engine's list of provisional plans
         self.observe: Observe | None = None
+        tracer = _tracing.TRACER
+        self.span = None if tracer is None else _tracing.BatchTaskSpan(tracer, last)
 
 
 SubmitFn = Callable[[Any], Awaitable[Task]]
@@ -540,7 +544,7 @@ class _Batch:
                 await pending
         except Exception as error:  # the caller's callback: it fails this task only
             self._schedule.release(entry.track)
-            self._deliver(TaskOutcome(entry.index, entry.request, error=error), was_in_flight=True)
+            self._settle(entry, TaskOutcome(entry.index, entry.request, error=error))
             return False
         return True
 
@@ -549,6 +553,12 @@ class _Batch:
             outcome = TaskOutcome(entry.index, entry.request, task=task)
         else:
             outcome = TaskOutcome(entry.index, entry.request, error=TaskFailedError(task))
+        self._settle(entry, outcome)
+
+    def _settle(self, entry: _Entry, outcome: TaskOutcome) -> None:
+        """Deliver the outcome of a task that was in flight, ending its span (when tracing)."""
+        if entry.span is not None:
+            entry.span.end(entry.last, outcome.error)
         self._deliver(outcome, was_in_flight=True)
 
     def _reschedule(self, entry: _Entry, delay: float) -> None:
@@ -560,7 +570,7 @@ class _Batch:
         if self._clock() >= entry.deadline:
             self._schedule.release(entry.track)
             error = TaskTimeoutError(entry.last, self._poll_timeout)
-            self._deliver(TaskOutcome(entry.index, entry.request, error=error), was_in_flight=True)
+            self._settle(entry, TaskOutcome(entry.index, entry.request, error=error))
         else:
             self._push(entry, delay)
 
@@ -622,15 +632,17 @@ class _Batch:
     async def _poll_one(self, entry: _Entry) -> None:
         try:
             try:
-                task = await self._fetch(entry.last.task_id)
+                if entry.span is None:
+                    task = await self._fetch(entry.last.task_id)
+                else:
+                    with entry.span.polling():
+                        task = await self._fetch(entry.last.task_id)
             except StablebrowseError as error:
                 entry.failures += 1
                 retry_in = _retry_delay(error, entry.failures)
                 if retry_in is None:
                     self._schedule.release(entry.track)
-                    self._deliver(
-                        TaskOutcome(entry.index, entry.request, error=error), was_in_flight=True
-                    )
+                    self._settle(entry, TaskOutcome(entry.index, entry.request, error=error))
                     return
                 self._reschedule(entry, retry_in)
                 return

@@ -13,7 +13,7 @@ counts, error class names and task ids/statuses: never a header, body or key.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
@@ -24,7 +24,15 @@ if TYPE_CHECKING:
     from ._polling import FetchTask
     from .types import Task
 
-__all__ = ["TRACER", "TaskWatch", "end_request", "error_type", "start_request", "task_span"]
+__all__ = [
+    "TRACER",
+    "BatchTaskSpan",
+    "TaskWatch",
+    "end_request",
+    "error_type",
+    "start_request",
+    "task_span",
+]
 
 TASK_SPAN = "stablebrowse.task"
 
@@ -141,3 +149,37 @@ def task_span(get: FetchTask) -> Iterator[TaskWatch]:
                 span.set_attribute("stablebrowse.task.id", watch.last.task_id)
                 span.set_attribute("stablebrowse.task.status", watch.last.status.value)
             span.set_attribute("stablebrowse.task.polls", watch.polls)
+
+
+class BatchTaskSpan:
+    """The ``stablebrowse.task`` span of one task of a batch (`run_many`, `wait_many`).
+
+    A batch's tasks are polled by short-lived requests from one engine, not by
+    one coroutine each, so the span cannot be "current" for the task's life:
+    it starts when the task is accepted (as a child of the caller's context
+    when the batch started), is made current around each of the task's polls
+    (their HTTP spans become its children), and ends with the task's outcome,
+    carrying the same attributes as the span of `tasks.wait`.
+    """
+
+    __slots__ = ("polls", "span")
+
+    def __init__(self, tracer: Tracer, task: Task) -> None:
+        self.span = tracer.start_span(TASK_SPAN)
+        self.polls = 0
+        self.span.set_attribute("stablebrowse.task.id", task.task_id)
+
+    def polling(self) -> AbstractContextManager[Any]:
+        """Make the span current around one poll of its task."""
+        self.polls += 1
+        return trace.use_span(self.span, end_on_exit=False)
+
+    def end(self, last: Task, error: BaseException | None) -> None:
+        """End the span with the last record seen and the error the task ended with, if any."""
+        span = self.span
+        span.set_attribute("stablebrowse.task.status", last.status.value)
+        span.set_attribute("stablebrowse.task.polls", self.polls)
+        if error is not None:
+            span.set_attribute("error.type", type(error).__qualname__)
+            span.set_status(StatusCode.ERROR)
+        span.end()

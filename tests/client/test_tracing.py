@@ -155,6 +155,42 @@ async def test_a_span_per_waited_task(
     assert again.task_id == done.task_id
 
 
+async def test_a_span_per_task_of_a_batch(
+    client: AsyncClient, emu: Emulator, spans: InMemorySpanExporter
+) -> None:
+    requests = [{"end_user_id": "alice", "task": f"batch {n}"} for n in range(3)]
+    requests.append({"end_user_id": "alice", "task": "break [[fail]]"})
+    outcomes = {o.index: o async for o in client.tasks.run_many(requests, poll_timeout=30)}
+    by_id = {
+        _attributes(s)["stablebrowse.task.id"]: s
+        for s in spans.get_finished_spans()
+        if s.name == "stablebrowse.task"
+    }
+    assert len(by_id) == 4
+    for index, outcome in outcomes.items():
+        task = outcome.task if outcome.error is None else outcome.error.task  # type: ignore[attr-defined]
+        span = by_id[task.task_id]
+        attributes = _attributes(span)
+        polls = [
+            r for r in emu.requests if r.method == "GET" and r.path.endswith("/" + task.task_id)
+        ]
+        assert attributes["stablebrowse.task.polls"] == len(polls) >= 1
+        # Each poll's HTTP span is a child of its task's span, not of another task's.
+        children = [
+            c
+            for c in _http(spans)
+            if c.parent is not None and c.parent.span_id == span.context.span_id
+        ]
+        assert len(children) == len(polls)
+        if index == 3:
+            assert attributes["stablebrowse.task.status"] == "failed"
+            assert attributes["error.type"] == "TaskFailedError"
+            assert span.status.status_code is StatusCode.ERROR
+        else:
+            assert attributes["stablebrowse.task.status"] == "completed"
+            assert "error.type" not in attributes
+
+
 async def test_waiting_for_an_unknown_task(
     client: AsyncClient, spans: InMemorySpanExporter
 ) -> None:
