@@ -292,6 +292,8 @@ class AdaptiveSchedule:
         self._scale = math.log(median) if median is not None else None
         self._planned_scale = self._scale  # the scale when `epoch` last moved
         self._surprises = 0
+        self._shifted = 0
+        self._replanned = -math.inf
         self._memo: dict[Any, Any] = {}
         self.epoch = 0
         """Bumped when what was learned may bring provisional polls earlier."""
@@ -388,10 +390,10 @@ class AdaptiveSchedule:
                 surprise = self._support is not None and model.survival(duration) > 0.98
                 model.expose(track.seen, duration)
                 model.finish(duration)
-                self._learned(duration, surprise)
+                self._learned(duration, surprise, now)
             self._retire(track)
 
-    def _learned(self, duration: float, surprise: bool) -> None:
+    def _learned(self, duration: float, surprise: bool, now: float) -> None:
         log = math.log(duration)
         scale = self._scale
         self._scale = log if scale is None else scale + (log - scale) / _SCALE_MEMORY
@@ -401,7 +403,15 @@ class AdaptiveSchedule:
         observed = self._model.observed
         self._surprises += surprise
         planned = self._planned_scale
+        shifted = self._model.shifted
+        # A completion past what was learned, or one that moved the model's
+        # verdict on a shift, re-plans at once (a sentinel reporting), at most
+        # once per 2 % of the duration so that re-plans stay few.
+        news = (before is not None and duration > before[1]) or shifted != self._shifted
+        self._shifted = shifted
         if (
+            news and now - self._replanned >= max(self.min_interval, 0.02 * duration)
+        ) or (
             planned is None
             or abs(self._scale - planned) > 0.25  # the price of a poll moved by more than ~28 %
             or before is None
@@ -411,6 +421,7 @@ class AdaptiveSchedule:
         ):
             self.epoch += 1
             self._planned_scale = self._scale
+            self._replanned = now
 
     def next_delay(self, track: Track, now: float) -> float:
         """Seconds from `now` until the next poll of `track`; sets ``track.provisional``."""
@@ -453,7 +464,7 @@ class AdaptiveSchedule:
                 cap = min(cap, self._dense(age) if beyond else fallback)
             elif track.role == _PARKED:
                 track.role = _PLAIN
-            delay = self._until_expected_lag(age, cap)
+            delay = self._until_expected_lag(min(track.seen, age), age, cap)
             # Re-planned when the model changes: plans near or past the edge of
             # what was learned, and plans that wait longer than the fallback would.
             track.provisional = age * RATIO * RATIO >= longest or delay > fallback
@@ -488,32 +499,50 @@ class AdaptiveSchedule:
         )
         return self.poll_cost * max(self.min_interval, scale)
 
-    def _until_expected_lag(self, age: float, cap: float) -> float:
-        """Seconds until the lag expected since `age` reaches the cost of a poll (at most `cap`).
+    def _until_expected_lag(self, seen: float, age: float, cap: float) -> float:
+        """Seconds from `age` until the lag expected since the task was last seen
+        running (at age `seen`) reaches the cost of a poll (at most `cap`).
 
-        Memoised per model state, to 0.5 % of the age and of the cap: a re-plan
+        Counting from `seen`, not from now, matters when a plan is revised: a
+        task parked since age 0 whose siblings are now finishing has built up
+        lag already and is polled at once.
+
+        Memoised per model state, to 0.5 % of the ages and of the cap: a re-plan
         of thousands of tasks of about the same age costs a few evaluations.
         """
         model = self._model
         cost = self._cost(age)
-        key = (model.refreshes, round(cost, 4), round(math.log1p(age) * 200), round(cap, 2))
+        key = (
+            model.refreshes,
+            round(cost, 4),
+            round(math.log1p(seen) * 200),
+            round(math.log1p(age) * 200),
+            round(cap, 2),
+        )
         memo = self._memo
         if memo.get("state") != model.refreshes:
             memo.clear()
             memo["state"] = model.refreshes
         hit = memo.get(key)
         if hit is None:
-            hit = memo[key] = self._expected_lag_rule(age, cap, cost)
+            hit = memo[key] = self._expected_lag_rule(seen, age, cap, cost)
         return min(cap, max(0.0, hit))
 
-    def _expected_lag_rule(self, age: float, cap: float, cost: float) -> float:
+    def _expected_lag_rule(self, seen: float, age: float, cap: float, cost: float) -> float:
         model = self._model
         end = age + cap
         gathered = 0.0
-        alive = 1.0  # P(still running at the segment's start | running at `age`)
-        for low, high, hazard in model.segments(age):
+        alive = 1.0  # P(still running at the segment's start | running at `seen`)
+        # Past the ages where tasks were ever seen running, the hazard measured
+        # just before (what a batch of one age sees finishing now) is taken as
+        # locally constant; the caller's cap keeps the fallback there.
+        horizon, measured = model.edge()
+        for low, high, hazard in model.segments(seen):
             if low >= end:
                 break
+            if low >= horizon:
+                hazard = measured
+                high = end
             high = min(high, end)
             gain = _lag_gain(high - low, alive, hazard)
             if gathered + gain >= cost:
