@@ -112,6 +112,8 @@ _PLAIN, _SENTINEL, _PARKED, _DONE = 0, 1, 2, 3
 _SCALE_MEMORY = 32.0
 #: A parked task waits this many times the fallback interval (re-planned when sentinels report).
 _PARK = 8.0
+#: A task of a cold batch waits this long (seconds) unless the sentinels report sooner.
+_PARKED_COLD = 60.0
 
 
 @attrs.frozen
@@ -433,7 +435,8 @@ class AdaptiveSchedule:
             if support is None:
                 track.provisional = track.role == _PARKED
                 if track.role == _PARKED:
-                    cap = min(_PARK * fallback, 60.0)
+                    # The sentinels' first report re-plans it: until then, rare.
+                    cap = _PARKED_COLD
                 elif track.role == _SENTINEL:
                     cap = min(fallback, self._dense(age))
                 else:
