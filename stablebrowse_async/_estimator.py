@@ -123,9 +123,9 @@ class DurationModel:
         "half_life",
         "ignored",
         "observed",
+        "_shifted",
         "recent_half_life",
         "refreshes",
-        "shifted",
     )
 
     def __init__(self, half_life: float = 256.0, recent_half_life: float = 16.0) -> None:
@@ -156,8 +156,7 @@ class DurationModel:
         """Completions learned (not decayed)."""
         self.ignored = 0
         """Observations refused as implausible (hostile or broken records)."""
-        self.shifted = 0
-        """Pooled bins whose hazard is, at the last refresh, the recent estimate (a shift)."""
+        self._shifted = 0
 
     # -- learning -----------------------------------------------------------
 
@@ -258,7 +257,7 @@ class DurationModel:
             hazard[k] = rate
             if ex[k + 1] > ex[k]:
                 last = k
-        self.shifted = shifted
+        self._shifted = shifted
         # The hazard where tasks were last seen running: over the last few exposed bins.
         if last >= 0:
             lo = max(0, last - 3)
@@ -271,6 +270,12 @@ class DurationModel:
         self._dirty = False
         self._median = self.quantile(0.5)
         self.refreshes += 1
+
+    @property
+    def shifted(self) -> int:
+        """Pooled bins whose hazard is the recent estimate: where a shift was detected."""
+        self._refresh()
+        return self._shifted
 
     @property
     def median(self) -> float | None:
