@@ -34,14 +34,19 @@ Following a shift quickly. Slow forgetting alone follows a workload that
 shifts only after a few hundred completions. So the model keeps a second,
 *recent* copy of the same counts that forgets fast (``recent_half_life``,
 default 16 completions), and tests, in each pooled bin, whether the recent
-counts agree with the long-run hazard: under that hazard the recent exposure
+counts agree with the long-run hazard (on the pooled bins, then on a wider
+neighbourhood, `WIDE_POOL`, where a few tasks give more evidence): under that
+hazard the recent exposure
 should have seen ``expected = hazard * exposure`` completions, Poisson
 distributed; when the recent count is more than `Z` standard deviations away
 (and off by more than `MIN_GAP` completions), the bin's hazard is the recent
 estimate alone, otherwise the long-run one (the precise one while nothing
 changed). The test is local: a shift to short tasks raises the hazard where
 the new tasks finish within a dozen completions, while the long-run tail
-stays known where the recent tasks have not been seen. Nothing here is tied to
+stays known where the recent tasks have not been seen. The schedule empties
+the recent copy when a new batch starts (`forget_recent`), so a batch is
+tested on its own evidence: its first sentinels' completions, or its tasks
+seen running where the old workload finished. Nothing here is tied to
 a workload: the threshold is a plain 3-sigma test.
 """
 
@@ -63,6 +68,8 @@ NBINS = 176
 MAX_DURATION = 7 * 86400.0
 #: Neighbouring bins pooled on each side when estimating a bin's hazard.
 POOL = 1
+#: The wider neighbourhood (bins on each side, a factor ~2 in age) also tested for a shift.
+WIDE_POOL = 4
 #: Standard deviations by which recent completions must disagree with the long-run hazard.
 Z = 3.0
 #: ... and completions by which they must disagree (a test on one or two is noise).
@@ -203,6 +210,13 @@ class DurationModel:
         if self._fresh >= 0.01 * self.observed_weight_hint:
             self._dirty = True
 
+    def forget_recent(self) -> None:
+        """Empty the recent copy: what follows (a new batch) is tested on its own evidence."""
+        self._recent_events = [0.0] * NBINS
+        self._recent_exposure = [0.0] * NBINS
+        self._recent_unit = 1.0
+        self._dirty = True
+
     def learn(self, duration: float) -> None:
         """Learn one task that took `duration` seconds, seen from start to end."""
         self.expose(0.0, duration)
@@ -245,15 +259,29 @@ class DurationModel:
         for k in range(NBINS):
             lo, hi = max(0, k - POOL), min(NBINS, k - POOL + width)
             spent = ex[hi] - ex[lo]
-            rate = (ev[hi] - ev[lo]) / spent if spent > 0 else 0.0
-            recent_spent = rex[hi] - rex[lo]
-            if recent_spent > 0:
+            hazard[k] = (ev[hi] - ev[lo]) / spent if spent > 0 else 0.0
+        # Completions the recent exposure should have seen under the long-run hazard.
+        recent = self._recent_exposure
+        scale = 1.0 / self._recent_unit
+        expect = [0.0]
+        for k in range(NBINS):
+            expect.append(expect[-1] + hazard[k] * recent[k] * scale)
+        for k in range(NBINS):
+            rate = hazard[k]
+            # Tested on the bin's pooled neighbourhood, then on a wider one
+            # (a factor ~2 in age: more evidence, e.g. a batch's few sentinels).
+            for pool in (POOL, WIDE_POOL):
+                lo, hi = max(0, k - pool), min(NBINS, k + pool + 1)
+                recent_spent = rex[hi] - rex[lo]
+                if recent_spent <= 0:
+                    break
                 seen = rev[hi] - rev[lo]
-                expected = rate * recent_spent
+                expected = expect[hi] - expect[lo]
                 gap = abs(seen - expected)
                 if gap > MIN_GAP and gap * gap > Z * Z * max(expected, 1.0):
                     rate = seen / recent_spent
                     shifted += 1
+                    break
             hazard[k] = rate
             if ex[k + 1] > ex[k]:
                 last = k

@@ -346,6 +346,8 @@ class AdaptiveSchedule:
         with self._lock:
             role = _PLAIN
             if batch:
+                if not self._batch:
+                    self._model.forget_recent()  # a new batch: tested on its own evidence
                 if len(self._probes) < self.sentinels:
                     role = _SENTINEL
                 elif self._support is None:
@@ -470,7 +472,10 @@ class AdaptiveSchedule:
             delay = self._until_expected_lag(min(track.seen, age), age, cap)
             # Re-planned when the model changes: plans near or past the edge of
             # what was learned, and plans that wait longer than the fallback would.
-            track.provisional = age * RATIO * RATIO >= longest or delay > fallback
+            # And every plan while the model follows a shift: its answers move fast.
+            track.provisional = (
+                age * RATIO * RATIO >= longest or delay > fallback or self._model.shifted > 0
+            )
         if delay >= cap:
             delay = cap * (1.0 - self.jitter * rng())
         else:

@@ -356,7 +356,7 @@ def test_after_a_shift_to_shorter_tasks_the_model_follows_within_32_completions(
         d = rng.uniform(1.0, 2.0)
         model.learn(d)
         slow.learn(d)
-    assert model.shifted > 0 and slow.shifted == 0
+    assert model.shifted > 0
     assert slow.survival(2.5) > 0.8  # the long-run counts: "most tasks run past 2.5 s"
     assert model.survival(2.5) < 0.35
     # ... and the tail it knew is still there: nothing recent contradicts it.
