@@ -16,10 +16,15 @@ Both speak the same small protocol to the pollers (`wait_for_task` and the
 
 `AdaptiveSchedule` places each poll from what the client learned about task
 durations (`DurationModel`, a survival estimate fed by every poll, running
-tasks included). The rule: from a task's age ``a``, poll at ``a + d`` where
-``d`` is when the lag expected to have built up since the last poll,
-``integral over (a, a+d) of P(finished by s | running at a) ds``, reaches the
-cost of one poll ``lambda``. Under a constant hazard ``h`` this is the
+tasks included). The rule: for a task last seen running at age ``c`` (its
+last poll), poll at the age ``t`` where the lag expected to have built up
+since then, ``integral over (c, t) of P(finished by s | running at c) ds``,
+reaches the cost of one poll ``lambda`` (right after a poll ``c`` is the age
+now; when a plan is revised later, lag already built up counts, so a task
+that has probably finished is polled at once). Past the oldest age at which
+tasks were seen running, the hazard measured just before it is taken as
+locally constant (a cold batch's tasks all have that age: it is what is
+finishing now). Under a constant hazard ``h`` this is the
 classic ``d = sqrt(2 * lambda / h)``; where completions are dense polls come
 close together, where they are rare polls spread out. ``lambda`` is
 ``poll_cost`` times the median duration still expected, so the rule is
@@ -43,9 +48,16 @@ Safety rules, each enforced after the model's answer:
 
 Cold batches. When `run_many` submits many tasks to a client that has learned
 nothing, a few *sentinels* (``sentinels``, default 16) are polled densely
-while the rest are *parked* (polled rarely: four times the geometric
-interval). The first completion a sentinel reports makes the model warm and
-bumps ``epoch``; the engine then re-plans every parked task at once. Sentinels
+while the rest are *parked* (up to 60 s). The first completion a sentinel
+reports makes the model warm and bumps ``epoch``; the engine then re-plans
+every parked task at once. So does any completion past the longest duration
+learned, and any change in the model's shift test (at most once per 2 % of
+the duration).
+
+Shifts. The model tests each batch on its own evidence (`DurationModel`
+keeps a recent copy of its counts, emptied when a batch starts) and uses the
+recent estimate where it disagrees with the long-run one; while it does,
+every plan stays provisional. Sentinels
 keep probing densely wherever the model has not seen completions (the tail,
 or a workload that shifted), so its support grows as fast as tasks finish.
 """
@@ -413,9 +425,7 @@ class AdaptiveSchedule:
         # once per 2 % of the duration so that re-plans stay few.
         news = (before is not None and duration > before[1]) or shifted != self._shifted
         self._shifted = shifted
-        if (
-            news and now - self._replanned >= max(self.min_interval, 0.02 * duration)
-        ) or (
+        if (news and now - self._replanned >= max(self.min_interval, 0.02 * duration)) or (
             planned is None
             or abs(self._scale - planned) > 0.25  # the price of a poll moved by more than ~28 %
             or before is None
