@@ -16,10 +16,15 @@ Both speak the same small protocol to the pollers (`wait_for_task` and the
 
 `AdaptiveSchedule` places each poll from what the client learned about task
 durations (`DurationModel`, a survival estimate fed by every poll, running
-tasks included). The rule: from a task's age ``a``, poll at ``a + d`` where
-``d`` is when the lag expected to have built up since the last poll,
-``integral over (a, a+d) of P(finished by s | running at a) ds``, reaches the
-cost of one poll ``lambda``. Under a constant hazard ``h`` this is the
+tasks included). The rule: for a task last seen running at age ``c`` (its
+last poll), poll at the age ``t`` where the lag expected to have built up
+since then, ``integral over (c, t) of P(finished by s | running at c) ds``,
+reaches the cost of one poll ``lambda`` (right after a poll ``c`` is the age
+now; when a plan is revised later, lag already built up counts, so a task
+that has probably finished is polled at once). Past the oldest age at which
+tasks were seen running, the hazard measured just before it is taken as
+locally constant (a cold batch's tasks all have that age: it is what is
+finishing now). Under a constant hazard ``h`` this is the
 classic ``d = sqrt(2 * lambda / h)``; where completions are dense polls come
 close together, where they are rare polls spread out. ``lambda`` is
 ``poll_cost`` times the median duration still expected, so the rule is
@@ -43,9 +48,16 @@ Safety rules, each enforced after the model's answer:
 
 Cold batches. When `run_many` submits many tasks to a client that has learned
 nothing, a few *sentinels* (``sentinels``, default 16) are polled densely
-while the rest are *parked* (polled rarely: four times the geometric
-interval). The first completion a sentinel reports makes the model warm and
-bumps ``epoch``; the engine then re-plans every parked task at once. Sentinels
+while the rest are *parked* (up to 60 s). The first completion a sentinel
+reports makes the model warm and bumps ``epoch``; the engine then re-plans
+every parked task at once. So does any completion past the longest duration
+learned, and any change in the model's shift test (at most once per 2 % of
+the duration).
+
+Shifts. The model tests each batch on its own evidence (`DurationModel`
+keeps a recent copy of its counts, emptied when a batch starts) and uses the
+recent estimate where it disagrees with the long-run one; while it does,
+every plan stays provisional. Sentinels
 keep probing densely wherever the model has not seen completions (the tail,
 or a workload that shifted), so its support grows as fast as tasks finish.
 """
@@ -112,6 +124,8 @@ _PLAIN, _SENTINEL, _PARKED, _DONE = 0, 1, 2, 3
 _SCALE_MEMORY = 32.0
 #: A parked task waits this many times the fallback interval (re-planned when sentinels report).
 _PARK = 8.0
+#: A task of a cold batch waits this long (seconds) unless the sentinels report sooner.
+_PARKED_COLD = 60.0
 
 
 @attrs.frozen
@@ -292,6 +306,8 @@ class AdaptiveSchedule:
         self._scale = math.log(median) if median is not None else None
         self._planned_scale = self._scale  # the scale when `epoch` last moved
         self._surprises = 0
+        self._shifted = 0
+        self._replanned = -math.inf
         self._memo: dict[Any, Any] = {}
         self.epoch = 0
         """Bumped when what was learned may bring provisional polls earlier."""
@@ -342,6 +358,8 @@ class AdaptiveSchedule:
         with self._lock:
             role = _PLAIN
             if batch:
+                if not self._batch:
+                    self._model.forget_recent()  # a new batch: tested on its own evidence
                 if len(self._probes) < self.sentinels:
                     role = _SENTINEL
                 elif self._support is None:
@@ -388,10 +406,10 @@ class AdaptiveSchedule:
                 surprise = self._support is not None and model.survival(duration) > 0.98
                 model.expose(track.seen, duration)
                 model.finish(duration)
-                self._learned(duration, surprise)
+                self._learned(duration, surprise, now)
             self._retire(track)
 
-    def _learned(self, duration: float, surprise: bool) -> None:
+    def _learned(self, duration: float, surprise: bool, now: float) -> None:
         log = math.log(duration)
         scale = self._scale
         self._scale = log if scale is None else scale + (log - scale) / _SCALE_MEMORY
@@ -401,7 +419,13 @@ class AdaptiveSchedule:
         observed = self._model.observed
         self._surprises += surprise
         planned = self._planned_scale
-        if (
+        shifted = self._model.shifted
+        # A completion past what was learned, or one that moved the model's
+        # verdict on a shift, re-plans at once (a sentinel reporting), at most
+        # once per 2 % of the duration so that re-plans stay few.
+        news = (before is not None and duration > before[1]) or shifted != self._shifted
+        self._shifted = shifted
+        if (news and now - self._replanned >= max(self.min_interval, 0.02 * duration)) or (
             planned is None
             or abs(self._scale - planned) > 0.25  # the price of a poll moved by more than ~28 %
             or before is None
@@ -411,6 +435,7 @@ class AdaptiveSchedule:
         ):
             self.epoch += 1
             self._planned_scale = self._scale
+            self._replanned = now
 
     def next_delay(self, track: Track, now: float) -> float:
         """Seconds from `now` until the next poll of `track`; sets ``track.provisional``."""
@@ -422,7 +447,8 @@ class AdaptiveSchedule:
             if support is None:
                 track.provisional = track.role == _PARKED
                 if track.role == _PARKED:
-                    cap = min(_PARK * fallback, 60.0)
+                    # The sentinels' first report re-plans it: until then, rare.
+                    cap = _PARKED_COLD
                 elif track.role == _SENTINEL:
                     cap = min(fallback, self._dense(age))
                 else:
@@ -453,10 +479,13 @@ class AdaptiveSchedule:
                 cap = min(cap, self._dense(age) if beyond else fallback)
             elif track.role == _PARKED:
                 track.role = _PLAIN
-            delay = self._until_expected_lag(age, cap)
+            delay = self._until_expected_lag(min(track.seen, age), age, cap)
             # Re-planned when the model changes: plans near or past the edge of
             # what was learned, and plans that wait longer than the fallback would.
-            track.provisional = age * RATIO * RATIO >= longest or delay > fallback
+            # And every plan while the model follows a shift: its answers move fast.
+            track.provisional = (
+                age * RATIO * RATIO >= longest or delay > fallback or self._model.shifted > 0
+            )
         if delay >= cap:
             delay = cap * (1.0 - self.jitter * rng())
         else:
@@ -488,32 +517,50 @@ class AdaptiveSchedule:
         )
         return self.poll_cost * max(self.min_interval, scale)
 
-    def _until_expected_lag(self, age: float, cap: float) -> float:
-        """Seconds until the lag expected since `age` reaches the cost of a poll (at most `cap`).
+    def _until_expected_lag(self, seen: float, age: float, cap: float) -> float:
+        """Seconds from `age` until the lag expected since the task was last seen
+        running (at age `seen`) reaches the cost of a poll (at most `cap`).
 
-        Memoised per model state, to 0.5 % of the age and of the cap: a re-plan
+        Counting from `seen`, not from now, matters when a plan is revised: a
+        task parked since age 0 whose siblings are now finishing has built up
+        lag already and is polled at once.
+
+        Memoised per model state, to 0.5 % of the ages and of the cap: a re-plan
         of thousands of tasks of about the same age costs a few evaluations.
         """
         model = self._model
         cost = self._cost(age)
-        key = (model.refreshes, round(cost, 4), round(math.log1p(age) * 200), round(cap, 2))
+        key = (
+            model.refreshes,
+            round(cost, 4),
+            round(math.log1p(seen) * 200),
+            round(math.log1p(age) * 200),
+            round(cap, 2),
+        )
         memo = self._memo
         if memo.get("state") != model.refreshes:
             memo.clear()
             memo["state"] = model.refreshes
         hit = memo.get(key)
         if hit is None:
-            hit = memo[key] = self._expected_lag_rule(age, cap, cost)
+            hit = memo[key] = self._expected_lag_rule(seen, age, cap, cost)
         return min(cap, max(0.0, hit))
 
-    def _expected_lag_rule(self, age: float, cap: float, cost: float) -> float:
+    def _expected_lag_rule(self, seen: float, age: float, cap: float, cost: float) -> float:
         model = self._model
         end = age + cap
         gathered = 0.0
-        alive = 1.0  # P(still running at the segment's start | running at `age`)
-        for low, high, hazard in model.segments(age):
+        alive = 1.0  # P(still running at the segment's start | running at `seen`)
+        # Past the ages where tasks were ever seen running, the hazard measured
+        # just before (what a batch of one age sees finishing now) is taken as
+        # locally constant; the caller's cap keeps the fallback there.
+        horizon, measured = model.edge()
+        for low, high, hazard in model.segments(seen):
             if low >= end:
                 break
+            if low >= horizon:
+                hazard = measured
+                high = end
             high = min(high, end)
             gain = _lag_gain(high - low, alive, hazard)
             if gathered + gain >= cost:

@@ -277,6 +277,8 @@ def test_a_cold_batch_parks_all_but_the_sentinels_until_one_reports() -> None:
     delays = [schedule.next_delay(t, 0.0) for t in tracks]
     assert all(d <= 1.0 for d in delays[:4])  # sentinels: no later than geometric
     assert all(d > 1.0 and t.provisional for d, t in zip(delays[4:], tracks[4:], strict=True))
+    # Parked until the sentinels report: no poll of theirs is spent before.
+    assert min(delays[4:]) > 30.0
     epoch = schedule.epoch
     schedule.observe(tracks[0], finished(1.0), 1.0)
     assert schedule.epoch > epoch
@@ -339,3 +341,84 @@ def test_the_model_forgets_and_stays_finite() -> None:
     assert 0 < model.survival(5.0) < 1
     with pytest.raises(ValueError, match="q must be"):
         model.quantile(1.0)
+
+
+def test_after_a_shift_to_shorter_tasks_the_model_follows_within_32_completions() -> None:
+    rng = random.Random(5)
+    # The same counts without the recent copy's test (it never disagrees with itself).
+    model, slow = DurationModel(), DurationModel(recent_half_life=256.0)
+    for _ in range(500):
+        d = rng.uniform(20.0, 30.0)
+        model.learn(d)
+        slow.learn(d)
+    assert model.survival(2.5) > 0.95 and model.shifted == 0
+    for _ in range(32):
+        d = rng.uniform(1.0, 2.0)
+        model.learn(d)
+        slow.learn(d)
+    assert model.shifted > 0
+    assert slow.survival(2.5) > 0.8  # the long-run counts: "most tasks run past 2.5 s"
+    assert model.survival(2.5) < 0.35
+    # ... and the tail it knew is still there: nothing recent contradicts it.
+    quantile = model.quantile(0.99)
+    assert quantile is not None and quantile > 20.0
+
+
+def test_after_a_shift_to_longer_tasks_the_old_durations_stop_drawing_polls() -> None:
+    rng = random.Random(6)
+    model, slow = DurationModel(), DurationModel(recent_half_life=256.0)
+    for _ in range(500):
+        d = rng.uniform(1.0, 2.0)
+        model.learn(d)
+        slow.learn(d)
+    # A new batch of 100 longer tasks, all seen running at 3 s: none finished.
+    for _ in range(100):
+        model.expose(0.0, 3.0)
+        slow.expose(0.0, 3.0)
+    assert model.shifted > 0
+    assert slow.hazard_at(1.5) > 1.0
+    assert model.hazard_at(1.5) < 0.3
+
+
+def test_a_steady_workload_raises_few_shift_alarms() -> None:
+    """A 3-sigma test per pooled bin: on a steady workload, false alarms stay rare."""
+    rng = random.Random(7)
+    model = DurationModel()
+    alarms = 0
+    for _ in range(2000):
+        model.learn(rng.uniform(1.0, 3.0))
+        alarms += model.shifted > 0 if model.median is not None else 0
+    assert alarms < 0.05 * 2000
+
+
+def test_a_plan_counts_the_lag_built_up_since_the_task_was_last_seen_running() -> None:
+    schedule = taught([1.0 + 0.25 * i for i in range(13)] * 3)
+    track = schedule.begin(0.0)
+    # Never polled: by age 2.2 many tasks like it have finished, so poll now,
+    # not where a task known to be running at 2.2 would be polled.
+    delay = schedule.next_delay(track, 2.2)
+    assert delay <= schedule.min_interval * (1 + schedule.jitter)
+    seen = schedule.begin(0.0)
+    schedule.observe(seen, RUNNING, 2.2)
+    assert schedule.next_delay(seen, 2.2) > 2 * delay
+
+
+def test_past_the_oldest_age_seen_the_hazard_measured_there_is_extrapolated() -> None:
+    """A batch of one age at the edge of what was learned: completions are dense now, so
+    the next poll comes sooner than the geometric fallback (the cap there)."""
+    schedule = AdaptiveSchedule(seed=1, sentinels=0)
+    tracks = [schedule.begin(0.0) for _ in range(60)]
+    for i, track in enumerate(tracks[:40]):
+        schedule.observe(track, RUNNING, 9.0)
+        schedule.observe(track, finished(9.0 + i / 40), 9.0 + i / 40)
+    live = tracks[40]
+    schedule.observe(live, RUNNING, 10.0)
+    assert schedule.next_delay(live, 10.0) < 0.5 * PollSchedule().from_age(10.0)
+
+
+def test_a_completion_past_the_support_replans_at_once() -> None:
+    schedule = taught([1.0, 1.1, 1.2] * 4)
+    epoch = schedule.epoch
+    track = schedule.begin(0.0)
+    schedule.observe(track, finished(5.0), 5.0)
+    assert schedule.epoch > epoch
