@@ -13,7 +13,9 @@ from stablebrowse_async import (
     APIConnectionError,
     APIResponseValidationError,
     AsyncClient,
+    MethodNotAllowedError,
     NotFoundError,
+    RateLimitError,
     TaskFailedError,
     TaskRequest,
     TaskStatus,
@@ -88,3 +90,11 @@ async def test_an_ambiguous_post_names_the_request(emu: Emulator, client: AsyncC
 def test_a_status_prints_as_its_wire_value() -> None:
     assert str(TaskStatus.COMPLETED) == "completed"
     assert f"{TaskStatus('paused-by-operator')}" == "paused-by-operator"
+
+
+def test_errors_made_by_hand_default_to_their_own_status() -> None:
+    """Code that raises these itself (a fake client in a user's tests) gets the right status."""
+    assert MethodNotAllowedError("no").status_code == 405
+    assert MethodNotAllowedError("no").allow == ()
+    assert RateLimitError("slow").status_code == 429
+    assert RateLimitError("slow").retry_after is None

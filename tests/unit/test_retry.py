@@ -90,7 +90,10 @@ def test_policy_rejects_bad_settings(kwargs: dict[str, object], error: type[Exce
 def test_parse_retry_after_variants() -> None:
     assert parse_retry_after({"retry-after": "3"}) == 3.0
     assert parse_retry_after({"retry-after": "1.5"}) == 1.5
-    assert parse_retry_after({"retry-after": "-4"}) == 0.0
+    # A negative delta is garbage (RFC 9110 delta-seconds are digits), not "retry now".
+    assert parse_retry_after({"retry-after": "-4"}) is None
+    assert parse_retry_after({"retry-after": "-0.5"}) is None
+    assert parse_retry_after({"retry-after": "0"}) == 0.0
     assert parse_retry_after({"retry-after": "soon"}) is None
     assert parse_retry_after({"retry-after": "nan"}) is None
     assert parse_retry_after({}) is None
