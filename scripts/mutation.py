@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import concurrent.futures
 import hashlib
 import json
 import os
@@ -135,7 +136,8 @@ def _fresh_pytest(mutant: str, tests: tuple[str, ...], timeout: float) -> int | 
     """
     mutants = ROOT / "mutants"
     env = {**os.environ, "MUTANT_UNDER_TEST": mutant, "PYTHONPATH": str(mutants)}
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
+    command += ["--hypothesis-profile=mutation", *tests]
     try:
         done = subprocess.run(
             command, cwd=mutants, env=env, capture_output=True, timeout=timeout, check=False
@@ -156,7 +158,7 @@ def _fingerprint(module: str) -> str:
     return digest.hexdigest()
 
 
-def run_fresh(modules: list[str]) -> None:
+def run_fresh(modules: list[str], workers: int) -> None:
     """Test again, each in a fresh interpreter, the mutants of `FRESH_SELECTION`'s
     modules that the forked run did not kill (see the module docstring)."""
     wanted = [m for m in modules if m in FRESH_SELECTION]
@@ -166,34 +168,37 @@ def run_fresh(modules: list[str]) -> None:
     statuses = _statuses()
     for module in wanted:
         fingerprint = _fingerprint(module)
+        selection = FRESH_SELECTION[module]
         # The set-up checks mutmut does too: without a mutant the selection passes
         # (so any failure below is the mutant's doing, an import it broke
         # included); with the "fail" mutant every mutated function raises, so
         # it must fail (else no mutant applies).
-        if _fresh_pytest("", FRESH_SELECTION[module], FRESH_TIMEOUT) != 0:
+        if _fresh_pytest("", selection, FRESH_TIMEOUT) != 0:
             raise SystemExit(f"the fresh selection of {module} fails without a mutant")
-        if _fresh_pytest("fail", FRESH_SELECTION[module], FRESH_TIMEOUT) == 0:
+        if _fresh_pytest("fail", selection, FRESH_TIMEOUT) == 0:
             raise SystemExit("fresh runs do not apply mutants (the forced failure passed)")
-        todo = sorted(
-            name
-            for name, status in statuses.items()
-            if _module_of(name) == module and status not in DETECTED and status != "not checked"
-        )
-        print(f"{module}: {len(todo)} mutants not killed by the forked run, tested fresh")
-        started = time.monotonic()
-        for done, name in enumerate(todo, 1):
-            key = hashlib.sha256(
+        keys = {
+            name: hashlib.sha256(
                 (fingerprint + _mutmut("show", name, capture=True)).encode()
             ).hexdigest()
-            if cache.get(name, {}).get("key") == key:
-                continue
-            code = _fresh_pytest(name, FRESH_SELECTION[module], FRESH_TIMEOUT)
-            # Any failure counts: a failed test, or an import the mutant broke.
-            verdict = "survived" if code == 0 else "timeout" if code is None else "killed"
-            cache[name] = {"key": key, "fingerprint": fingerprint, "status": verdict}
-            FRESH_RESULTS.write_text(json.dumps(cache, indent=1, sort_keys=True))
-            if done % 10 == 0:
-                print(f"  {done}/{len(todo)} in {time.monotonic() - started:.0f} s")
+            for name, status in sorted(statuses.items())
+            if _module_of(name) == module and status not in DETECTED and status != "not checked"
+        }
+        todo = [name for name, key in keys.items() if cache.get(name, {}).get("key") != key]
+        print(f"{module}: {len(keys)} mutants not killed when forked, {len(todo)} to test fresh")
+        started = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+            runs = {
+                pool.submit(_fresh_pytest, name, selection, FRESH_TIMEOUT): name for name in todo
+            }
+            for done, run in enumerate(concurrent.futures.as_completed(runs), 1):
+                name, code = runs[run], run.result()
+                # Any failure counts: a failed test, or an import the mutant broke.
+                verdict = "survived" if code == 0 else "timeout" if code is None else "killed"
+                cache[name] = {"key": keys[name], "fingerprint": fingerprint, "status": verdict}
+                FRESH_RESULTS.write_text(json.dumps(cache, indent=1, sort_keys=True))
+                if done % 20 == 0:
+                    print(f"  {done}/{len(todo)} in {time.monotonic() - started:.0f} s")
 
 
 def _fresh_statuses(modules: list[str]) -> dict[str, str]:
@@ -276,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         if (ROOT / "mutants").exists():
             _sync_unmutated()
         _mutmut("run", "--max-children", str(args.max_children), *patterns)
-        run_fresh(modules)
+        run_fresh(modules, args.max_children)
     return 0 if report(modules, show_survivors=not args.quiet) else 1
 
 

@@ -51,6 +51,7 @@ async def throttling() -> AsyncIterator[Callable[[dict[str, str]], str]]:
         ({"Retry-After": "1.5"}, 1.5),
         ({"retry-after-ms": "1500"}, 1.5),
         ({"retry-after-ms": "250", "Retry-After": "9"}, 0.25),
+        ({"retry-after-ms": "0", "Retry-After": "9"}, 0.0),  # zero is a usable value
         # An unusable retry-after-ms is ignored in favour of Retry-After...
         ({"retry-after-ms": "-5", "Retry-After": "2"}, 2.0),
         ({"retry-after-ms": "nan", "Retry-After": "2"}, 2.0),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -376,3 +377,51 @@ def test_datetime_paths_agree_on_every_variant(
         normalised = parse_datetime(text)
     assert fast == normalised == expected
     assert fast.tzinfo is not None
+
+
+# -- what a broken answer's error says (it reaches the user inside APIResponseValidationError)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("createdAt", 1745229600, "expected an ISO-8601 string, got int"),
+        ("structured_content", [1, 2], "expected a JSON object, got list"),
+        ("visitedUrls", "https://example.com", "expected a JSON array, got str"),
+        ("visitedUrls", ["https://example.com", 7], "expected an array of strings"),
+        ("stepSummaries", {"n": 1}, "expected a JSON array, got dict"),
+    ],
+)
+def test_a_field_of_the_wrong_type_is_named_with_what_came(
+    field: str, value: Any, message: str
+) -> None:
+    with pytest.raises(TypeError) as info:
+        from_wire({"taskId": "t", "status": "running", field: value}, Task)
+    assert str(info.value) == message
+
+
+def test_credential_flags_are_a_read_only_mapping_even_when_null() -> None:
+    assert dict(from_wire({"endUserId": "u", "platforms": None}, CredentialStatus).platforms) == {}
+    flags = from_wire({"endUserId": "u", "platforms": {"x": 1, "y": 0}}, CredentialStatus).platforms
+    assert dict(flags) == {"x": True, "y": False}
+    with pytest.raises(TypeError):
+        flags["x"] = False  # type: ignore[index]
+    with pytest.raises(TypeError) as info:
+        from_wire({"endUserId": "u", "platforms": ["x"]}, CredentialStatus)
+    assert str(info.value) == "expected a JSON object, got list"
+
+
+def test_timestamps_go_to_the_wire_in_utc_whatever_the_local_time_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not in the machine's zone: ``astimezone()`` without an argument would use it."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        paris = timezone(timedelta(hours=2))
+        assert format_datetime(datetime(2026, 4, 21, 12, 0, 1, 500000, tzinfo=paris)) == (
+            "2026-04-21T10:00:01.500Z"
+        )
+    finally:
+        monkeypatch.undo()
+        time.tzset()

@@ -149,6 +149,8 @@ def test_decide_post_5xx_is_ambiguous(code: int) -> None:
 def test_decide_connection_errors() -> None:
     lost = APIConnectionError("reset")
     assert RetryPolicy().decide("POST", lost, attempt=1, sent=True) is AMBIGUOUS
+    # Unless told otherwise, a request counts as sent: the safe assumption for a POST.
+    assert RetryPolicy().decide("POST", lost, attempt=1) is AMBIGUOUS
     assert isinstance(RetryPolicy().decide("POST", lost, attempt=1, sent=False), Retry)
     assert isinstance(RetryPolicy().decide("GET", lost, attempt=1), Retry)
 
