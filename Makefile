@@ -15,7 +15,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev,cli,speed]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,cli,speed,otel]'
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -18,6 +18,12 @@ per call is printed next to calls/s: it is the SDK's real cost.
 
 Target: SDK calls/s >= 0.90x raw aiohttp, sequential and concurrent.
 
+Tracing (the ``otel`` extra): the same ``tasks.get`` three ways, interleaved:
+off (``_tracing.TRACER = None``, exactly the path taken when opentelemetry is
+not installed), the API installed with no SDK configured (the proxy tracer:
+no-op spans; the target is within noise of off), and the SDK with an
+in-memory exporter (every attempt exported). Skipped without opentelemetry.
+
 Reproduce::
 
     .venv/bin/python benchmarks/overhead.py --quick   # N=1000, 5 rounds, ~10 s
@@ -128,6 +134,76 @@ async def client_record(url: str, api_key: str, task_id: str) -> dict[str, Any]:
         return record
 
 
+TRACING_MODES = ("off", "api_only", "sdk_in_memory")
+
+
+async def _measure_tracing(
+    url: str, api_key: str, task_id: str, n: int, rounds: int
+) -> dict[str, float] | None:
+    """Client CPU µs and calls/s per `tasks.get` with tracing off, API-only, SDK in memory."""
+    from stablebrowse_async import _tracing
+
+    api_tracer = _tracing.TRACER
+    if api_tracer is None:
+        return None
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracers = {
+        "off": None,
+        "api_only": api_tracer,
+        "sdk_in_memory": provider.get_tracer("stablebrowse_async"),
+    }
+    samples: dict[str, list[float]] = {}
+    try:
+        async with AsyncClient(api_key, base_url=url, max_retries=2) as client:
+
+            async def sdk_get() -> Any:
+                return await client.tasks.get(task_id)
+
+            await _concurrent(sdk_get, CONCURRENCY * 2)
+            for round_no in range(rounds):
+                modes = TRACING_MODES[round_no % 3 :] + TRACING_MODES[: round_no % 3]
+                for shape, runner, calls in (
+                    ("seq", _sequential, n),
+                    ("conc", _concurrent, (n // CONCURRENCY) * CONCURRENCY),
+                ):
+                    for mode in modes:
+                        _tracing.TRACER = tracers[mode]
+                        wall, cpu = await runner(sdk_get, n)
+                        exporter.clear()
+                        samples.setdefault(f"{mode}_{shape}_rate", []).append(calls / wall)
+                        samples.setdefault(f"{mode}_{shape}_cpu_us", []).append(cpu / calls * 1e6)
+    finally:
+        _tracing.TRACER = api_tracer
+        provider.shutdown()
+    figures = {key: round(median(values), 1) for key, values in samples.items()}
+    figures["api_only_hooks_us"] = round(_hook_cost(api_tracer), 2)
+    return figures
+
+
+def _hook_cost(tracer: Any) -> float:
+    """µs per attempt of the tracing hooks alone with the API and no SDK (no I/O: stable)."""
+    import timeit
+
+    from stablebrowse_async import _tracing
+
+    headers = {"Accept": "application/json"}
+
+    def hooks() -> None:
+        span, _ = _tracing.start_request(
+            tracer, "GET", "/v1/tasks/{taskId}", "127.0.0.1", 443, 0, headers
+        )
+        _tracing.end_request(span, 200)
+
+    calls = 100_000
+    return min(timeit.repeat(hooks, number=calls, repeat=5)) / calls * 1e6
+
+
 def run(quick: bool) -> dict[str, Any]:
     """Run the benchmark; return its figures as a dict."""
     n = 1000 if quick else 5000
@@ -147,6 +223,7 @@ def run(quick: bool) -> dict[str, Any]:
         task_id = asyncio.run(setup())
         medians = asyncio.run(_measure(emu.url, emu.api_key, task_id, n, rounds))
         on_uvloop = _on_uvloop(_measure(emu.url, emu.api_key, task_id, n, max(3, rounds // 2)))
+        tracing = asyncio.run(_measure_tracing(emu.url, emu.api_key, task_id, n, rounds))
     ratio_seq = medians["sdk_seq_rate"] / medians["raw_seq_rate"]
     ratio_conc = medians["sdk_conc_rate"] / medians["raw_conc_rate"]
     return {
@@ -175,6 +252,7 @@ def run(quick: bool) -> dict[str, Any]:
         "target": TARGET,
         "target_met": ratio_seq >= TARGET and ratio_conc >= TARGET,
         "uvloop": on_uvloop,
+        "tracing": tracing,
     }
 
 
@@ -221,6 +299,27 @@ def report(figures: dict[str, Any]) -> None:
         f"Task model {figures['cpu_us_model_share_conc']:+.0f} µs "
         f"(record: {m['record_bytes']} bytes, {m['record_steps']} step summaries)"
     )
+    tracing = figures.get("tracing")
+    if tracing:
+        print("  tracing (otel extra), AsyncClient.tasks.get   calls/s     client CPU µs/call")
+        for shape, label in (("seq", "sequential"), ("conc", f"{CONCURRENCY} concurrent")):
+            off = tracing[f"off_{shape}_cpu_us"]
+            for mode, name in (
+                ("off", "off (as without otel)"),
+                ("api_only", "API, no SDK configured"),
+                ("sdk_in_memory", "SDK, in-memory exporter"),
+            ):
+                cpu = tracing[f"{mode}_{shape}_cpu_us"]
+                print(
+                    f"  {label:<14} {name:<24} {tracing[f'{mode}_{shape}_rate']:>9.0f} "
+                    f"{cpu:>12.1f} ({cpu - off:+.1f})"
+                )
+        print(
+            "  tracing hooks alone, API without SDK (timeit, no I/O): "
+            f"{tracing['api_only_hooks_us']:.2f} µs per attempt"
+        )
+    else:
+        print("  tracing: opentelemetry-api not installed (the otel extra): not measured")
     uv = figures.get("uvloop")
     if uv:
         print(

@@ -8,7 +8,10 @@ Usage::
 
 Each async class, from `AsyncClient` on, gets a sync class holding its async twin
 (``self._async``) and the portal; each method, a one-liner by what the async one is
-(``async def``, returns an async iterator, returns an async class). Annotations are
+(``async def``, returns an async iterator, returns an async class). A property
+returning a `RawResponses` view (``tasks.with_raw_response``) gets the view's sync
+class, whose methods are read from the methods its `raw_method` attributes wrap and
+return ``RawResponse[...]`` of theirs. Annotations are
 copied as source text, never evaluated; defaults too, when not plain literals. The
 text goes through ruff, so ``--check`` is exact. Unknown shapes fail loudly.
 """
@@ -67,7 +70,7 @@ class _Source(str):
 @dataclass
 class Member:
     name: str
-    kind: str  # "property" | "call" | "iterate" | "wrap"
+    kind: str  # "property" | "call" | "iterate" | "wrap" | "view"
     returns: str  # the sync return annotation
     doc: str | None
     params: list[_P] = field(default_factory=list)  # annotations and defaults as `_Source`
@@ -134,6 +137,7 @@ class Reader:
         self.package = importlib.import_module(PACKAGE)
         self.client_cls: type = importlib.import_module(f"{PACKAGE}._client").AsyncClient
         self.specs: dict[type, ClassSpec] = {}
+        self.response = importlib.import_module(f"{PACKAGE}._response")
         self.imports: set[str] = set()  # needed at run time (defaults, generic base classes)
         self.type_imports: set[str] = set()  # needed by annotations only
 
@@ -158,6 +162,9 @@ class Reader:
             return self.specs[cls].sync_name
         spec = ClassSpec(cls, sync_name or cls.__name__, sys.modules[cls.__module__])
         self.specs[cls] = spec
+        if issubclass(cls, self.response.RawResponses):
+            self._read_view(spec)
+            return spec.sync_name
         (node,) = ast.parse(textwrap.dedent(inspect.getsource(cls))).body
         for index, item in enumerate(body := getattr(node, "body", [])):
             if isinstance(item, ast.AnnAssign) and isinstance(target := item.target, ast.Name):
@@ -168,6 +175,20 @@ class Reader:
                 if not item.name.startswith("_") and item.name not in SKIP.get(cls.__name__, ()):
                     self._read_method(spec, item)
         return spec.sync_name
+
+    def _read_view(self, spec: ClassSpec) -> None:
+        """A `RawResponses` view: each `raw_method` as the method it wraps, returning RawResponse."""
+        self.use_names("RawResponse", self.response, spec.sync_name)
+        for name, value in vars(spec.async_cls).items():
+            if not isinstance(value, self.response.raw_method):
+                continue
+            module, where = sys.modules[value.func.__module__], f"{spec.sync_name}.{name}"
+            returns = inspect.signature(value.func).return_annotation
+            if not isinstance(returns, str):
+                raise GenerationError(f"{where}: no return annotation (as source text)")
+            self.use_names(returns, module, where)
+            params = self.params(value.func, module, where)
+            spec.members.append(Member(name, "call", f"RawResponse[{returns}]", value.doc, params))
 
     def _property(self, spec: ClassSpec, name: str, node: ast.expr | None, doc: str | None) -> None:
         if node is None:
@@ -214,6 +235,10 @@ class Reader:
         if node.returns is None or (node.decorator_list and not isinstance(func, property)):
             raise GenerationError(f"{where}: no return annotation, or an unknown decorator")
         if isinstance(func, property):
+            view = _resolve(ast.unparse(node.returns), module)
+            if inspect.isclass(view) and issubclass(view, self.response.RawResponses):
+                spec.members.append(Member(node.name, "view", self.add(view), doc))
+                return None
             return self._property(spec, node.name, node.returns, doc)
         params, returns = self.params(func, module, where), ast.unparse(node.returns)
         result = _resolve(returns, module) if isinstance(node.returns, ast.Name) else None
@@ -258,9 +283,10 @@ def _member(member: Member) -> list[str]:
         "call": f"return self._portal.call({', '.join(filter(None, [target, args]))})",
         "iterate": f"return SyncIterator(self._portal, {target}({args}))",
         "wrap": f"return self._wrap({member.returns}, {target}({args}))",
+        "view": f"return self._wrap({member.returns}, {target})",
     }[member.kind]
     head = f"    def {member.name}({_signature(member.params)}) -> {member.returns}:"
-    decorator = ["    @property"] if member.kind == "property" else []
+    decorator = ["    @property"] if member.kind in {"property", "view"} else []
     return [*decorator, head, *_docstring(member.doc, "        "), f"        {body}"]
 
 

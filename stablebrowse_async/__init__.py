@@ -43,6 +43,7 @@ from .errors import (
 if TYPE_CHECKING:
     from ._client import DEFAULT_BASE_URL, AsyncClient
     from ._polling import PollSchedule, Progress, RunMany
+    from ._response import RawResponse
     from ._retry import RetryPolicy
     from .resources.end_users import CREDENTIAL_FIELDS, CredentialFields
     from .types import (
@@ -66,6 +67,7 @@ _LAZY = {
     "PollSchedule": "._polling",
     "Progress": "._polling",
     "RunMany": "._polling",
+    "RawResponse": "._response",
     "RetryPolicy": "._retry",
     "CREDENTIAL_FIELDS": ".resources.end_users",
     "CredentialFields": ".resources.end_users",
@@ -108,6 +110,7 @@ __all__ = [
     "PollSchedule",
     "Progress",
     "RateLimitError",
+    "RawResponse",
     "RetryPolicy",
     "RunMany",
     "SessionSummary",

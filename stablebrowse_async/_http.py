@@ -6,6 +6,13 @@ honours the client-wide `RateLimitGate`, reads the body under a size cap,
 parses it into the caller's model (`HttpTransport.call`), turns every failure
 into a `StablebrowseError`, and asks `RetryPolicy.decide` whether to retry,
 give up, or raise `AmbiguousRequestError` (built only by `_ambiguous`).
+
+Each HTTP attempt (`HttpTransport._attempt`) is the one place that is timed,
+logged (one INFO line: method, route template, status, elapsed, retry number,
+request id) and traced (`_tracing`); the final attempt of a successful
+request is published to a waiting ``with_raw_response`` call (`_response`).
+Resources name their path as a `Route`: the template (``/tasks/{taskId}``),
+which is what logs and spans show, and the encoded path sent.
 """
 
 from __future__ import annotations
@@ -25,8 +32,9 @@ from aiohttp import hdrs
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from . import _json
-from ._convert import from_wire
+from . import _json, _tracing
+from ._convert import from_wire, to_camel
+from ._response import publish, request_id
 from ._retry import Ambiguous, RateLimitGate, Retry, RetryPolicy, parse_retry_after
 from ._version import __version__
 from .errors import (
@@ -46,7 +54,7 @@ from .errors import (
     StablebrowseError,
 )
 
-__all__ = ["ConnectionPool", "HttpTransport", "RequestOptions", "encode_segment"]
+__all__ = ["ConnectionPool", "HttpTransport", "RequestOptions", "Route", "encode_segment", "route"]
 
 logger = logging.getLogger("stablebrowse_async")
 
@@ -84,6 +92,29 @@ def encode_segment(value: object, name: str) -> str:
     if value in {".", ".."}:
         raise ValueError(f"{name} cannot be {value!r}: it is not a valid path segment")
     return quote(value, safe="")
+
+
+@attrs.frozen(slots=True)
+class Route:
+    """A request path two ways: `template` (``/tasks/{taskId}``, for logs and spans) and `path` (sent)."""
+
+    template: str
+    path: str
+
+
+def route(template: str, **segments: object) -> Route:
+    """Fill `template`'s ``{camelCase}`` placeholders with the encoded snake_case `segments`.
+
+    ``route("/tasks/{taskId}", task_id=value)`` checks and encodes `value` with
+    `encode_segment` (errors name ``task_id``), so the id is in `path` only.
+    """
+    path = template
+    for name, value in segments.items():
+        placeholder = "{" + to_camel(name) + "}"
+        if placeholder not in path:
+            raise AssertionError(f"{template} has no {placeholder}")
+        path = path.replace(placeholder, encode_segment(value, name))
+    return Route(template, path)
 
 
 @attrs.frozen
@@ -224,12 +255,13 @@ class _NotSent(Exception):
 
 
 class _Answer:
-    __slots__ = ("body", "headers", "status")
+    __slots__ = ("body", "elapsed", "headers", "status")
 
     def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
         self.status = status
         self.headers = headers
         self.body = body
+        self.elapsed = 0.0
 
 
 class HttpTransport:
@@ -251,6 +283,12 @@ class HttpTransport:
         headers = dict(pool.request_headers or {})
         self._get_headers: Mapping[str, str] | None = headers or None
         self._body_headers: Mapping[str, str] = {**headers, "Content-Type": "application/json"}
+        base = URL(self.base_url)
+        # Logs and spans show "/v1/tasks/{taskId}": the base URL's path, then the route template.
+        self._route_prefix = base.path.rstrip("/")
+        # `_resolve_base_url` guarantees a host; yarl knows the scheme's default port.
+        self._host = base.host or ""
+        self._port = base.port or 0
 
     def with_options(self, options: RequestOptions) -> HttpTransport:
         """A transport sharing this one's pool and rate-limit gate, with other options."""
@@ -259,7 +297,7 @@ class HttpTransport:
     async def request(
         self,
         method: str,
-        path: str,
+        path: str | Route,
         *,
         body: Any = None,
         params: Mapping[str, str] | None = None,
@@ -267,7 +305,7 @@ class HttpTransport:
         """Send `method path` and return the decoded JSON answer (None for an empty body).
 
         For calls whose answer is not read (PUT, DELETE); `call` also parses it.
-        `path` must already be encoded (see `encode_segment`).
+        `path` is a fixed path, or a `Route` when it holds an id.
         """
         return await self._exchange(method, path, body, params, body, None, None, None)
 
@@ -275,7 +313,7 @@ class HttpTransport:
     async def call(
         self,
         method: str,
-        path: str,
+        path: str | Route,
         cast_to: type[T],
         *,
         body: Any = None,
@@ -288,7 +326,7 @@ class HttpTransport:
     async def call(
         self,
         method: str,
-        path: str,
+        path: str | Route,
         cast_to: type[T],
         *,
         envelope: str,
@@ -301,7 +339,7 @@ class HttpTransport:
     async def call(
         self,
         method: str,
-        path: str,
+        path: str | Route,
         cast_to: type[T],
         *,
         envelope: str | None = None,
@@ -313,7 +351,7 @@ class HttpTransport:
         """Send `method path` and return its answer as a `cast_to` (a list of them with `envelope`).
 
         Args:
-            method, path: the request; `path` already encoded (see `encode_segment`).
+            method, path: the request; `path` a fixed path, or a `Route` when it holds an id.
             cast_to: the model the answer is structured into.
             envelope: the answer is ``{envelope: [item, ...]}``; each item is a `cast_to`.
             body: the JSON body, if any.
@@ -341,7 +379,7 @@ class HttpTransport:
     async def _exchange(
         self,
         method: str,
-        path: str,
+        target: str | Route,
         body: Any,
         params: Mapping[str, str] | None,
         request: Any,
@@ -350,6 +388,10 @@ class HttpTransport:
         fill: Mapping[str, Any] | None,
     ) -> Any:
         """The retry loop: send, read, parse; ask `RetryPolicy.decide` about every failure."""
+        if isinstance(target, Route):
+            path, template = target.path, target.template
+        else:
+            path = template = target
         url = URL(self.base_url + path, encoded=True)
         data = None if body is None else _json.dumps(body)
         headers = self._get_headers if data is None else self._body_headers
@@ -362,7 +404,7 @@ class HttpTransport:
             sent = True
             repeatable = True
             try:
-                answer = await self._send(method, url, data, headers, params)
+                answer = await self._attempt(method, url, data, headers, params, template, attempt)
             except _TooLarge as exc:
                 # The caller's own limit, not a failure of the exchange: never retried.
                 raise APIResponseValidationError(
@@ -380,13 +422,18 @@ class HttpTransport:
                     except APIResponseValidationError as invalid:
                         failure = invalid
                     else:
-                        if cast_to is None:
-                            return decoded
                         try:
-                            return _cast(decoded, cast_to, envelope, fill, method, path)
+                            result = (
+                                decoded
+                                if cast_to is None
+                                else _cast(decoded, cast_to, envelope, fill, method, path)
+                            )
                         except APIResponseValidationError as invalid:
                             failure = invalid
                             repeatable = False
+                        else:
+                            publish(answer.status, answer.headers, answer.elapsed, attempt)
+                            return result
                 else:
                     failure = _status_error(answer, method, path)
                     if isinstance(failure, RateLimitError):
@@ -399,11 +446,11 @@ class HttpTransport:
                 logger.info(
                     "retrying %s %s in %.2fs (attempt %d of %d): %s",
                     method,
-                    path,
+                    self._route_prefix + template,
                     decision.delay,
                     attempt,
                     policy.max_retries,
-                    failure.message,
+                    type(failure).__name__,  # its message holds the path, ids included
                 )
                 await asyncio.sleep(decision.delay)
                 continue
@@ -420,6 +467,68 @@ class HttpTransport:
             else min(retry_after, policy.max_retry_after)
         )
 
+    async def _attempt(
+        self,
+        method: str,
+        url: URL,
+        data: bytes | None,
+        headers: Mapping[str, str] | None,
+        params: Mapping[str, str] | None,
+        template: str,
+        retry: int,
+    ) -> _Answer:
+        """One HTTP attempt (`retry` 0 is the first): timed, traced and logged when those are on."""
+        tracer = _tracing.TRACER
+        span = None
+        if tracer is not None:
+            span, headers = _tracing.start_request(
+                tracer,
+                method,
+                self._route_prefix + template,
+                self._host,
+                self._port,
+                retry,
+                headers,
+            )
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s: sending (retry %d, %d-byte body)",
+                method,
+                self._route_prefix + template,
+                retry,
+                0 if data is None else len(data),
+            )
+        started = time.perf_counter()
+        try:
+            answer = await self._send(method, url, data, headers, params)
+        except BaseException as error:
+            if span is not None:
+                _tracing.end_request(span, error)
+            if logger.isEnabledFor(logging.INFO):
+                logger.info(
+                    "%s %s -> %s after %.1f ms (retry %d)",
+                    method,
+                    self._route_prefix + template,
+                    _tracing.error_type(error),
+                    (time.perf_counter() - started) * 1000,
+                    retry,
+                )
+            raise
+        answer.elapsed = elapsed = time.perf_counter() - started
+        if span is not None:
+            _tracing.end_request(span, answer.status)
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "%s %s -> %d in %.1f ms (retry %d, request id %s)",
+                method,
+                self._route_prefix + template,
+                answer.status,
+                elapsed * 1000,
+                retry,
+                request_id(answer.headers) or "none",
+            )
+        return answer
+
     async def _send(
         self,
         method: str,
@@ -429,7 +538,6 @@ class HttpTransport:
         params: Mapping[str, str] | None,
     ) -> _Answer:
         session = self.pool.session()
-        started = time.perf_counter()
         try:
             async with session.request(
                 method,
@@ -453,14 +561,6 @@ class HttpTransport:
             aiohttp.ClientHttpProxyError,
         ) as exc:
             raise _NotSent from exc
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug(
-                "%s %s -> %d (%.1f ms)",
-                method,
-                url.path,
-                answer.status,
-                (time.perf_counter() - started) * 1000,
-            )
         return answer
 
     async def _read(self, response: aiohttp.ClientResponse) -> bytes:
@@ -705,7 +805,7 @@ def _status_error(answer: _Answer, method: str, path: str) -> APIStatusError:
         )
         message = f"HTTP {status} ({kind})"
     cls = _STATUS_ERRORS.get(status) or (InternalServerError if status >= 500 else APIStatusError)
-    request_id = answer.headers.get("x-request-id") or answer.headers.get("x-amzn-requestid")
+    answer_id = request_id(answer.headers)
     text = f"{method} {path}: {status} {message}"
     if cls is RateLimitError:
         quota = body if isinstance(body, dict) else {}
@@ -713,7 +813,7 @@ def _status_error(answer: _Answer, method: str, path: str) -> APIStatusError:
             text,
             status_code=status,
             body=body,
-            request_id=request_id,
+            request_id=answer_id,
             method=method,
             path=path,
             retry_after=parse_retry_after(answer.headers),
@@ -726,12 +826,12 @@ def _status_error(answer: _Answer, method: str, path: str) -> APIStatusError:
             text,
             status_code=status,
             body=body,
-            request_id=request_id,
+            request_id=answer_id,
             method=method,
             path=path,
             allow=tuple(part.strip() for part in allow.split(",") if part.strip()),
         )
-    return cls(text, status_code=status, body=body, request_id=request_id, method=method, path=path)
+    return cls(text, status_code=status, body=body, request_id=answer_id, method=method, path=path)
 
 
 def _redirect_message(location: str | None) -> str:

@@ -16,21 +16,42 @@ The call sites stay ordinary ``logger.info("... %s", value)`` calls; numbers
 keep their ``%d``/``%.2f`` formatting, and ``%r`` still shows a string's
 repr (which escapes controls by itself). Multi-line tracebacks attached with
 ``exc_info`` are left as the formatter writes them.
+
+``STABLEBROWSE_LOG=info`` (or ``debug``), read when this module is imported
+(with the client), is the one exception to "no handler": like ``OPENAI_LOG``,
+it sends the package logger's records at that level to stderr
+(`configure_from_env`). At INFO the transport logs one line per HTTP attempt
+(method, route template, status, elapsed ms, retry number, request id) and
+each retry decision; DEBUG adds a line as each attempt is sent. Any other
+value is a warning, never an error.
 """
 
 from __future__ import annotations
 
 import logging
 import numbers
+import os
+import sys
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 from ._text import visible
 
-__all__ = ["LOGGER_NAME", "VisibleFilter", "get_logger", "logger"]
+__all__ = [
+    "ENV_VAR",
+    "LOGGER_NAME",
+    "VisibleFilter",
+    "configure_from_env",
+    "get_logger",
+    "logger",
+]
 
 #: The name of the package logger; child loggers are ``LOGGER_NAME + ".something"``.
 LOGGER_NAME = "stablebrowse_async"
+#: The environment variable that switches the package's log on (``debug`` or ``info``).
+ENV_VAR = "STABLEBROWSE_LOG"
+_ENV_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO}
 
 
 class _Shown(str):
@@ -95,3 +116,40 @@ def get_logger(name: str = LOGGER_NAME) -> logging.Logger:
 
 #: The package logger (``logging.getLogger("stablebrowse_async")``), filter attached.
 logger = get_logger()
+
+
+class _EnvHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The stderr handler `configure_from_env` adds (at most one, whatever the calls)."""
+
+
+def configure_from_env(environ: Mapping[str, str] = os.environ) -> logging.Handler | None:
+    """Apply ``STABLEBROWSE_LOG``: ``debug`` or ``info`` logs the package to stderr at that level.
+
+    Unset or empty changes nothing. Any other value warns (`RuntimeWarning`)
+    and changes nothing: a typo must not stop the program. Returns the
+    handler writing to stderr, or None.
+    """
+    raw = environ.get(ENV_VAR, "")
+    value = raw.strip().lower()
+    if not value:
+        return None
+    level = _ENV_LEVELS.get(value)
+    if level is None:
+        warnings.warn(
+            f"{ENV_VAR}='{visible(raw[:40])}' is not a log level this SDK knows; use "
+            f"{ENV_VAR}=debug or {ENV_VAR}=info (ignored: logging is left as configured)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None
+    logger.setLevel(level)
+    handler = next((h for h in logger.handlers if isinstance(h, _EnvHandler)), None)
+    if handler is None:
+        handler = _EnvHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("[%(asctime)s %(levelname)s %(name)s] %(message)s"))
+        logger.addHandler(handler)
+    handler.setLevel(level)
+    return handler
+
+
+configure_from_env()

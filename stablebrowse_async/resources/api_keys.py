@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .._http import encode_segment
+from .._http import route
+from .._response import RawResponses, raw_method
 from ..types import ApiKey, CreatedApiKey
 from ._base import Resource
 
@@ -29,5 +30,19 @@ class ApiKeys(Resource):
 
     async def revoke(self, prefix: str) -> None:
         """Revoke the key with this prefix, at once and for good (it then gets 403 everywhere)."""
-        path = "/api-keys/" + encode_segment(prefix, "prefix")
-        await self._transport.request("DELETE", path)
+        await self._transport.request("DELETE", route("/api-keys/{prefix}", prefix=prefix))
+
+    @property
+    def with_raw_response(self) -> ApiKeysWithRawResponse:
+        """These endpoints returning `RawResponse` (status, headers, request id) around the result."""
+        return ApiKeysWithRawResponse(self)
+
+
+class ApiKeysWithRawResponse(RawResponses[ApiKeys]):
+    """`ApiKeys`' endpoints, each returning a `RawResponse` around its result."""
+
+    __slots__ = ()
+
+    create = raw_method(ApiKeys.create)
+    list = raw_method(ApiKeys.list)
+    revoke = raw_method(ApiKeys.revoke)

@@ -7,6 +7,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .._polling import PollSchedule, wait_for_task
+from .._response import RawResponses, raw_method
+from .._tracing import task_span
 from ..types import Task, check_end_user_id
 from ._base import Resource
 
@@ -74,15 +76,30 @@ class Design(Resource):
         Raises `TaskFailedError`, `TaskTimeoutError` or an API error, like `tasks.run`.
         """
         polling = self._client._polling.resolve(poll_interval, poll_timeout)
-        submitted = await self.submit(
-            url=url,
-            end_user_id=end_user_id,
-            extractors=extractors,
-            enable_ip_rotation=enable_ip_rotation,
-        )
-        return await wait_for_task(
-            self._client.tasks.get,
-            submitted,
-            schedule=polling.schedule,
-            poll_timeout=polling.timeout,
-        )
+        with task_span(self._client.tasks.get) as watch:
+            submitted = await self.submit(
+                url=url,
+                end_user_id=end_user_id,
+                extractors=extractors,
+                enable_ip_rotation=enable_ip_rotation,
+            )
+            watch.seen(submitted)
+            return await wait_for_task(
+                watch.fetch,
+                submitted,
+                schedule=polling.schedule,
+                poll_timeout=polling.timeout,
+            )
+
+    @property
+    def with_raw_response(self) -> DesignWithRawResponse:
+        """`submit` returning `RawResponse` (status, headers, request id) around the task."""
+        return DesignWithRawResponse(self)
+
+
+class DesignWithRawResponse(RawResponses[Design]):
+    """`Design`'s endpoint, returning a `RawResponse` around its result (`run` polls: none)."""
+
+    __slots__ = ()
+
+    submit = raw_method(Design.submit)

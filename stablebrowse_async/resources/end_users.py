@@ -10,7 +10,8 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, TypedDict
 
 from .._convert import to_camel
-from .._http import encode_segment
+from .._http import route
+from .._response import RawResponses, raw_method
 from ..types import CredentialStatus, check_end_user_id
 from ._base import Resource
 
@@ -21,7 +22,13 @@ if TYPE_CHECKING:
 
     from .._client import AsyncClient
 
-__all__ = ["CREDENTIAL_FIELDS", "CredentialFields", "Credentials", "EndUser"]
+__all__ = [
+    "CREDENTIAL_FIELDS",
+    "CredentialFields",
+    "Credentials",
+    "CredentialsWithRawResponse",
+    "EndUser",
+]
 
 
 class CredentialFields(TypedDict, total=False):
@@ -52,10 +59,6 @@ _WIRE_NAMES = {name: to_camel(name) for name in CREDENTIAL_FIELDS}
 _ANY_SPELLING = {**_WIRE_NAMES, **{wire: wire for wire in _WIRE_NAMES.values()}}
 
 
-def _check_end_user_id(end_user_id: object) -> str:
-    return encode_segment(check_end_user_id(end_user_id), "end_user_id")
-
-
 class Credentials(Resource):
     """The stored platform credentials of one end user."""
 
@@ -64,7 +67,9 @@ class Credentials(Resource):
     def __init__(self, client: AsyncClient, end_user_id: str) -> None:
         super().__init__(client)
         self.end_user_id = end_user_id
-        self._path = f"/end-users/{_check_end_user_id(end_user_id)}/credentials"
+        self._path = route(
+            "/end-users/{endUserId}/credentials", end_user_id=check_end_user_id(end_user_id)
+        )
 
     def __repr__(self) -> str:
         return f"Credentials(end_user_id={self.end_user_id!r})"
@@ -124,6 +129,21 @@ class Credentials(Resource):
                 )
             body = {"fields": list(dict.fromkeys(_ANY_SPELLING[name] for name in names))}
         await self._transport.request("DELETE", self._path, body=body)
+
+    @property
+    def with_raw_response(self) -> CredentialsWithRawResponse:
+        """These endpoints returning `RawResponse` (status, headers, request id) around the result."""
+        return CredentialsWithRawResponse(self)
+
+
+class CredentialsWithRawResponse(RawResponses[Credentials]):
+    """`Credentials`' endpoints, each returning a `RawResponse` around its result."""
+
+    __slots__ = ()
+
+    set = raw_method(Credentials.set)
+    get = raw_method(Credentials.get)
+    delete = raw_method(Credentials.delete)
 
 
 class EndUser:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .._http import encode_segment
+from .._http import route
+from .._response import RawResponses, raw_method
 from ..types import SessionTasks
 from ._base import Resource
 
@@ -17,5 +18,18 @@ class Sessions(Resource):
 
         Raises `NotFoundError` for an unknown session or one of another business.
         """
-        path = "/sessions/" + encode_segment(session_id, "session_id")
+        path = route("/sessions/{sessionId}", session_id=session_id)
         return await self._transport.call("GET", path, SessionTasks)
+
+    @property
+    def with_raw_response(self) -> SessionsWithRawResponse:
+        """These endpoints returning `RawResponse` (status, headers, request id) around the result."""
+        return SessionsWithRawResponse(self)
+
+
+class SessionsWithRawResponse(RawResponses[Sessions]):
+    """`Sessions`' endpoints, each returning a `RawResponse` around its result."""
+
+    __slots__ = ()
+
+    get = raw_method(Sessions.get)

@@ -6,8 +6,10 @@ import builtins
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from typing import Any
 
-from .._http import encode_segment
+from .._http import encode_segment, route
 from .._polling import PollSchedule, Progress, RunMany, wait_for_task
+from .._response import RawResponses, raw_method
+from .._tracing import task_span
 from ..types import SessionSummary, Task, TaskRequest
 from ._base import Resource
 
@@ -58,8 +60,7 @@ class Tasks(Resource):
 
     async def get(self, task_id: str) -> Task:
         """Fetch the current record of a task. `NotFoundError` if unknown to your business."""
-        path = "/tasks/" + encode_segment(task_id, "task_id")
-        return await self._transport.call("GET", path, Task)
+        return await self._transport.call("GET", route("/tasks/{taskId}", task_id=task_id), Task)
 
     async def list(self, *, limit: int = 50) -> builtins.list[SessionSummary]:
         """Summaries of your sessions, newest first (at most `limit`, 1 to 100)."""
@@ -87,10 +88,11 @@ class Tasks(Resource):
         """
         encode_segment(task_id, "task_id")
         polling = self._client._polling.resolve(poll_interval, poll_timeout)
-        first = await self.get(task_id)
-        return await wait_for_task(
-            self.get, first, schedule=polling.schedule, poll_timeout=polling.timeout
-        )
+        with task_span(self.get) as watch:
+            first = await watch.fetch(task_id)
+            return await wait_for_task(
+                watch.fetch, first, schedule=polling.schedule, poll_timeout=polling.timeout
+            )
 
     async def run(
         self,
@@ -111,18 +113,20 @@ class Tasks(Resource):
         (resume with ``tasks.wait(err.task.task_id)``), or an API error.
         """
         polling = self._client._polling.resolve(poll_interval, poll_timeout)
-        submitted = await self.submit(
-            end_user_id=end_user_id,
-            task=task,
-            session_id=session_id,
-            start_url=start_url,
-            schema=schema,
-            max_steps=max_steps,
-            include_html_dump=include_html_dump,
-        )
-        return await wait_for_task(
-            self.get, submitted, schedule=polling.schedule, poll_timeout=polling.timeout
-        )
+        with task_span(self.get) as watch:
+            submitted = await self.submit(
+                end_user_id=end_user_id,
+                task=task,
+                session_id=session_id,
+                start_url=start_url,
+                schema=schema,
+                max_steps=max_steps,
+                include_html_dump=include_html_dump,
+            )
+            watch.seen(submitted)
+            return await wait_for_task(
+                watch.fetch, submitted, schedule=polling.schedule, poll_timeout=polling.timeout
+            )
 
     def run_many(
         self,
@@ -167,3 +171,23 @@ class Tasks(Resource):
             on_submitted=on_submitted,
             return_exceptions=return_exceptions,
         )
+
+    @property
+    def with_raw_response(self) -> TasksWithRawResponse:
+        """The endpoints returning `RawResponse` (status, headers, request id) around the result.
+
+        The pollers (`wait`, `run`, `run_many`) make many requests and have no raw
+        variant: use ``with_raw_response.get`` to see one poll's answer.
+        """
+        return TasksWithRawResponse(self)
+
+
+class TasksWithRawResponse(RawResponses[Tasks]):
+    """`Tasks`' endpoints, each returning a `RawResponse` around its result."""
+
+    __slots__ = ()
+
+    submit = raw_method(Tasks.submit)
+    submit_request = raw_method(Tasks.submit_request)
+    get = raw_method(Tasks.get)
+    list = raw_method(Tasks.list)

@@ -14,11 +14,22 @@ from typing import TYPE_CHECKING
 from stablebrowse_async import NOT_GIVEN
 from stablebrowse_async._client import AsyncClient
 from stablebrowse_async.resources.api_keys import ApiKeys as _AsyncApiKeys
+from stablebrowse_async.resources.api_keys import (
+    ApiKeysWithRawResponse as _AsyncApiKeysWithRawResponse,
+)
 from stablebrowse_async.resources.design import Design as _AsyncDesign
+from stablebrowse_async.resources.design import DesignWithRawResponse as _AsyncDesignWithRawResponse
 from stablebrowse_async.resources.end_users import Credentials as _AsyncCredentials
+from stablebrowse_async.resources.end_users import (
+    CredentialsWithRawResponse as _AsyncCredentialsWithRawResponse,
+)
 from stablebrowse_async.resources.end_users import EndUser as _AsyncEndUser
 from stablebrowse_async.resources.sessions import Sessions as _AsyncSessions
+from stablebrowse_async.resources.sessions import (
+    SessionsWithRawResponse as _AsyncSessionsWithRawResponse,
+)
 from stablebrowse_async.resources.tasks import Tasks as _AsyncTasks
+from stablebrowse_async.resources.tasks import TasksWithRawResponse as _AsyncTasksWithRawResponse
 
 from ._portal import ClientBase, SyncIterator, SyncResource
 
@@ -38,13 +49,27 @@ if TYPE_CHECKING:
         NotGiven,
         PollSchedule,
         Progress,
+        RawResponse,
         SessionSummary,
         SessionTasks,
         Task,
         TaskOutcome,
         TaskRequest,
     )
-__all__ = ["ApiKeys", "Client", "Credentials", "Design", "EndUser", "Sessions", "Tasks"]
+__all__ = [
+    "ApiKeys",
+    "ApiKeysWithRawResponse",
+    "Client",
+    "Credentials",
+    "CredentialsWithRawResponse",
+    "Design",
+    "DesignWithRawResponse",
+    "EndUser",
+    "Sessions",
+    "SessionsWithRawResponse",
+    "Tasks",
+    "TasksWithRawResponse",
+]
 
 
 class Client(ClientBase):
@@ -333,6 +358,56 @@ class Tasks(SyncResource[_AsyncTasks]):
             ),
         )
 
+    @property
+    def with_raw_response(self) -> TasksWithRawResponse:
+        """The endpoints returning `RawResponse` (status, headers, request id) around the result.
+
+        The pollers (`wait`, `run`, `run_many`) make many requests and have no raw
+        variant: use ``with_raw_response.get`` to see one poll's answer.
+        """
+        return self._wrap(TasksWithRawResponse, self._async.with_raw_response)
+
+
+class TasksWithRawResponse(SyncResource[_AsyncTasksWithRawResponse]):
+    """`Tasks`' endpoints, each returning a `RawResponse` around its result."""
+
+    __slots__ = ()
+
+    def submit(
+        self,
+        *,
+        end_user_id: str,
+        task: str,
+        session_id: str | None = None,
+        start_url: str | None = None,
+        schema: Mapping[str, Any] | None = None,
+        max_steps: int | None = None,
+        include_html_dump: bool | None = None,
+    ) -> RawResponse[Task]:
+        """Like `Tasks.submit`, returning a `RawResponse` around its result."""
+        return self._portal.call(
+            self._async.submit,
+            end_user_id=end_user_id,
+            task=task,
+            session_id=session_id,
+            start_url=start_url,
+            schema=schema,
+            max_steps=max_steps,
+            include_html_dump=include_html_dump,
+        )
+
+    def submit_request(self, request: TaskRequest) -> RawResponse[Task]:
+        """Like `Tasks.submit_request`, returning a `RawResponse` around its result."""
+        return self._portal.call(self._async.submit_request, request)
+
+    def get(self, task_id: str) -> RawResponse[Task]:
+        """Like `Tasks.get`, returning a `RawResponse` around its result."""
+        return self._portal.call(self._async.get, task_id)
+
+    def list(self, *, limit: int = 50) -> RawResponse[builtins.list[SessionSummary]]:
+        """Like `Tasks.list`, returning a `RawResponse` around its result."""
+        return self._portal.call(self._async.list, limit=limit)
+
 
 class Sessions(SyncResource[_AsyncSessions]):
     """Read conversations: ``GET /v1/sessions/{sessionId}``."""
@@ -344,6 +419,21 @@ class Sessions(SyncResource[_AsyncSessions]):
 
         Raises `NotFoundError` for an unknown session or one of another business.
         """
+        return self._portal.call(self._async.get, session_id)
+
+    @property
+    def with_raw_response(self) -> SessionsWithRawResponse:
+        """These endpoints returning `RawResponse` (status, headers, request id) around the result."""
+        return self._wrap(SessionsWithRawResponse, self._async.with_raw_response)
+
+
+class SessionsWithRawResponse(SyncResource[_AsyncSessionsWithRawResponse]):
+    """`Sessions`' endpoints, each returning a `RawResponse` around its result."""
+
+    __slots__ = ()
+
+    def get(self, session_id: str) -> RawResponse[SessionTasks]:
+        """Like `Sessions.get`, returning a `RawResponse` around its result."""
         return self._portal.call(self._async.get, session_id)
 
 
@@ -366,6 +456,29 @@ class ApiKeys(SyncResource[_AsyncApiKeys]):
 
     def revoke(self, prefix: str) -> None:
         """Revoke the key with this prefix, at once and for good (it then gets 403 everywhere)."""
+        return self._portal.call(self._async.revoke, prefix)
+
+    @property
+    def with_raw_response(self) -> ApiKeysWithRawResponse:
+        """These endpoints returning `RawResponse` (status, headers, request id) around the result."""
+        return self._wrap(ApiKeysWithRawResponse, self._async.with_raw_response)
+
+
+class ApiKeysWithRawResponse(SyncResource[_AsyncApiKeysWithRawResponse]):
+    """`ApiKeys`' endpoints, each returning a `RawResponse` around its result."""
+
+    __slots__ = ()
+
+    def create(self, *, label: str | None = None) -> RawResponse[CreatedApiKey]:
+        """Like `ApiKeys.create`, returning a `RawResponse` around its result."""
+        return self._portal.call(self._async.create, label=label)
+
+    def list(self) -> RawResponse[list[ApiKey]]:
+        """Like `ApiKeys.list`, returning a `RawResponse` around its result."""
+        return self._portal.call(self._async.list)
+
+    def revoke(self, prefix: str) -> RawResponse[None]:
+        """Like `ApiKeys.revoke`, returning a `RawResponse` around its result."""
         return self._portal.call(self._async.revoke, prefix)
 
 
@@ -415,6 +528,34 @@ class Design(SyncResource[_AsyncDesign]):
             poll_timeout=poll_timeout,
         )
 
+    @property
+    def with_raw_response(self) -> DesignWithRawResponse:
+        """`submit` returning `RawResponse` (status, headers, request id) around the task."""
+        return self._wrap(DesignWithRawResponse, self._async.with_raw_response)
+
+
+class DesignWithRawResponse(SyncResource[_AsyncDesignWithRawResponse]):
+    """`Design`'s endpoint, returning a `RawResponse` around its result (`run` polls: none)."""
+
+    __slots__ = ()
+
+    def submit(
+        self,
+        *,
+        url: str,
+        end_user_id: str,
+        extractors: Iterable[str] | None = None,
+        enable_ip_rotation: bool = False,
+    ) -> RawResponse[Task]:
+        """Like `Design.submit`, returning a `RawResponse` around its result."""
+        return self._portal.call(
+            self._async.submit,
+            url=url,
+            end_user_id=end_user_id,
+            extractors=extractors,
+            enable_ip_rotation=enable_ip_rotation,
+        )
+
 
 class EndUser(SyncResource[_AsyncEndUser]):
     """A handle on one end user (your own user id): ``client.end_users("alice")``."""
@@ -460,4 +601,27 @@ class Credentials(SyncResource[_AsyncCredentials]):
         camelCase. An empty list raises `ValueError` rather than clearing
         everything by accident.
         """
+        return self._portal.call(self._async.delete, fields)
+
+    @property
+    def with_raw_response(self) -> CredentialsWithRawResponse:
+        """These endpoints returning `RawResponse` (status, headers, request id) around the result."""
+        return self._wrap(CredentialsWithRawResponse, self._async.with_raw_response)
+
+
+class CredentialsWithRawResponse(SyncResource[_AsyncCredentialsWithRawResponse]):
+    """`Credentials`' endpoints, each returning a `RawResponse` around its result."""
+
+    __slots__ = ()
+
+    def set(self, **credentials: Unpack[CredentialFields]) -> RawResponse[None]:
+        """Like `Credentials.set`, returning a `RawResponse` around its result."""
+        return self._portal.call(self._async.set, **credentials)
+
+    def get(self) -> RawResponse[CredentialStatus]:
+        """Like `Credentials.get`, returning a `RawResponse` around its result."""
+        return self._portal.call(self._async.get)
+
+    def delete(self, fields: Iterable[str] | None = None) -> RawResponse[None]:
+        """Like `Credentials.delete`, returning a `RawResponse` around its result."""
         return self._portal.call(self._async.delete, fields)
