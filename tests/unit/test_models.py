@@ -390,6 +390,7 @@ def test_datetime_paths_agree_on_every_variant(
         ("visitedUrls", "https://example.com", "expected a JSON array, got str"),
         ("visitedUrls", ["https://example.com", 7], "expected an array of strings"),
         ("stepSummaries", {"n": 1}, "expected a JSON array, got dict"),
+        ("status", 3, "expected a status string, got int"),
     ],
 )
 def test_a_field_of_the_wrong_type_is_named_with_what_came(
@@ -425,3 +426,23 @@ def test_timestamps_go_to_the_wire_in_utc_whatever_the_local_time_zone(
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-04-21T10:00:00.000z", datetime(2026, 4, 21, 10, tzinfo=timezone.utc)),
+        (" 2026-04-21T10:00:00.5Z ", datetime(2026, 4, 21, 10, 0, 0, 500000, tzinfo=timezone.utc)),
+        (
+            "2026-04-21T10:00:00.1234567z",
+            datetime(2026, 4, 21, 10, 0, 0, 123456, tzinfo=timezone.utc),
+        ),
+        (
+            "2026-04-21T12:00:00.25+02:00",
+            datetime(2026, 4, 21, 10, 0, 0, 250000, tzinfo=timezone.utc),
+        ),
+    ],
+)
+def test_timestamps_the_fast_path_refuses_still_parse(text: str, expected: datetime) -> None:
+    """A lowercase ``z``, padding, 7 fraction digits: the normalising path reads them."""
+    assert parse_datetime(text) == expected
