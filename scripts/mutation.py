@@ -9,8 +9,9 @@ mutmut (configured in pyproject.toml, ``[tool.mutmut]``) copies the package to
 changed constant, a deleted argument...) and runs, for each, the tests of the
 selection that executed the changed function. A mutant is *killed* when a test
 fails (or hangs past the timeout); one that *survived* is a change no test
-noticed. Results are cached in ``mutants/``: a later run only re-tests what
-changed.
+noticed. mutmut is given the modules as name patterns, so every run tests
+each of their mutants again (a new test can kill an old survivor); results
+stay in ``mutants/`` for ``--report-only`` and ``mutmut show``.
 
 mutmut switches mutants at call time in processes forked after the package
 was imported, so code that runs only at import time (the converter's hook
