@@ -15,7 +15,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev,cli,speed,otel]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,cli,speed,otel,ray,celery]'
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/run_all.py --mode quick   # < 3 minutes on 2 cores
+    .venv/bin/python benchmarks/run_all.py --mode quick   # < 5 minutes on 2 cores
     .venv/bin/python benchmarks/run_all.py --mode full    # the sizes the targets are stated for
     make bench                                            # BENCH_MODE=quick by default
 
@@ -26,7 +26,15 @@ from typing import Any
 
 from _bench import HERE, machine, reproduce, verdict
 
-BENCHMARKS = ("import_time", "overhead", "model_build", "memory", "fanout", "sync_overhead")
+BENCHMARKS = (
+    "import_time",
+    "overhead",
+    "model_build",
+    "memory",
+    "fanout",
+    "sync_overhead",
+    "engines",
+)
 RESULTS = HERE / "RESULTS.md"
 PROPOSALS_HEADING = "## Hot path: what changed, before and after"
 

@@ -42,9 +42,9 @@ from .errors import (
 
 if TYPE_CHECKING:
     from ._client import DEFAULT_BASE_URL, AsyncClient
-    from ._polling import PollSchedule, Progress, RunMany
+    from ._polling import AdaptiveSchedule, PollSchedule, Progress, RunMany
     from ._response import RawResponse
-    from ._retry import RetryPolicy
+    from ._retry import RateGate, RateLimitGate, RetryPolicy
     from .resources.end_users import CREDENTIAL_FIELDS, CredentialFields
     from .types import (
         NOT_GIVEN,
@@ -64,10 +64,13 @@ if TYPE_CHECKING:
 _LAZY = {
     "AsyncClient": "._client",
     "DEFAULT_BASE_URL": "._client",
+    "AdaptiveSchedule": "._polling",
     "PollSchedule": "._polling",
     "Progress": "._polling",
     "RunMany": "._polling",
     "RawResponse": "._response",
+    "RateGate": "._retry",
+    "RateLimitGate": "._retry",
     "RetryPolicy": "._retry",
     "CREDENTIAL_FIELDS": ".resources.end_users",
     "CredentialFields": ".resources.end_users",
@@ -93,6 +96,7 @@ __all__ = [
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "AdaptiveSchedule",
     "AmbiguousRequestError",
     "AmbiguousServerError",
     "ApiKey",
@@ -109,7 +113,9 @@ __all__ = [
     "PermissionDeniedError",
     "PollSchedule",
     "Progress",
+    "RateGate",
     "RateLimitError",
+    "RateLimitGate",
     "RawResponse",
     "RetryPolicy",
     "RunMany",

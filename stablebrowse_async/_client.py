@@ -22,8 +22,9 @@ from ._http import (
     HttpTransport,
     RequestOptions,
 )
-from ._polling import DEFAULT_POLL_TIMEOUT, PollSchedule, PollSettings
-from ._retry import RateLimitGate, RetryPolicy
+from ._polling import DEFAULT_POLL_TIMEOUT, PollSettings
+from ._retry import RateGate, RateLimitGate, RetryPolicy
+from ._schedule import AdaptiveSchedule, PollSchedule
 from .errors import StablebrowseError
 from .resources.api_keys import ApiKeys
 from .resources.design import Design
@@ -144,9 +145,11 @@ class AsyncClient:
             for non-loopback hosts unless `allow_insecure` is True.
         timeout: seconds for one HTTP attempt (connect to last byte); None for no limit.
         max_retries: retries per request (see the README's retry rules); 0 disables.
-        poll_interval: how often `tasks.run`/`wait`/`run_many` poll: a
-            `PollSchedule`, or a number of seconds used as the schedule's cap
-            (polls start sooner and grow toward it). Default `PollSchedule()`.
+        poll_interval: how `tasks.run`/`wait`/`run_many`/`design.run` poll: an
+            `AdaptiveSchedule` (the default: a new one that learns this
+            client's task durations), a fixed `PollSchedule`, or a number of
+            seconds used as a fixed schedule's cap (polls start sooner and
+            grow toward it).
         poll_timeout: default seconds `run`/`wait`/`run_many` wait for one task.
         connection_limit: the pool's maximum simultaneous connections.
         session: an aiohttp session to use instead of creating one; the client
@@ -160,12 +163,19 @@ class AsyncClient:
         trust_env: take the proxy from ``HTTP_PROXY``/``HTTPS_PROXY`` and
             honour ``NO_PROXY`` (an explicit `proxy` wins). Not with `session`:
             configure your own session's ``trust_env`` instead.
+        rate_gate: the `RateGate` every request waits on and every 429 closes;
+            default a new in-process `RateLimitGate`. Pass one gate to several
+            clients, or a cluster-wide one (`contrib.ray.ClusterRateGate`), so
+            one 429 pauses them all.
     """
 
     base_url: str
     """The API root requests go to (no trailing slash)."""
-    poll_schedule: PollSchedule
-    """How `tasks.run`/`wait`/`run_many` poll by default (from ``poll_interval``)."""
+    poll_schedule: PollSchedule | AdaptiveSchedule
+    """How `tasks.run`/`wait`/`run_many` poll by default (from ``poll_interval``).
+
+    Shared by this client and its `with_options` copies; an `AdaptiveSchedule`
+    here is what the client learned (``client.poll_schedule.snapshot()``)."""
     poll_timeout: float
     """Default seconds `tasks.run`/`wait`/`run_many` wait for one task."""
 
@@ -176,7 +186,7 @@ class AsyncClient:
         base_url: str | None = None,
         timeout: float | None = 30.0,
         max_retries: int = 2,
-        poll_interval: float | PollSchedule | None = None,
+        poll_interval: float | PollSchedule | AdaptiveSchedule | None = None,
         poll_timeout: float = DEFAULT_POLL_TIMEOUT,
         connection_limit: int = 100,
         session: aiohttp.ClientSession | None = None,
@@ -185,7 +195,15 @@ class AsyncClient:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         proxy: str | None = None,
         trust_env: bool = False,
+        rate_gate: RateGate | None = None,
     ) -> None:
+        if rate_gate is None:
+            rate_gate = RateLimitGate()
+        elif not isinstance(rate_gate, RateGate):
+            raise TypeError(
+                "rate_gate must have delay() and close_for(seconds) methods (a RateGate), "
+                f"got {type(rate_gate).__name__}"
+            )
         key = _resolve_api_key(api_key)
         self.base_url = _resolve_base_url(base_url, allow_insecure)
         proxy_url = _resolve_proxy(proxy)
@@ -217,9 +235,9 @@ class AsyncClient:
             max_response_bytes=max_response_bytes,
         )
         transport = HttpTransport(
-            self._pool, base_url=self.base_url, options=options, gate=RateLimitGate()
+            self._pool, base_url=self.base_url, options=options, gate=rate_gate
         )
-        self._setup(transport, PollSettings(PollSchedule.coerce(poll_interval), poll_timeout))
+        self._setup(transport, PollSettings.create(poll_interval, poll_timeout))
 
     def _setup(self, transport: HttpTransport, polling: PollSettings) -> None:
         self._transport = transport
@@ -247,7 +265,7 @@ class AsyncClient:
         *,
         timeout: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | None = None,
-        poll_interval: float | PollSchedule | None = None,
+        poll_interval: float | PollSchedule | AdaptiveSchedule | None = None,
         poll_timeout: float | None = None,
     ) -> AsyncClient:
         """A copy with other settings that shares this client's connection pool.

@@ -35,7 +35,7 @@ from yarl import URL
 from . import _json, _tracing
 from ._convert import from_wire, to_camel
 from ._response import publish, request_id
-from ._retry import Ambiguous, RateLimitGate, Retry, RetryPolicy, parse_retry_after
+from ._retry import Ambiguous, RateGate, Retry, RetryPolicy, parse_retry_after
 from ._version import __version__
 from .errors import (
     AmbiguousRequestError,
@@ -273,7 +273,7 @@ class HttpTransport:
         *,
         base_url: str,
         options: RequestOptions,
-        gate: RateLimitGate,
+        gate: RateGate,
     ) -> None:
         self.pool = pool
         self.base_url = base_url.rstrip("/")

@@ -1,9 +1,10 @@
-"""Polling: the poll schedule, single waits, and the fan-out engine behind `run_many`.
+"""Polling: single waits, and the fan-out engine behind `run_many`.
 
-Schedule. A task's n-th poll happens `first * factor**(n-1)` seconds (capped at
-`max_interval`) after the previous one, each interval shrunk or stretched by up
-to `jitter` so that thousands of tasks submitted together do not poll in
-lock-step. Short tasks are seen soon; long ones cost few requests.
+Schedule. When to poll is the schedule's business (`_schedule`): the learning
+`AdaptiveSchedule` (the default) or a fixed geometric `PollSchedule`. The
+pollers here only call its protocol: ``begin`` when a task starts being
+watched, ``next_delay`` to plan each poll, ``observe`` with what each
+successful poll saw, ``release`` when a task stops being watched unfinished.
 
 Transient poll failures never fail a task: what is transient is what
 `RetryPolicy.decide` retries for a GET (connection errors, timeouts, an
@@ -22,7 +23,12 @@ anywhere closes it for the Retry-After, so all pollers slow down together.
 Fan-out. `RunMany` runs one scheduler per batch: a heap of (next poll time,
 task) entries, a bounded number of requests in flight, and one short-lived
 asyncio task per *request*, never a sleeping coroutine per *task*. An entry is
-a small slotted object, which is what keeps 10 000 in-flight tasks cheap.
+a small slotted object, which is what keeps 10 000 in-flight tasks cheap. The
+requests in flight never outnumber the connection pool's connections: a
+request that would only queue for a connection stays a heap entry instead of
+becoming a coroutine. When the schedule learns something that may bring
+provisional polls earlier (its ``epoch`` changes), the engine re-plans those
+entries at once; a superseded heap item is skipped when popped.
 """
 
 from __future__ import annotations
@@ -31,8 +37,6 @@ import asyncio
 import contextlib
 import heapq
 import itertools
-import math
-import random
 import sys
 import time
 from collections.abc import (
@@ -51,12 +55,14 @@ import attrs
 from anyio.abc import TaskGroup
 
 from ._retry import Retry, RetryPolicy
+from ._schedule import AdaptiveSchedule, PollSchedule, Schedule, Track, coerce_schedule
 from .errors import StablebrowseError, TaskFailedError, TaskTimeoutError
 from .types import Task, TaskOutcome, TaskRequest, TaskStatus
 
 __all__ = [
     "DEFAULT_POLL_TIMEOUT",
     "POLL_RETRY",
+    "AdaptiveSchedule",
     "PollSchedule",
     "PollSettings",
     "Progress",
@@ -76,59 +82,6 @@ POLL_RETRY = RetryPolicy(
 )
 
 
-def _positive(name: str) -> Callable[[Any, Any, Any], None]:
-    def check(instance: Any, attribute: Any, value: Any) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-        if not math.isfinite(value) or value <= 0:
-            raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-
-    return check
-
-
-@attrs.frozen
-class PollSchedule:
-    """When to poll a running task.
-
-    Attributes:
-        first: seconds from submission (or from the start of a wait) to the first poll.
-        factor: each interval is the previous one times this (>= 1).
-        max_interval: the cap on any interval.
-        jitter: each interval is scaled by a random factor in [1 - jitter, 1 + jitter].
-    """
-
-    first: float = attrs.field(default=1.0, validator=_positive("first"))
-    factor: float = attrs.field(default=1.3, validator=_positive("factor"))
-    max_interval: float = attrs.field(default=5.0, validator=_positive("max_interval"))
-    jitter: float = 0.1
-
-    def __attrs_post_init__(self) -> None:
-        if self.factor < 1:
-            raise ValueError(f"factor must be >= 1, got {self.factor!r}")
-        if not 0 <= self.jitter < 1:
-            raise ValueError(f"jitter must be in [0, 1), got {self.jitter!r}")
-
-    @classmethod
-    def coerce(cls, value: float | PollSchedule | None) -> PollSchedule:
-        """A schedule from a `PollSchedule`, None (the default), or a number of seconds.
-
-        A number is the cap: the first poll comes after ``min(1.0, seconds)``.
-        """
-        if value is None:
-            return cls()
-        if isinstance(value, PollSchedule):
-            return value
-        _positive("poll_interval")(None, None, value)
-        return cls(first=min(1.0, float(value)), max_interval=float(value))
-
-    def interval(self, polls_done: int) -> float:
-        """Seconds before the next poll when `polls_done` polls already happened."""
-        base = min(self.max_interval, self.first * self.factor**polls_done)
-        if self.jitter:
-            base *= random.uniform(1.0 - self.jitter, 1.0 + self.jitter)
-        return base
-
-
 def _check_poll_timeout(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"poll_timeout must be a number, got {type(value).__name__}")
@@ -146,22 +99,34 @@ class PollSettings:
         timeout: seconds to wait for one task (> 0), a float.
     """
 
-    schedule: PollSchedule = attrs.Factory(PollSchedule)
+    schedule: PollSchedule | AdaptiveSchedule = attrs.Factory(AdaptiveSchedule)
     timeout: float = attrs.field(default=DEFAULT_POLL_TIMEOUT, converter=_check_poll_timeout)
+
+    @classmethod
+    def create(
+        cls,
+        poll_interval: float | PollSchedule | AdaptiveSchedule | None,
+        poll_timeout: float,
+    ) -> PollSettings:
+        """A client's settings: None for ``poll_interval`` is a new `AdaptiveSchedule`."""
+        return cls(coerce_schedule(poll_interval), poll_timeout)
 
     def resolve(
         self,
-        poll_interval: float | PollSchedule | None = None,
+        poll_interval: float | PollSchedule | AdaptiveSchedule | None = None,
         poll_timeout: float | None = None,
     ) -> PollSettings:
         """These settings with a call's ``poll_interval``/``poll_timeout`` (None keeps ours).
 
-        Raises `TypeError`/`ValueError` naming the argument for a bad value.
+        None keeps the client's own schedule: an `AdaptiveSchedule` is shared by
+        every call of a client (and its `with_options` copies), so that all of
+        them learn from, and profit by, the same polls. Raises
+        `TypeError`/`ValueError` naming the argument for a bad value.
         """
         if poll_interval is None and poll_timeout is None:
             return self
         return PollSettings(
-            self.schedule if poll_interval is None else PollSchedule.coerce(poll_interval),
+            self.schedule if poll_interval is None else coerce_schedule(poll_interval),
             self.timeout if poll_timeout is None else poll_timeout,
         )
 
@@ -186,36 +151,45 @@ async def wait_for_task(
     fetch: FetchTask,
     last: Task,
     *,
-    schedule: PollSchedule,
+    schedule: Schedule,
     poll_timeout: float,
     clock: Callable[[], float] = time.monotonic,
+    submitted: bool = True,
 ) -> Task:
     """Poll `fetch(task_id)` on `schedule` until `last`'s task is terminal.
 
+    `submitted`: `last` was just created (so the task's age is the time since
+    this call), rather than an existing task of unknown age.
     Returns the completed record; raises `TaskFailedError` (failed, cancelled),
     `TaskTimeoutError` (with the last record seen) or a definitive API error.
     """
-    deadline = clock() + poll_timeout
-    polls = 0
+    start = clock()
+    deadline = start + poll_timeout
+    track = schedule.begin(start, exact=submitted)
     failures = 0
-    delay = schedule.interval(0)
-    while not last.is_terminal:
-        remaining = deadline - clock()
-        if remaining <= 0:
-            raise TaskTimeoutError(last, poll_timeout)
-        await asyncio.sleep(min(delay, remaining))
-        try:
-            last = await fetch(last.task_id)
-        except StablebrowseError as error:
-            failures += 1
-            retry_in = _retry_delay(error, failures)
-            if retry_in is None:
-                raise
-            delay = retry_in
-            continue
-        failures = 0
-        polls += 1
-        delay = schedule.interval(polls)
+    try:
+        delay = schedule.next_delay(track, start)
+        while not last.is_terminal:
+            remaining = deadline - clock()
+            if remaining <= 0:
+                raise TaskTimeoutError(last, poll_timeout)
+            await asyncio.sleep(min(delay, remaining))
+            try:
+                last = await fetch(last.task_id)
+            except StablebrowseError as error:
+                failures += 1
+                retry_in = _retry_delay(error, failures)
+                if retry_in is None:
+                    raise
+                delay = retry_in
+                continue
+            failures = 0
+            now = clock()
+            schedule.observe(track, last, now)
+            if not last.is_terminal:
+                delay = schedule.next_delay(track, now)
+    finally:
+        schedule.release(track)
     return final_result(last)
 
 
@@ -266,15 +240,30 @@ class _Counts:
 class _Entry:
     """One submitted task being polled: the whole per-task state of the engine."""
 
-    __slots__ = ("deadline", "failures", "index", "last", "polls", "request")
+    __slots__ = (
+        "deadline",
+        "due",
+        "failures",
+        "index",
+        "last",
+        "listed",
+        "request",
+        "seq",
+        "track",
+    )
 
-    def __init__(self, index: int, request: TaskRequest, last: Task, deadline: float) -> None:
+    def __init__(
+        self, index: int, request: TaskRequest, last: Task, deadline: float, track: Track
+    ) -> None:
         self.index = index
         self.request = request
         self.last = last
         self.deadline = deadline
-        self.polls = 0
+        self.track = track
         self.failures = 0
+        self.seq = -1  # the sequence number of its live heap item; -1 while not queued
+        self.due = 0.0
+        self.listed = False  # in the engine's list of provisional plans
 
 
 SubmitFn = Callable[[TaskRequest], Awaitable[Task]]
@@ -308,9 +297,10 @@ class _Batch:
         *,
         submit: SubmitFn,
         fetch: FetchTask,
-        schedule: PollSchedule,
+        schedule: Schedule,
         poll_timeout: float,
         concurrency: int = 64,
+        connection_limit: int | None = None,
         max_in_flight: int = 10_000,
         on_progress: Callable[[Progress], None] | None = None,
         on_submitted: Callable[[int, Task], None] | None = None,
@@ -334,9 +324,14 @@ class _Batch:
         self._on_submitted = on_submitted
         self._return_exceptions = return_exceptions
         self._clock = clock
+        if connection_limit is not None:
+            concurrency = max(1, min(concurrency, connection_limit))
         self._slots = asyncio.Semaphore(concurrency)
         self._room = asyncio.Semaphore(max_in_flight)
         self._heap: list[tuple[float, int, _Entry]] = []
+        self._provisional: list[_Entry] = []
+        self._queued = 0  # entries with a live heap item (stale items do not count)
+        self._epoch = schedule.epoch
         self._seq = itertools.count()
         self._wake = asyncio.Event()
         self._outcomes: asyncio.Queue[Any] = asyncio.Queue()
@@ -465,8 +460,10 @@ class _Batch:
             self._wake.set()
         self._counts.submitted += 1
         self._counts.in_flight += 1
-        entry = _Entry(index, request, task, self._clock() + self._poll_timeout)
-        self._push(entry, self._schedule.interval(0))
+        now = self._clock()
+        track = self._schedule.begin(now, batch=True)
+        entry = _Entry(index, request, task, now + self._poll_timeout, track)
+        self._plan(entry, now)
         if self._on_submitted is not None:
             self._on_submitted(index, task)
         self._progress()
@@ -478,19 +475,50 @@ class _Batch:
         just in time is reported as finished, not timed out.
         """
         if self._clock() >= entry.deadline:
+            self._schedule.release(entry.track)
             error = TaskTimeoutError(entry.last, self._poll_timeout)
             self._deliver(TaskOutcome(entry.index, entry.request, error=error), was_in_flight=True)
         else:
             self._push(entry, delay)
 
+    def _plan(self, entry: _Entry, now: float) -> None:
+        """Queue `entry`'s next poll where its schedule says."""
+        self._push(entry, self._schedule.next_delay(entry.track, now))
+        if entry.track.provisional and not entry.listed:
+            entry.listed = True
+            self._provisional.append(entry)
+
     def _push(self, entry: _Entry, delay: float) -> None:
         due = min(self._clock() + delay, entry.deadline)
-        heapq.heappush(self._heap, (due, next(self._seq), entry))
+        if entry.seq < 0:
+            self._queued += 1
+        entry.seq = seq = next(self._seq)
+        entry.due = due
+        heapq.heappush(self._heap, (due, seq, entry))
         self._wake.set()
+
+    def _replan(self) -> None:
+        """Bring forward the queued provisional polls that what was just learned improves."""
+        self._epoch = self._schedule.epoch
+        now = self._clock()
+        keep: list[_Entry] = []
+        for entry in self._provisional:
+            entry.listed = False
+            if entry.seq < 0:  # in flight or finished: planned afresh after its poll
+                continue
+            delay = self._schedule.next_delay(entry.track, now)
+            if now + delay < entry.due - 1e-3:
+                self._push(entry, delay)
+            if entry.track.provisional:
+                entry.listed = True
+                keep.append(entry)
+        self._provisional = keep
 
     async def _schedule_polls(self, group: TaskGroup) -> None:
         heap = self._heap
-        while self._feeding or heap or self._active:
+        while self._feeding or self._queued or self._active:
+            while heap and heap[0][2].seq != heap[0][1]:
+                heapq.heappop(heap)  # superseded by a re-plan: nothing to wait for
             if not heap:
                 self._wake.clear()
                 await self._wake.wait()
@@ -502,6 +530,8 @@ class _Batch:
                     await self._wake.wait()
                 continue
             _, _, entry = heapq.heappop(heap)
+            entry.seq = -1
+            self._queued -= 1
             await self._slots.acquire()
             self._active += 1
             group.start_soon(self._poll_one, entry)
@@ -514,6 +544,7 @@ class _Batch:
                 entry.failures += 1
                 retry_in = _retry_delay(error, entry.failures)
                 if retry_in is None:
+                    self._schedule.release(entry.track)
                     self._deliver(
                         TaskOutcome(entry.index, entry.request, error=error), was_in_flight=True
                     )
@@ -521,10 +552,16 @@ class _Batch:
                 self._reschedule(entry, retry_in)
                 return
             entry.failures = 0
-            entry.polls += 1
             entry.last = task
+            now = self._clock()
+            self._schedule.observe(entry.track, task, now)
+            if self._schedule.epoch != self._epoch:
+                self._replan()
             if not task.is_terminal:
-                self._reschedule(entry, self._schedule.interval(entry.polls))
+                if now >= entry.deadline:
+                    self._reschedule(entry, 0.0)
+                else:
+                    self._plan(entry, now)
                 return
             if task.status is TaskStatus.COMPLETED:
                 outcome = TaskOutcome(entry.index, entry.request, task=task)
@@ -558,9 +595,10 @@ class RunMany:
         *,
         submit: SubmitFn,
         fetch: FetchTask,
-        schedule: PollSchedule,
+        schedule: Schedule,
         poll_timeout: float,
         concurrency: int = 64,
+        connection_limit: int | None = None,
         max_in_flight: int = 10_000,
         on_progress: Callable[[Progress], None] | None = None,
         on_submitted: Callable[[int, Task], None] | None = None,
@@ -574,6 +612,7 @@ class RunMany:
             schedule=schedule,
             poll_timeout=poll_timeout,
             concurrency=concurrency,
+            connection_limit=connection_limit,
             max_in_flight=max_in_flight,
             on_progress=on_progress,
             on_submitted=on_submitted,

@@ -30,6 +30,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Mapping
+from typing import Protocol, runtime_checkable
 
 import attrs
 
@@ -47,6 +48,7 @@ __all__ = [
     "Ambiguous",
     "Decision",
     "Fail",
+    "RateGate",
     "RateLimitGate",
     "Retry",
     "RetryPolicy",
@@ -227,6 +229,26 @@ class RetryPolicy:
         if retry_after is not None and (retry_after > 0 or not floor):
             return max(min(retry_after, self.max_retry_after), floor)
         return random.uniform(floor, ceiling)
+
+
+@runtime_checkable
+class RateGate(Protocol):
+    """What a client asks before every request, and tells after a 429.
+
+    Both methods are synchronous and are called on the event loop, before
+    every request: they must return at once (no I/O, no lock held across a
+    wait). A gate shared by several processes keeps a local copy of the
+    "not before" time for `delay` and propagates `close_for` in the
+    background (see `stablebrowse_async.contrib.ray.ClusterRateGate`).
+    """
+
+    def delay(self) -> float:
+        """Seconds still to wait before sending, 0.0 when open."""
+        ...
+
+    def close_for(self, seconds: float) -> None:
+        """Hold every request back for `seconds` from now (never shortens a longer hold)."""
+        ...
 
 
 class RateLimitGate:

@@ -179,3 +179,27 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     mismatch" (gh-106905, fixed in 3.11.8).
     """
     gc.collect()
+
+
+# -- Ray: one local cluster for the whole session -------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[object]:
+    """A local Ray with 2 CPUs, started once per session (ray.init costs seconds)."""
+    import ray
+    import ray.data
+
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=False,
+    )
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+    try:
+        yield ray
+    finally:
+        ray.shutdown()

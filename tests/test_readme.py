@@ -58,8 +58,14 @@ def test_only_a_few_blocks_are_skipped() -> None:
 
 @pytest.mark.parametrize(("code", "line"), BLOCKS)
 def test_readme_block_runs(
-    code: str, line: int, readme_emulator: EmulatorThread, monkeypatch: pytest.MonkeyPatch
+    code: str,
+    line: int,
+    readme_emulator: EmulatorThread,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
+    if re.search(r"^import ray$", code, re.M):
+        request.getfixturevalue("ray_cluster")  # the session's one local Ray (tests/conftest.py)
     monkeypatch.setenv("STABLEBROWSE_API_KEY", readme_emulator.api_key)
     monkeypatch.setenv("STABLEBROWSE_BASE_URL", readme_emulator.url)
     # A notebook cell may `await` at its top level: such a block runs in a new loop.

@@ -6,8 +6,9 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from .._polling import PollSchedule, wait_for_task
+from .._polling import wait_for_task
 from .._response import RawResponses, raw_method
+from .._schedule import AdaptiveSchedule, PollSchedule
 from .._tracing import task_span
 from ..types import Task, check_end_user_id
 from ._base import Resource
@@ -68,7 +69,7 @@ class Design(Resource):
         end_user_id: str,
         extractors: Iterable[str] | None = None,
         enable_ip_rotation: bool = False,
-        poll_interval: float | PollSchedule | None = None,
+        poll_interval: float | PollSchedule | AdaptiveSchedule | None = None,
         poll_timeout: float | None = None,
     ) -> Task:
         """Start an extraction and wait for it; the result is on the returned task's `design`.

@@ -7,8 +7,9 @@ from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from typing import Any
 
 from .._http import encode_segment, route
-from .._polling import PollSchedule, Progress, RunMany, wait_for_task
+from .._polling import Progress, RunMany, wait_for_task
 from .._response import RawResponses, raw_method
+from .._schedule import AdaptiveSchedule, PollSchedule
 from .._tracing import task_span
 from ..types import SessionSummary, Task, TaskRequest
 from ._base import Resource
@@ -76,7 +77,7 @@ class Tasks(Resource):
         self,
         task_id: str,
         *,
-        poll_interval: float | PollSchedule | None = None,
+        poll_interval: float | PollSchedule | AdaptiveSchedule | None = None,
         poll_timeout: float | None = None,
     ) -> Task:
         """Poll an existing task until it ends (for example to resume after a restart).
@@ -91,7 +92,11 @@ class Tasks(Resource):
         with task_span(self.get) as watch:
             first = await watch.fetch(task_id)
             return await wait_for_task(
-                watch.fetch, first, schedule=polling.schedule, poll_timeout=polling.timeout
+                watch.fetch,
+                first,
+                schedule=polling.schedule,
+                poll_timeout=polling.timeout,
+                submitted=False,
             )
 
     async def run(
@@ -104,7 +109,7 @@ class Tasks(Resource):
         schema: Mapping[str, Any] | None = None,
         max_steps: int | None = None,
         include_html_dump: bool | None = None,
-        poll_interval: float | PollSchedule | None = None,
+        poll_interval: float | PollSchedule | AdaptiveSchedule | None = None,
         poll_timeout: float | None = None,
     ) -> Task:
         """Submit a task and poll until it ends; returns the completed record.
@@ -135,7 +140,7 @@ class Tasks(Resource):
         *,
         concurrency: int = 64,
         max_in_flight: int = 10_000,
-        poll_interval: float | PollSchedule | None = None,
+        poll_interval: float | PollSchedule | AdaptiveSchedule | None = None,
         poll_timeout: float | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         on_submitted: Callable[[int, Task], None] | None = None,
@@ -166,6 +171,7 @@ class Tasks(Resource):
             schedule=polling.schedule,
             poll_timeout=polling.timeout,
             concurrency=concurrency,
+            connection_limit=self._client._pool.limit,
             max_in_flight=max_in_flight,
             on_progress=on_progress,
             on_submitted=on_submitted,

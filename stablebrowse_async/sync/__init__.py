@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from .. import (
     DEFAULT_BASE_URL,
+    AdaptiveSchedule,
     AmbiguousRequestError,
     APIConnectionError,
     ApiKey,
@@ -68,6 +69,7 @@ __all__ = [
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "AdaptiveSchedule",
     "AmbiguousRequestError",
     "ApiKey",
     "ApiKeys",

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from stablebrowse_async import (
+        AdaptiveSchedule,
         ApiKey,
         CreatedApiKey,
         CredentialFields,
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
         NotGiven,
         PollSchedule,
         Progress,
+        RateGate,
         RawResponse,
         SessionSummary,
         SessionTasks,
@@ -90,9 +92,11 @@ class Client(ClientBase):
             for non-loopback hosts unless `allow_insecure` is True.
         timeout: seconds for one HTTP attempt (connect to last byte); None for no limit.
         max_retries: retries per request (see the README's retry rules); 0 disables.
-        poll_interval: how often `tasks.run`/`wait`/`run_many` poll: a
-            `PollSchedule`, or a number of seconds used as the schedule's cap
-            (polls start sooner and grow toward it). Default `PollSchedule()`.
+        poll_interval: how `tasks.run`/`wait`/`run_many`/`design.run` poll: an
+            `AdaptiveSchedule` (the default: a new one that learns this
+            client's task durations), a fixed `PollSchedule`, or a number of
+            seconds used as a fixed schedule's cap (polls start sooner and
+            grow toward it).
         poll_timeout: default seconds `run`/`wait`/`run_many` wait for one task.
         connection_limit: the pool's maximum simultaneous connections.
         session: an aiohttp session to use instead of creating one; the client
@@ -106,6 +110,10 @@ class Client(ClientBase):
         trust_env: take the proxy from ``HTTP_PROXY``/``HTTPS_PROXY`` and
             honour ``NO_PROXY`` (an explicit `proxy` wins). Not with `session`:
             configure your own session's ``trust_env`` instead.
+        rate_gate: the `RateGate` every request waits on and every 429 closes;
+            default a new in-process `RateLimitGate`. Pass one gate to several
+            clients, or a cluster-wide one (`contrib.ray.ClusterRateGate`), so
+            one 429 pauses them all.
     """
 
     tasks: Tasks
@@ -127,7 +135,7 @@ class Client(ClientBase):
         base_url: str | None = None,
         timeout: float | None = 30.0,
         max_retries: int = 2,
-        poll_interval: float | PollSchedule | None = None,
+        poll_interval: float | PollSchedule | AdaptiveSchedule | None = None,
         poll_timeout: float = 300.0,
         connection_limit: int = 100,
         session: aiohttp.ClientSession | None = None,
@@ -136,6 +144,7 @@ class Client(ClientBase):
         max_response_bytes: int = 67108864,
         proxy: str | None = None,
         trust_env: bool = False,
+        rate_gate: RateGate | None = None,
     ) -> None:
         super().__init__(
             AsyncClient(
@@ -152,6 +161,7 @@ class Client(ClientBase):
                 max_response_bytes=max_response_bytes,
                 proxy=proxy,
                 trust_env=trust_env,
+                rate_gate=rate_gate,
             )
         )
 
@@ -167,8 +177,12 @@ class Client(ClientBase):
         return self._async.base_url
 
     @property
-    def poll_schedule(self) -> PollSchedule:
-        """How `tasks.run`/`wait`/`run_many` poll by default (from ``poll_interval``)."""
+    def poll_schedule(self) -> PollSchedule | AdaptiveSchedule:
+        """How `tasks.run`/`wait`/`run_many` poll by default (from ``poll_interval``).
+
+        Shared by this client and its `with_options` copies; an `AdaptiveSchedule`
+        here is what the client learned (``client.poll_schedule.snapshot()``).
+        """
         return self._async.poll_schedule
 
     @property
@@ -188,7 +202,7 @@ class Client(ClientBase):
         *,
         timeout: float | NotGiven | None = NOT_GIVEN,
         max_retries: int | None = None,
-        poll_interval: float | PollSchedule | None = None,
+        poll_interval: float | PollSchedule | AdaptiveSchedule | None = None,
         poll_timeout: float | None = None,
     ) -> Client:
         """A copy with other settings that shares this client's connection pool.
@@ -269,7 +283,7 @@ class Tasks(SyncResource[_AsyncTasks]):
         self,
         task_id: str,
         *,
-        poll_interval: float | PollSchedule | None = None,
+        poll_interval: float | PollSchedule | AdaptiveSchedule | None = None,
         poll_timeout: float | None = None,
     ) -> Task:
         """Poll an existing task until it ends (for example to resume after a restart).
@@ -293,7 +307,7 @@ class Tasks(SyncResource[_AsyncTasks]):
         schema: Mapping[str, Any] | None = None,
         max_steps: int | None = None,
         include_html_dump: bool | None = None,
-        poll_interval: float | PollSchedule | None = None,
+        poll_interval: float | PollSchedule | AdaptiveSchedule | None = None,
         poll_timeout: float | None = None,
     ) -> Task:
         """Submit a task and poll until it ends; returns the completed record.
@@ -321,7 +335,7 @@ class Tasks(SyncResource[_AsyncTasks]):
         *,
         concurrency: int = 64,
         max_in_flight: int = 10000,
-        poll_interval: float | PollSchedule | None = None,
+        poll_interval: float | PollSchedule | AdaptiveSchedule | None = None,
         poll_timeout: float | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         on_submitted: Callable[[int, Task], None] | None = None,
@@ -511,7 +525,7 @@ class Design(SyncResource[_AsyncDesign]):
         end_user_id: str,
         extractors: Iterable[str] | None = None,
         enable_ip_rotation: bool = False,
-        poll_interval: float | PollSchedule | None = None,
+        poll_interval: float | PollSchedule | AdaptiveSchedule | None = None,
         poll_timeout: float | None = None,
     ) -> Task:
         """Start an extraction and wait for it; the result is on the returned task's `design`.

@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from stablebrowse_async.sync import Client, InternalServerError, PollSchedule, TaskTimeoutError
+from stablebrowse_async.sync import (
+    AdaptiveSchedule,
+    Client,
+    InternalServerError,
+    PollSchedule,
+    TaskTimeoutError,
+)
 from stablebrowse_async.testing import EmulatorThread, Fault
 
 from .conftest import FAST_POLLS, loop_threads
@@ -34,7 +40,9 @@ def test_the_copy_has_its_settings_and_the_original_keeps_its_own(emu: EmulatorT
         assert copy.poll_schedule == snappy
         assert copy.base_url == client.base_url == emu.url
         assert (client.timeout, client.max_retries, client.poll_timeout) == (30, 2, 300.0)
-        assert client.poll_schedule == PollSchedule()
+        # The default learns; copies share what it learned.
+        assert isinstance(client.poll_schedule, AdaptiveSchedule)
+        assert client.with_options(max_retries=1).poll_schedule is client.poll_schedule
         assert emu.api_key not in repr(copy)
 
         unchanged = client.with_options()

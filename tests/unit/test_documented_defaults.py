@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from stablebrowse_async import AsyncClient, PollSchedule, RetryPolicy
+from stablebrowse_async import AdaptiveSchedule, AsyncClient, PollSchedule, RetryPolicy
 from stablebrowse_async._convert import parse_datetime
 
 _DRAWS = 400
@@ -59,7 +59,11 @@ def test_a_server_retry_after_replaces_the_computed_wait_up_to_its_cap() -> None
 
 def test_poll_defaults_are_the_documented_ones() -> None:
     assert PollSchedule() == PollSchedule(first=1.0, factor=1.3, max_interval=5.0, jitter=0.1)
-    assert AsyncClient("sb_live_key").poll_schedule == PollSchedule()
+    schedule = AsyncClient("sb_live_key").poll_schedule
+    # The default learns (README "Polling"); its safety net is the documented geometric one.
+    assert isinstance(schedule, AdaptiveSchedule)
+    assert schedule.fallback == PollSchedule()
+    assert (schedule.min_interval, schedule.max_interval, schedule.jitter) == (0.2, 15.0, 0.1)
 
 
 @pytest.mark.parametrize("polls_done", range(12))
@@ -78,7 +82,13 @@ def test_poll_jitter_stays_within_ten_percent_and_uses_the_whole_band(polls_done
 
 
 def test_two_clients_first_polls_differ() -> None:
-    first = [AsyncClient("sb_live_key").poll_schedule.interval(0) for _ in range(2)]
+    fixed = [AsyncClient("sb_live_key", poll_interval=PollSchedule()) for _ in range(2)]
+    first = [
+        client.poll_schedule.next_delay(client.poll_schedule.begin(0.0), 0.0) for client in fixed
+    ]
+    assert first[0] != first[1]
+    learning = [AsyncClient("sb_live_key").poll_schedule for _ in range(2)]
+    first = [schedule.next_delay(schedule.begin(0.0), 0.0) for schedule in learning]
     assert first[0] != first[1]
 
 

@@ -1,0 +1,450 @@
+"""Polling that learns: detection lag and polls per task, geometric against adaptive, and the frontier.
+
+For each workload, one client per schedule runs a *cold* batch (a fresh
+client) and then a *warm* one (a second batch of the same distribution on
+the same client) through ``run_many``; the shifting workload runs three
+phases on one client. Figures per batch: polls per task (``GET
+/v1/tasks/{id}`` the emulator recorded per task created), mean and median
+detection lag, the frontier at the same polls per task (`frontier.py`: the
+least mean lag any fixed schedule reaches on the batch's true durations), and
+the ratio. A last part runs many 1-3 s tasks at once (``concurrency`` = the
+number of tasks) with the default client: median lag, wall time against the
+last server-side completion, RSS growth and client CPU per task.
+
+Measured in real time: the emulator runs in its own process on loopback on
+its real clock (a virtual clock would not move the client's timers), each
+task's duration written in its text as ``[[duration=SECONDS]]``.
+
+- completion time: ``createdAt + durationMs`` of the terminal record (the
+  emulator's clock is this machine's wall clock);
+- detection lag: when the outcome reaches the ``async for`` body
+  (``time.time()``) minus the completion time.
+
+Usage: ``python benchmarks/polling.py [--quick | --full] [--json] [--no-write]``.
+``--quick`` (the default) runs 200 tasks per batch and 2 000 at once;
+``--full`` the issue's sizes, 1 000 per batch and 10 000 at once (about 10
+minutes: the lognormal and bimodal tasks take 20-35 s each). Unless
+``--no-write``, the figures replace the "Polling that learns" section of
+RESULTS.md and one chart per workload is written beside it (matplotlib).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from _bench import HERE, SEED, EmulatorProcess, machine, reproduce, rss_bytes, verdict
+from frontier import Point, frontier_at, frontier_curve
+
+from stablebrowse_async import AdaptiveSchedule, AsyncClient, PollSchedule
+
+Sampler = Callable[[random.Random, int], list[float]]
+
+WORKLOADS: dict[str, tuple[str, Sampler]] = {
+    "uniform": ("uniform 1-3 s", lambda r, n: [r.uniform(1.0, 3.0) for _ in range(n)]),
+    "lognormal": (
+        "lognormal, median 20 s, sigma 0.3",
+        lambda r, n: [r.lognormvariate(math.log(20.0), 0.3) for _ in range(n)],
+    ),
+    "bimodal": (
+        "bimodal: 2/3 at 2 +- 0.5 s, 1/3 at 30 +- 5 s",
+        lambda r, n: [
+            r.uniform(1.5, 2.5) if r.random() < 2 / 3 else r.uniform(25.0, 35.0) for _ in range(n)
+        ],
+    ),
+}
+SHIFTING = ((1.0, 2.0), (20.0, 30.0), (1.0, 2.0))
+#: Targets of the issue: polls/task bound per workload; ratios cold and warm.
+POLLS_BOUND = {"uniform": 3.0, "lognormal": 6.0, "bimodal": 5.0}
+COLD_RATIO, WARM_RATIO, SHIFT_RATIO, SHIFT_LONG_POLLS = 1.5, 1.25, 2.5, 8.0
+SCALE_LAG, SCALE_WALL, SCALE_RSS_MB, SCALE_CPU_US = 0.5, 1.2, 100.0, 661.0
+CONCURRENCY = 100
+RESULTS = HERE / "RESULTS.md"
+BEGIN, END = "<!-- polling:begin -->", "<!-- polling:end -->"
+
+
+def _requests(durations: Sequence[float], tag: str) -> list[dict[str, str]]:
+    return [
+        {"end_user_id": "bench", "task": f"{tag} {i} [[duration={d:.3f}]]"}
+        for i, d in enumerate(durations)
+    ]
+
+
+async def _batch(
+    client: AsyncClient, emu: EmulatorProcess, durations: Sequence[float], tag: str
+) -> dict[str, Any]:
+    """One batch through run_many; its lags, polls per task and frontier."""
+    emu.clear()
+    lags: list[float] = []
+    errors = 0
+    async with client.tasks.run_many(
+        _requests(durations, tag), concurrency=CONCURRENCY, poll_timeout=300
+    ) as batch:
+        async for outcome in batch:
+            received = time.time()
+            task = outcome.task
+            if task is None or task.created_at is None or task.duration_ms is None:
+                errors += 1
+                continue
+            lags.append(received - task.created_at.timestamp() - task.duration_ms / 1000)
+    stats = emu.stats()
+    polls = stats["task_gets"] / max(1, stats["tasks_created"])
+    true = [round(d, 3) for d in durations]
+    curve = frontier_curve(true, grid=400)
+    limit = frontier_at(curve, polls)
+    mean = statistics.fmean(lags) if lags else float("nan")
+    return {
+        "tasks": len(durations),
+        "errors": errors,
+        "polls_per_task": round(polls, 3),
+        "mean_lag_s": round(mean, 3),
+        "median_lag_s": round(statistics.median(lags), 3) if lags else None,
+        "frontier_s": round(limit, 3),
+        "ratio": round(mean / limit, 2) if limit > 0 else None,
+        "curve": [[round(p[0], 3), round(p[1], 4)] for p in curve],
+    }
+
+
+def _schedules() -> dict[str, PollSchedule | AdaptiveSchedule]:
+    return {"geometric": PollSchedule(), "adaptive": AdaptiveSchedule(seed=SEED)}
+
+
+async def _workload(emu: EmulatorProcess, name: str, size: int) -> dict[str, Any]:
+    sampler = WORKLOADS[name][1]
+    rng = random.Random(f"{SEED}:{name}")
+    cold, warm = sampler(rng, size), sampler(rng, size)
+    results: dict[str, Any] = {}
+    for label, schedule in _schedules().items():
+        async with AsyncClient(emu.api_key, base_url=emu.url, poll_interval=schedule) as client:
+            results[label] = {
+                "cold": await _batch(client, emu, cold, f"{name}-{label}-cold"),
+                "warm": await _batch(client, emu, warm, f"{name}-{label}-warm"),
+            }
+    return results
+
+
+async def _shifting(emu: EmulatorProcess, size: int) -> dict[str, Any]:
+    rng = random.Random(f"{SEED}:shifting")
+    phases = [[rng.uniform(low, high) for _ in range(size // 2)] for low, high in SHIFTING]
+    results: dict[str, Any] = {}
+    for label, schedule in _schedules().items():
+        async with AsyncClient(emu.api_key, base_url=emu.url, poll_interval=schedule) as client:
+            results[label] = [
+                await _batch(client, emu, phase, f"shift-{label}-{i}")
+                for i, phase in enumerate(phases)
+            ]
+    return results
+
+
+# -- many at once ---------------------------------------------------------------
+
+
+async def _at_once(url: str, api_key: str, count: int, schedule: str) -> dict[str, Any]:
+    rng = random.Random(f"{SEED}:scale")
+    durations = [rng.uniform(1.0, 3.0) for _ in range(count)]
+    lags: list[float] = []
+    finishes: list[float] = []
+    base = peak = rss_bytes()
+
+    async def sample() -> None:
+        nonlocal peak
+        for _ in range(20 * 3600):  # bounded: one hour at 50 ms
+            peak = max(peak, rss_bytes())
+            await asyncio.sleep(0.05)
+
+    sampler = asyncio.ensure_future(sample())
+    try:
+        polls = PollSchedule() if schedule == "geometric" else None
+        async with AsyncClient(api_key, base_url=url, poll_interval=polls) as client:
+            started, cpu = time.time(), time.process_time()
+            async for outcome in client.tasks.run_many(
+                _requests(durations, "scale"), concurrency=count, poll_timeout=300
+            ):
+                received = time.time()
+                task = outcome.task
+                if task is not None and task.created_at and task.duration_ms is not None:
+                    done = task.created_at.timestamp() + task.duration_ms / 1000
+                    finishes.append(done)
+                    lags.append(received - done)
+            wall = time.time() - started
+            cpu = time.process_time() - cpu
+    finally:
+        sampler.cancel()
+        await asyncio.wait([sampler])
+    last = max(finishes) - started if finishes else float("nan")
+    return {
+        "tasks": count,
+        "schedule": schedule,
+        "delivered": len(lags),
+        "median_lag_s": round(statistics.median(lags), 3) if lags else None,
+        "wall_s": round(wall, 2),
+        "last_completion_s": round(last, 2),
+        "wall_vs_last_completion": round(wall / last, 3),
+        "rss_growth_mb": round((peak - base) / 1e6, 1),
+        "cpu_us_per_task": round(cpu / count * 1e6),
+    }
+
+
+def _spawn_at_once(emu: EmulatorProcess, count: int, schedule: str) -> dict[str, Any]:
+    """One run in a fresh interpreter, so its RSS growth is its own."""
+    emu.clear()
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", str(count), emu.url, emu.api_key, schedule],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"polling child failed:\n{proc.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    stats = emu.stats()
+    result["polls_per_task"] = round(stats["task_gets"] / max(1, stats["tasks_created"]), 2)
+    return result
+
+
+# -- run, report ------------------------------------------------------------------
+
+
+def run(quick: bool) -> dict[str, Any]:
+    """Run every part; return the figures."""
+    size = 200 if quick else 1000
+    figures: dict[str, Any] = {"mode": "quick" if quick else "full", "tasks_per_batch": size}
+    with EmulatorProcess(seed=SEED, pending_for=0.1) as emu:
+        for name in WORKLOADS:
+            figures[name] = asyncio.run(_workload(emu, name, size))
+        figures["shifting"] = asyncio.run(_shifting(emu, size))
+        figures["at_once"] = [
+            _spawn_at_once(emu, count, schedule)
+            for count in ((500, 2000) if quick else (1000, 10_000))
+            for schedule in ("geometric", "adaptive")
+        ]
+    figures["targets"] = targets(figures)
+    return figures
+
+
+def targets(f: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """(target, measured, met) for every target of the issue."""
+    rows: list[tuple[str, str, bool]] = []
+    for name, bound in POLLS_BOUND.items():
+        for when, ratio in (("cold", COLD_RATIO), ("warm", WARM_RATIO)):
+            r = f[name]["adaptive"][when]
+            rows.append(
+                (
+                    f"{name} {when}: lag <= {ratio}x frontier, <= {bound:g} polls/task",
+                    f"{r['ratio']}x at {r['polls_per_task']:.2f} polls/task",
+                    r["ratio"] is not None and r["ratio"] <= ratio and r["polls_per_task"] <= bound,
+                )
+            )
+    phases = f["shifting"]["adaptive"]
+    rows.append(
+        (
+            f"shifting: every phase <= {SHIFT_RATIO}x frontier",
+            ", ".join(f"{p['ratio']}x" for p in phases),
+            all(p["ratio"] is not None and p["ratio"] <= SHIFT_RATIO for p in phases),
+        )
+    )
+    rows.append(
+        (
+            f"shifting: long phase <= {SHIFT_LONG_POLLS:g} polls/task, none timed out",
+            f"{phases[1]['polls_per_task']:.2f} polls/task, {phases[1]['errors']} errors",
+            phases[1]["polls_per_task"] <= SHIFT_LONG_POLLS
+            and all(p["errors"] == 0 for p in phases),
+        )
+    )
+    small, large = (r for r in f["at_once"] if r["schedule"] == "adaptive")
+    baseline = next(
+        r for r in f["at_once"] if r["schedule"] == "geometric" and r["tasks"] == large["tasks"]
+    )
+    rows.append(
+        (
+            f"{small['tasks']} at once: median lag <= 0.4 s, wall <= {SCALE_WALL}x last completion",
+            f"{small['median_lag_s']} s, {small['wall_vs_last_completion']}x",
+            (small["median_lag_s"] or 9e9) <= 0.4
+            and small["wall_vs_last_completion"] <= SCALE_WALL,
+        )
+    )
+    rows.append(
+        (
+            f"{large['tasks']} at concurrency={large['tasks']}: median lag <= {SCALE_LAG} s, "
+            f"wall <= {SCALE_WALL}x, RSS <= {SCALE_RSS_MB:g} MB, CPU/task <= {SCALE_CPU_US:g} us "
+            "(RESULTS.md's earlier figure; the geometric schedule in this same run beside it)",
+            f"{large['median_lag_s']} s, {large['wall_vs_last_completion']}x, "
+            f"{large['rss_growth_mb']} MB, {large['cpu_us_per_task']} us/task "
+            f"(geometric, same run: {baseline['cpu_us_per_task']} us/task)",
+            (large["median_lag_s"] or 9e9) <= SCALE_LAG
+            and large["wall_vs_last_completion"] <= SCALE_WALL
+            and large["rss_growth_mb"] <= SCALE_RSS_MB
+            and large["cpu_us_per_task"] <= SCALE_CPU_US,
+        )
+    )
+    return rows
+
+
+def table(f: dict[str, Any]) -> list[str]:
+    """The side-by-side table, as markdown lines."""
+    lines = [
+        "| workload | batch | schedule | polls/task | mean lag s | median lag s "
+        "| frontier s (same polls) | ratio |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+
+    def row(workload: str, batch: str, label: str, r: dict[str, Any]) -> None:
+        lines.append(
+            f"| {workload} | {batch} | {label} | {r['polls_per_task']:.2f} | {r['mean_lag_s']:.2f} "
+            f"| {r['median_lag_s']:.2f} | {r['frontier_s']:.2f} | {r['ratio']}x |"
+        )
+
+    for name, (title, _) in WORKLOADS.items():
+        for batch in ("cold", "warm"):
+            for label in ("geometric", "adaptive"):
+                row(title, batch, label, f[name][label][batch])
+    for i, (low, high) in enumerate(SHIFTING):
+        for label in ("geometric", "adaptive"):
+            row(f"shifting, phase {i + 1}", f"{low:g}-{high:g} s", label, f["shifting"][label][i])
+    return lines
+
+
+def report(f: dict[str, Any]) -> None:
+    """Print the figures for people."""
+    print(f"polling ({f['mode']}: {f['tasks_per_batch']} tasks per batch)")
+    print("\n".join(table(f)))
+    for r in f["at_once"]:
+        print(f"at once: {json.dumps(r)}")
+    print("targets:")
+    for target, measured, met in f["targets"]:
+        print(f"  {verdict(met):8s} {target}: {measured}")
+
+
+def charts(f: dict[str, Any]) -> list[Path]:
+    """One PNG per workload beside RESULTS.md: lag against polls, frontier and schedules."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written: list[Path] = []
+    panels: list[tuple[str, str, list[tuple[str, dict[str, Any]]]]] = []
+    for name, (title, _) in WORKLOADS.items():
+        points = [
+            (f"{label} {batch}", f[name][label][batch])
+            for label in ("geometric", "adaptive")
+            for batch in ("cold", "warm")
+        ]
+        panels.append((name, title, points))
+    for i, (low, high) in enumerate(SHIFTING):
+        points = [(label, f["shifting"][label][i]) for label in ("geometric", "adaptive")]
+        panels.append((f"shifting{i + 1}", f"shifting, phase {i + 1}: {low:g}-{high:g} s", points))
+    markers = {"geometric": "s", "adaptive": "o"}
+    for name, title, points in panels:
+        figure, axes = plt.subplots(figsize=(6, 4))
+        curve: list[Point] = [(p[0], p[1], ()) for p in points[0][1]["curve"]]
+        xs = [p[0] for p in curve if p[0] <= 15]
+        ys = [p[1] for p in curve if p[0] <= 15]
+        axes.plot(xs, ys, "-", color="black", label="frontier (first batch shown)")
+        for label, r in points:
+            kind = label.split()[0]
+            filled = "warm" in label or "cold" not in label
+            axes.plot(
+                r["polls_per_task"],
+                r["mean_lag_s"],
+                markers[kind],
+                markersize=8,
+                fillstyle="full" if filled else "none",
+                label=f"{label}: {r['ratio']}x",
+            )
+        axes.set_xlabel("polls per task")
+        axes.set_ylabel("mean detection lag (s)")
+        axes.set_title(title)
+        axes.set_ylim(bottom=0)
+        axes.legend(fontsize=8)
+        figure.tight_layout()
+        path = HERE / f"polling_{name}.png"
+        figure.savefig(path, dpi=80)
+        plt.close(figure)
+        written.append(path)
+    return written
+
+
+def write_results(f: dict[str, Any], images: Sequence[Path]) -> None:
+    """Replace (or append) the "Polling that learns" section of RESULTS.md."""
+    facts = machine()
+    lines = [
+        BEGIN,
+        "## Polling that learns (`benchmarks/polling.py`)",
+        "",
+        f"Written by `benchmarks/polling.py --{f['mode']}` on {facts['date']} "
+        f"({facts['cpu']}, {facts['cores']} cores, shared), {f['tasks_per_batch']} tasks per "
+        "batch, one run. Real time: the emulator in its own process on loopback, its real "
+        "clock; lag = outcome handed to the caller minus `createdAt + durationMs`. "
+        "Frontier: the least mean lag of any fixed schedule with the same polls/task on the "
+        "batch's true durations (`benchmarks/frontier.py`).",
+        "",
+        *table(f),
+        "",
+        "| many at once (concurrency = tasks) | schedule | polls/task | median lag s "
+        "| wall / last completion | RSS growth MB | client CPU us/task |",
+        "|---|---|---|---|---|---|---|",
+        *[
+            f"| {r['tasks']} tasks of 1-3 s | {r['schedule']} | {r['polls_per_task']} "
+            f"| {r['median_lag_s']} | {r['wall_vs_last_completion']} | {r['rss_growth_mb']} "
+            f"| {r['cpu_us_per_task']} |"
+            for r in f["at_once"]
+        ],
+        "",
+        "| target | measured | verdict |",
+        "|---|---|---|",
+        *[f"| {t} | {m} | {verdict(ok)} |" for t, m, ok in f["targets"]],
+        "",
+        *[f"![{p.stem}]({p.name})" for p in images],
+        "",
+        f"reproduce with: `.venv/bin/python benchmarks/polling.py --{f['mode']}`",
+        END,
+    ]
+    section = "\n".join(lines) + "\n"
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + section + rest.split(END, 1)[1].lstrip("\n")
+    else:
+        text = text.rstrip() + "\n\n" + section
+    RESULTS.write_text(text, encoding="utf-8")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command line (see the module docstring)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["--child"]:
+        count, url, key, schedule = int(args[1]), args[2], args[3], args[4]
+        print(json.dumps(asyncio.run(_at_once(url, key, count, schedule))))
+        return 0
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--quick", action="store_true", help="200 tasks per batch (default)")
+    group.add_argument("--full", action="store_true", help="1 000 tasks per batch")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON only")
+    parser.add_argument("--no-write", action="store_true", help="leave RESULTS.md alone")
+    options = parser.parse_args(args)
+    figures = run(quick=not options.full)
+    if options.json:
+        print(json.dumps({**figures, "machine": machine()}, indent=2))
+    else:
+        report(figures)
+        print(reproduce("polling.py", not options.full))
+    if not options.no_write:
+        write_results(figures, charts(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,569 @@
+"""Poll schedules: the fixed geometric `PollSchedule` and the learning `AdaptiveSchedule`.
+
+Both speak the same small protocol to the pollers (`wait_for_task` and the
+`run_many` engine), which never look inside:
+
+- ``track = schedule.begin(now, batch=...)``: a task starts being watched
+  (``now`` on the poller's monotonic clock, at submission or at the start of
+  a wait); ``batch=True`` lets the schedule *park* it (see below).
+- ``schedule.next_delay(track, now)``: seconds until its next poll.
+  ``track.provisional`` then says whether that plan may improve as the
+  schedule learns (the engine re-plans such tasks whenever
+  ``schedule.epoch`` changes).
+- ``schedule.observe(track, task, now)``: what a successful poll saw.
+- ``schedule.release(track)``: the task stops being watched without finishing
+  (timeout, error, cancelled batch); optional, garbage collection does the rest.
+
+`AdaptiveSchedule` places each poll from what the client learned about task
+durations (`DurationModel`, a survival estimate fed by every poll, running
+tasks included). The rule: from a task's age ``a``, poll at ``a + d`` where
+``d`` is when the lag expected to have built up since the last poll,
+``integral over (a, a+d) of P(finished by s | running at a) ds``, reaches the
+cost of one poll ``lambda``. Under a constant hazard ``h`` this is the
+classic ``d = sqrt(2 * lambda / h)``; where completions are dense polls come
+close together, where they are rare polls spread out. ``lambda`` is
+``poll_cost`` times the median duration still expected, so the rule is
+scale-free: a 2 s workload and a 20 min one get the same number of polls per
+task.
+
+Safety rules, each enforced after the model's answer:
+
+- nothing learned yet: a task is polled on the geometric fallback from its
+  age, ``fallback.first + (fallback.factor - 1) * age`` capped at
+  ``fallback.max_interval``, which reproduces `PollSchedule`'s poll times;
+  jitter only brings polls earlier, so a lone task on a fresh client is never
+  polled later than `PollSchedule` would poll it;
+- at or beyond the longest duration learned: never later than that geometric
+  fallback from the task's age (a shifted workload or a long tail is never
+  starved);
+- no gap exceeds ``max_interval`` except one that ends at or before the
+  shortest duration learned (a model that saw no completion below 20 s does
+  not poll a 1 s old task every 15 s);
+- no gap is shorter than ``min_interval``; every gap is jittered.
+
+Cold batches. When `run_many` submits many tasks to a client that has learned
+nothing, a few *sentinels* (``sentinels``, default 16) are polled densely
+while the rest are *parked* (polled rarely: four times the geometric
+interval). The first completion a sentinel reports makes the model warm and
+bumps ``epoch``; the engine then re-plans every parked task at once. Sentinels
+keep probing densely wherever the model has not seen completions (the tail,
+or a workload that shifted), so its support grows as fast as tasks finish.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
+
+import attrs
+
+from ._estimator import MAX_DURATION, RATIO, DurationModel
+from .types import Task
+
+__all__ = [
+    "AdaptiveSchedule",
+    "PollSchedule",
+    "Schedule",
+    "Track",
+    "coerce_schedule",
+    "duration_of",
+]
+
+
+def _positive(name: str) -> Callable[[Any, Any, Any], None]:
+    def check(instance: Any, attribute: Any, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+
+    return check
+
+
+class Track:
+    """What a schedule knows about one watched task (created by ``begin``)."""
+
+    __slots__ = (
+        "__weakref__",
+        "born",
+        "exact",
+        "polls",
+        "provisional",
+        "role",
+        "seen",
+    )
+
+    def __init__(self, born: float, *, exact: bool, role: int) -> None:
+        self.born = born
+        self.exact = exact  # born at submission: the client's age is the task's age
+        self.role = role
+        self.polls = 0
+        self.seen = 0.0  # age up to which the model was credited with its running time
+        self.provisional = False
+
+
+_PLAIN, _SENTINEL, _PARKED, _DONE = 0, 1, 2, 3
+#: Completions over which the typical duration (the scale of a poll's cost) moves.
+_SCALE_MEMORY = 32.0
+#: A parked task waits this many times the fallback interval (re-planned when sentinels report).
+_PARK = 8.0
+
+
+@attrs.frozen
+class PollSchedule:
+    """A fixed geometric schedule: when to poll a running task, whatever was seen before.
+
+    Attributes:
+        first: seconds from submission (or from the start of a wait) to the first poll.
+        factor: each interval is the previous one times this (>= 1).
+        max_interval: the cap on any interval.
+        jitter: each interval is scaled by a random factor in [1 - jitter, 1 + jitter].
+    """
+
+    first: float = attrs.field(default=1.0, validator=_positive("first"))
+    factor: float = attrs.field(default=1.3, validator=_positive("factor"))
+    max_interval: float = attrs.field(default=5.0, validator=_positive("max_interval"))
+    jitter: float = 0.1
+
+    #: A fixed schedule never learns, so its plans never change.
+    epoch = 0
+
+    def __attrs_post_init__(self) -> None:
+        if self.factor < 1:
+            raise ValueError(f"factor must be >= 1, got {self.factor!r}")
+        if not 0 <= self.jitter < 1:
+            raise ValueError(f"jitter must be in [0, 1), got {self.jitter!r}")
+
+    @classmethod
+    def coerce(cls, value: float | PollSchedule | None) -> PollSchedule:
+        """A schedule from a `PollSchedule`, None (the default), or a number of seconds.
+
+        A number is the cap: the first poll comes after ``min(1.0, seconds)``.
+        """
+        if value is None:
+            return cls()
+        if isinstance(value, PollSchedule):
+            return value
+        _positive("poll_interval")(None, None, value)
+        return cls(first=min(1.0, float(value)), max_interval=float(value))
+
+    def interval(self, polls_done: int) -> float:
+        """Seconds before the next poll when `polls_done` polls already happened."""
+        base = min(self.max_interval, self.first * self.factor**polls_done)
+        if self.jitter:
+            base *= random.uniform(1.0 - self.jitter, 1.0 + self.jitter)
+        return base
+
+    def from_age(self, age: float) -> float:
+        """The un-jittered interval this schedule would use for a task polled at `age`.
+
+        Equal to ``interval(n)`` at the n-th poll time ``first * (factor**n - 1) / (factor - 1)``.
+        """
+        return min(self.max_interval, self.first + (self.factor - 1.0) * max(0.0, age))
+
+    # -- the pollers' protocol ---------------------------------------------
+
+    def begin(self, now: float, *, batch: bool = False, exact: bool = True) -> Track:
+        """Start watching a task at `now`."""
+        return Track(now, exact=exact, role=_PLAIN)
+
+    def next_delay(self, track: Track, now: float) -> float:
+        """Seconds until the next poll of `track`."""
+        return self.interval(track.polls)
+
+    def observe(self, track: Track, task: Task, now: float) -> None:
+        """Count a successful poll."""
+        track.polls += 1
+
+    def release(self, track: Track) -> None:
+        """Nothing to release for a fixed schedule."""
+
+
+def duration_of(task: Task) -> float | None:
+    """Seconds a terminal task ran by the server's account, or None if its record cannot say.
+
+    ``durationMs`` first, else ``updatedAt - createdAt``; values that are not
+    finite, not positive or longer than a week are refused.
+    """
+    millis = task.duration_ms
+    if isinstance(millis, (int, float)) and not isinstance(millis, bool):
+        seconds = float(millis) / 1000.0
+        if math.isfinite(seconds) and 0 < seconds <= MAX_DURATION:
+            return seconds
+    if task.created_at is not None and task.updated_at is not None:
+        try:
+            seconds = (task.updated_at - task.created_at).total_seconds()
+        except (TypeError, OverflowError):  # naive against aware datetimes
+            return None
+        if 0 < seconds <= MAX_DURATION:
+            return seconds
+    return None
+
+
+_SCHEDULES: weakref.WeakSet[AdaptiveSchedule] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for schedule in list(_SCHEDULES):
+        schedule._reset_after_fork()
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch (POSIX)
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class AdaptiveSchedule:
+    """A poll schedule that learns how long this client's tasks take (the default).
+
+    One instance per client is shared by ``tasks.run``, ``wait``, ``run_many``,
+    ``design.run`` and the sync facade; it is thread-safe and, after
+    ``os.fork()``, the child keeps what was learned with fresh randomness.
+    See the module docstring of `stablebrowse_async._schedule` for the rules.
+
+    Args:
+        prior: a `snapshot()` of another schedule, or durations in seconds
+            (``prior=[20.0] * 10`` for tasks known to take about 20 s).
+        min_interval: no two polls of one task closer than this (seconds).
+        max_interval: no gap longer than this once completions are possible.
+        poll_cost: the cost of one poll, as a fraction of the expected duration
+            (more polls and less lag when smaller).
+        jitter: each gap is scaled by a random factor in [1 - jitter, 1 + jitter]
+            (only shrunk where a safety cap applies).
+        fallback: the geometric schedule used where nothing was learned.
+        sentinels: tasks of a cold batch polled densely to learn quickly.
+        half_life: completions after which an old observation weighs half.
+        seed: seed of the jitter's random generator (None: unpredictable).
+    """
+
+    def __init__(
+        self,
+        *,
+        prior: Mapping[str, Any] | Iterable[float] | None = None,
+        min_interval: float = 0.2,
+        max_interval: float = 15.0,
+        poll_cost: float = 0.04,
+        jitter: float = 0.1,
+        fallback: PollSchedule | None = None,
+        sentinels: int = 16,
+        half_life: float = 256.0,
+        seed: int | None = None,
+    ) -> None:
+        for name, value in (
+            ("min_interval", min_interval),
+            ("max_interval", max_interval),
+            ("poll_cost", poll_cost),
+        ):
+            _positive(name)(None, None, value)
+        if min_interval > max_interval:
+            raise ValueError(
+                f"min_interval ({min_interval!r}) must not exceed max_interval ({max_interval!r})"
+            )
+        if isinstance(jitter, bool) or not isinstance(jitter, (int, float)):
+            raise TypeError(f"jitter must be a number, got {type(jitter).__name__}")
+        if not 0 <= jitter < 1:
+            raise ValueError(f"jitter must be in [0, 1), got {jitter!r}")
+        if fallback is not None and not isinstance(fallback, PollSchedule):
+            raise TypeError(f"fallback must be a PollSchedule, got {type(fallback).__name__}")
+        if isinstance(sentinels, bool) or not isinstance(sentinels, int) or sentinels < 0:
+            raise ValueError(f"sentinels must be an int >= 0, got {sentinels!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
+        self.min_interval = float(min_interval)
+        self.max_interval = float(max_interval)
+        self.poll_cost = float(poll_cost)
+        self.jitter = float(jitter)
+        self.fallback = fallback if fallback is not None else PollSchedule()
+        self.sentinels = sentinels
+        self.seed = seed
+        self._model = DurationModel(half_life)
+        if prior is not None:
+            self._model.seed(prior)
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self._batch: weakref.WeakSet[Track] = weakref.WeakSet()
+        self._probes: weakref.WeakSet[Track] = weakref.WeakSet()
+        self._support = self._model.support()
+        median = self._model.quantile(0.5)
+        self._scale = math.log(median) if median is not None else None
+        self._planned_scale = self._scale  # the scale when `epoch` last moved
+        self._surprises = 0
+        self._memo: dict[Any, Any] = {}
+        self.epoch = 0
+        """Bumped when what was learned may bring provisional polls earlier."""
+        _SCHEDULES.add(self)
+
+    def _reset_after_fork(self) -> None:
+        self._lock = threading.Lock()
+        self._rng = random.Random(self.seed)
+
+    def __repr__(self) -> str:
+        model = self._model
+        return (
+            f"AdaptiveSchedule(observed={model.observed}, ignored={model.ignored}, "
+            f"min_interval={self.min_interval!r}, max_interval={self.max_interval!r})"
+        )
+
+    # -- what was learned ------------------------------------------------------
+
+    @property
+    def ignored(self) -> int:
+        """Records refused as implausible (no usable duration, impossible timestamps)."""
+        return self._model.ignored
+
+    @property
+    def observed(self) -> int:
+        """Completions learned from."""
+        return self._model.observed
+
+    def snapshot(self) -> dict[str, Any]:
+        """A small JSON-safe summary of what was learned; ``AdaptiveSchedule(prior=...)`` takes it."""
+        with self._lock:
+            return self._model.snapshot()
+
+    def quantile(self, q: float) -> float | None:
+        """The learned duration (seconds) by which a fraction `q` of tasks finish, or None."""
+        with self._lock:
+            return self._model.quantile(q)
+
+    # -- the pollers' protocol ---------------------------------------------
+
+    def begin(self, now: float, *, batch: bool = False, exact: bool = True) -> Track:
+        """Start watching a task at `now` (monotonic seconds).
+
+        `batch`: the task is one of many submitted together and may be parked
+        while the schedule is cold. `exact`: `now` is (about) when the task was
+        created, so the client's age of the task is its real age.
+        """
+        with self._lock:
+            role = _PLAIN
+            if batch:
+                if len(self._probes) < self.sentinels:
+                    role = _SENTINEL
+                elif self._support is None:
+                    role = _PARKED
+            track = Track(now, exact=exact, role=role)
+            if batch:
+                self._batch.add(track)
+                if role == _SENTINEL:
+                    self._probes.add(track)
+            return track
+
+    def release(self, track: Track) -> None:
+        """Stop watching `track` (it timed out, failed to poll, or its batch closed)."""
+        with self._lock:
+            self._retire(track)
+
+    def _retire(self, track: Track) -> None:
+        probing = self._probing()
+        track.role = _DONE
+        self._probes.discard(track)
+        self._batch.discard(track)
+        if probing and not self._probing():
+            self.epoch += 1  # tasks parked on the sentinels' word: plan them afresh
+
+    def observe(self, track: Track, task: Task, now: float) -> None:
+        """Learn from one successful poll of `track` that returned `task` at `now`."""
+        age = max(0.0, now - track.born)
+        with self._lock:
+            track.polls += 1
+            model = self._model
+            if not task.is_terminal:
+                model.expose(track.seen, age)
+                track.seen = max(track.seen, age)
+                return
+            duration = duration_of(task)
+            slack = 0.5 + 0.05 * age
+            if (
+                duration is None
+                or duration < track.seen - slack
+                or (track.exact and duration > age + slack)
+            ):
+                model.ignored += 1
+            else:
+                surprise = self._support is not None and model.survival(duration) > 0.98
+                model.expose(track.seen, duration)
+                model.finish(duration)
+                self._learned(duration, surprise)
+            self._retire(track)
+
+    def _learned(self, duration: float, surprise: bool) -> None:
+        log = math.log(duration)
+        scale = self._scale
+        self._scale = log if scale is None else scale + (log - scale) / _SCALE_MEMORY
+        support = self._model.support()
+        before = self._support
+        self._support = support
+        observed = self._model.observed
+        self._surprises += surprise
+        planned = self._planned_scale
+        if (
+            planned is None
+            or abs(self._scale - planned) > 0.25  # the price of a poll moved by more than ~28 %
+            or before is None
+            or (support is not None and support[1] > before[1] * RATIO * 1.01)
+            or (observed <= 1024 and observed & (observed - 1) == 0)
+            or (surprise and self._surprises & (self._surprises - 1) == 0)
+        ):
+            self.epoch += 1
+            self._planned_scale = self._scale
+
+    def next_delay(self, track: Track, now: float) -> float:
+        """Seconds from `now` until the next poll of `track`; sets ``track.provisional``."""
+        age = max(0.0, now - track.born)
+        fallback = self.fallback.from_age(age)
+        with self._lock:
+            rng = self._rng.random
+            support = self._support
+            if support is None:
+                track.provisional = track.role == _PARKED
+                if track.role == _PARKED:
+                    cap = min(_PARK * fallback, 60.0)
+                elif track.role == _SENTINEL:
+                    cap = min(fallback, self._dense(age))
+                else:
+                    cap = fallback
+                return max(self.min_interval, cap * (1.0 - self.jitter * rng()))
+            shortest, longest = support
+            beyond = age >= longest
+            if beyond:
+                # Past what was learned: never later than the fallback, except a
+                # batch task while sentinels probe (parked, re-planned when they report).
+                if (
+                    track.role == _PLAIN
+                    and len(self._probes) < self.sentinels
+                    and track in self._batch
+                ):
+                    track.role = _SENTINEL  # replaces one that finished: keep probing
+                    self._probes.add(track)
+                parked = track.role == _PLAIN and track in self._batch and self._probing()
+                cap = min(_PARK * fallback if parked else fallback, self.max_interval)
+            else:
+                cap = min(
+                    max(self.max_interval, shortest - age),
+                    longest - age + self.fallback.from_age(longest),
+                )
+            if track.role == _SENTINEL:
+                # Sentinels never wait longer than the fallback (they notice a
+                # shift to shorter tasks) and probe densely past the support.
+                cap = min(cap, self._dense(age) if beyond else fallback)
+            elif track.role == _PARKED:
+                track.role = _PLAIN
+            delay = self._until_expected_lag(age, cap)
+            # Re-planned when the model changes: plans near or past the edge of
+            # what was learned, and plans that wait longer than the fallback would.
+            track.provisional = age * RATIO * RATIO >= longest or delay > fallback
+        if delay >= cap:
+            delay = cap * (1.0 - self.jitter * rng())
+        else:
+            delay = min(cap, delay * (1.0 + self.jitter * (2.0 * rng() - 1.0)))
+        return max(self.min_interval, delay)
+
+    def _probing(self) -> bool:
+        """Whether enough sentinels are live to let the other tasks of a batch wait for them."""
+        return len(self._probes) >= max(1, self.sentinels // 2)
+
+    def _dense(self, age: float) -> float:
+        """A sentinel's interval: denser than the fallback the more tasks it probes for."""
+        watched = max(1, len(self._batch))
+        spread = min(self.fallback.factor - 1.0, max(0.1, 100.0 / watched))
+        return max(self.min_interval, spread * age)
+
+    def _cost(self, age: float) -> float:
+        """The price of a poll in seconds of lag.
+
+        A fraction of the typical duration: the smaller of the model's median
+        (unbiased by censoring, slow to follow a shift) and the recent
+        completions' (fast, but biased long within a batch whose short tasks
+        finished first).
+        """
+        median = self._model.median
+        scale = min(
+            median if median is not None else age,
+            math.exp(self._scale) if self._scale is not None else age,
+        )
+        return self.poll_cost * max(self.min_interval, scale)
+
+    def _until_expected_lag(self, age: float, cap: float) -> float:
+        """Seconds until the lag expected since `age` reaches the cost of a poll (at most `cap`).
+
+        Memoised per model state, to 0.5 % of the age and of the cap: a re-plan
+        of thousands of tasks of about the same age costs a few evaluations.
+        """
+        model = self._model
+        cost = self._cost(age)
+        key = (model.refreshes, round(cost, 4), round(math.log1p(age) * 200), round(cap, 2))
+        memo = self._memo
+        if memo.get("state") != model.refreshes:
+            memo.clear()
+            memo["state"] = model.refreshes
+        hit = memo.get(key)
+        if hit is None:
+            hit = memo[key] = self._expected_lag_rule(age, cap, cost)
+        return min(cap, max(0.0, hit))
+
+    def _expected_lag_rule(self, age: float, cap: float, cost: float) -> float:
+        model = self._model
+        end = age + cap
+        gathered = 0.0
+        alive = 1.0  # P(still running at the segment's start | running at `age`)
+        for low, high, hazard in model.segments(age):
+            if low >= end:
+                break
+            high = min(high, end)
+            gain = _lag_gain(high - low, alive, hazard)
+            if gathered + gain >= cost:
+                return low - age + _solve_gain(high - low, alive, hazard, cost - gathered)
+            gathered += gain
+            alive *= math.exp(-hazard * (high - low))
+        return cap
+
+
+def _lag_gain(span: float, alive: float, hazard: float) -> float:
+    """Lag expected to build up over `span` seconds starting with `alive` still running."""
+    if hazard <= 0:
+        return span * (1.0 - alive)
+    return span - alive * -math.expm1(-hazard * span) / hazard
+
+
+def _solve_gain(span: float, alive: float, hazard: float, target: float) -> float:
+    """The x in (0, span] where ``_lag_gain(x, alive, hazard)`` reaches `target` (bisection)."""
+    low, high = 0.0, span
+    for _ in range(30):
+        middle = (low + high) / 2
+        if _lag_gain(middle, alive, hazard) < target:
+            low = middle
+        else:
+            high = middle
+    return high
+
+
+class Schedule(Protocol):
+    """What the pollers need from a schedule (`PollSchedule` and `AdaptiveSchedule`)."""
+
+    @property
+    def epoch(self) -> int: ...
+
+    def begin(self, now: float, *, batch: bool = False, exact: bool = True) -> Track: ...
+
+    def next_delay(self, track: Track, now: float) -> float: ...
+
+    def observe(self, track: Track, task: Task, now: float) -> None: ...
+
+    def release(self, track: Track) -> None: ...
+
+
+def coerce_schedule(
+    value: float | PollSchedule | AdaptiveSchedule | None,
+) -> PollSchedule | AdaptiveSchedule:
+    """The schedule `poll_interval=` means: a schedule as given, a number of seconds
+    (a `PollSchedule` capped there), or None for a new `AdaptiveSchedule`."""
+    if value is None:
+        return AdaptiveSchedule()
+    if isinstance(value, AdaptiveSchedule):
+        return value
+    return PollSchedule.coerce(value)

@@ -1,0 +1,68 @@
+"""The frontier (benchmarks/frontier.py) against brute force on small cases."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+
+import frontier
+
+durations_st = st.lists(
+    st.floats(min_value=0.1, max_value=50.0, allow_nan=False), min_size=1, max_size=7
+)
+
+
+def brute_force(durations: list[float], lam: float) -> float:
+    """min over every subset of candidate times (ending at the longest) of lag + lam * polls."""
+    candidates = sorted(set(durations))
+    last = candidates[-1]
+    best = float("inf")
+    for size in range(len(candidates)):
+        for subset in itertools.combinations(candidates[:-1], size):
+            polls, lag = frontier.evaluate(durations, (*subset, last))
+            best = min(best, lag + lam * polls)
+    return best
+
+
+@settings(max_examples=150, deadline=None)
+@given(durations_st, st.floats(min_value=0.0, max_value=30.0))
+def test_the_dynamic_programme_finds_the_brute_force_optimum(
+    durations: list[float], lam: float
+) -> None:
+    polls, lag, times = frontier.best_for_price(durations, lam, grid=None)
+    assert (polls, lag) == pytest.approx(frontier.evaluate(durations, times))
+    assert lag + lam * polls == pytest.approx(brute_force(durations, lam), rel=1e-9, abs=1e-9)
+
+
+def test_hand_checked_case() -> None:
+    # Durations 1, 2, 3: polling at each costs 2 polls on average and no lag;
+    # polling once at 3 costs 1 poll and a mean lag of (2 + 1 + 0) / 3 = 1.
+    assert frontier.evaluate([1, 2, 3], [1, 2, 3]) == (2.0, 0.0)
+    assert frontier.evaluate([1, 2, 3], [3]) == (1.0, 1.0)
+    assert frontier.best_for_price([1, 2, 3], 0.0)[1] == 0.0
+    assert frontier.best_for_price([1, 2, 3], 100.0)[2] == (3,)
+    with pytest.raises(ValueError, match="longest"):
+        frontier.evaluate([1, 5], [2])
+
+
+@settings(max_examples=40, deadline=None)
+@given(durations_st)
+def test_the_curve_is_a_decreasing_convex_lower_bound(durations: list[float]) -> None:
+    curve = frontier.frontier_curve(durations, grid=None)
+    xs = [p[0] for p in curve]
+    ys = [p[1] for p in curve]
+    assert xs == sorted(xs)
+    assert all(b < a for a, b in itertools.pairwise(ys))
+    # Every fixed schedule on the candidates lies on or above the curve.
+    candidates = sorted(set(durations))
+    for size in range(len(candidates)):
+        for subset in itertools.combinations(candidates[:-1], size):
+            polls, lag = frontier.evaluate(durations, (*subset, candidates[-1]))
+            assert lag >= frontier.frontier_at(curve, polls) - 1e-9
