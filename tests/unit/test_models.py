@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from datetime import datetime, timedelta, timezone
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -446,3 +448,24 @@ def test_timestamps_go_to_the_wire_in_utc_whatever_the_local_time_zone(
 def test_timestamps_the_fast_path_refuses_still_parse(text: str, expected: datetime) -> None:
     """A lowercase ``z``, padding, 7 fraction digits: the normalising path reads them."""
     assert parse_datetime(text) == expected
+
+
+def test_unknown_fields_are_kept_aside_not_compared_or_shown() -> None:
+    """``extras`` holds what a newer server sends: kept, but two records of the same
+    task are equal whatever else they carry, and a repr stays readable."""
+    plain = from_wire({"n": 1, "type": "navigate"}, StepSummary)
+    richer = from_wire({"n": 1, "type": "navigate", "screenshotId": "s_9"}, StepSummary)
+    assert richer.extras == {"screenshotId": "s_9"}
+    assert plain == richer
+    assert "screenshotId" not in repr(richer) and "extras" not in repr(richer)
+    # Built by hand, a model needs no extras; they are passed by name only.
+    assert StepSummary(n=1).extras == {}
+    assert Task(task_id="t", status=TaskStatus.PENDING).extras == {}
+    with pytest.raises(TypeError):
+        StepSummary(1, "navigate", "opened", True, {"x": 1})  # type: ignore[misc]
+
+
+def test_a_schema_given_as_any_mapping_goes_out_as_json() -> None:
+    schema = MappingProxyType({"type": "object", "properties": {"title": {"type": "string"}}})
+    body = TaskRequest(end_user_id="a", task="t", schema=schema).to_wire()
+    assert json.loads(json.dumps(body))["schema"] == dict(schema)
