@@ -34,6 +34,7 @@ from yarl import URL
 
 from . import _json, _tracing
 from ._convert import from_wire, to_camel
+from ._logging import logger
 from ._response import publish, request_id
 from ._retry import Ambiguous, RateGate, Retry, RetryPolicy, parse_retry_after
 from ._version import __version__
@@ -56,7 +57,6 @@ from .errors import (
 
 __all__ = ["ConnectionPool", "HttpTransport", "RequestOptions", "Route", "encode_segment", "route"]
 
-logger = logging.getLogger("stablebrowse_async")
 
 USER_AGENT = f"stablebrowse-async/{__version__} (python; aiohttp/{aiohttp.__version__})"
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024

@@ -32,7 +32,6 @@ child) waits for the journaled task instead of submitting it again.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from collections.abc import Mapping, Sequence
@@ -42,6 +41,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_process_init, worker_process_shutdown
 
+from .._logging import get_logger
 from ..errors import AmbiguousRequestError, APIConnectionError, RateLimitError, StablebrowseError
 from ..sync import Client
 from ._rows import OUTCOME_COLUMNS, plan
@@ -60,7 +60,7 @@ __all__ = [
 
 TASK_NAME = "stablebrowse.run"
 BATCH_TASK_NAME = "stablebrowse.run_batch"
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _lock = threading.Lock()
 _settings: dict[str, Any] = {}

@@ -272,9 +272,11 @@ def test_a_429_pauses_every_actor(ray_cluster: Any) -> None:
     Tolerance, exactly: a request may still arrive within GRACE seconds after
     the 429 when its actor let it pass the gate before the hold reached that
     actor (the hold travels 429'd actor -> gate actor -> other actors, one
-    actor round trip; then the request's own time on the wire). At most one
-    such request per connection (actors x connection_limit). From GRACE until the
-    end of the 2 s window, no request at all.
+    actor round trip; then the request's own time on the wire). At most two
+    such requests per connection (2 x actors x connection_limit): the one on the
+    wire when the 429 was answered, and the one a connection may start when its
+    answer lands during the hold's trip (seen under load: 36 for 32 connections,
+    all within 3 ms). From GRACE until the end of the 2 s window, no request at all.
     """
     grace, actors, concurrency = 0.5, 2, 16
     registry = _ray_probe.Registry.options(name="storm-test-registry").remote()
@@ -315,7 +317,7 @@ def test_a_429_pauses_every_actor(ray_cluster: Any) -> None:
     t0 = log[first].received_at  # the request answered with the 429
     inside = [r.received_at - t0 for r in log[first + 1 :] if r.received_at < t0 + 2.0]
     assert all(delta <= grace for delta in inside), sorted(inside)[-5:]
-    assert len(inside) <= actors * concurrency
+    assert len(inside) <= 2 * actors * concurrency
     assert any(r.received_at >= t0 + 2.0 for r in log), "the run resumed after the window"
     assert [r["status"] for r in result] == ["completed"] * 96
 
