@@ -393,6 +393,8 @@ def test_datetime_paths_agree_on_every_variant(
         ("visitedUrls", ["https://example.com", 7], "expected an array of strings"),
         ("stepSummaries", {"n": 1}, "expected a JSON array, got dict"),
         ("status", 3, "expected a status string, got int"),
+        ("totalSteps", "3", "expected an integer, got str"),
+        ("totalSteps", 2.5, "expected an integer, got float"),
     ],
 )
 def test_a_field_of_the_wrong_type_is_named_with_what_came(
@@ -469,3 +471,16 @@ def test_a_schema_given_as_any_mapping_goes_out_as_json() -> None:
     schema = MappingProxyType({"type": "object", "properties": {"title": {"type": "string"}}})
     body = TaskRequest(end_user_id="a", task="t", schema=schema).to_wire()
     assert json.loads(json.dumps(body))["schema"] == dict(schema)
+
+
+def test_an_integral_float_counts_as_an_integer() -> None:
+    """Some JSON encoders write ``3.0``: the field still gets the int 3."""
+    task = from_wire({"taskId": "t", "status": "running", "totalSteps": 3.0}, Task)
+    assert task.total_steps == 3 and type(task.total_steps) is int
+
+
+@pytest.mark.parametrize("kind", [int, str, bool])
+def test_a_required_scalar_refuses_null(kind: type) -> None:
+    """Only the fields typed ``X | None`` take null; the converter's plain scalars do not."""
+    with pytest.raises(TypeError):
+        from_wire(None, kind)
