@@ -282,10 +282,13 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"no such module in {PACKAGE}/: {', '.join(unknown)}")
     if not args.report_only:
-        if not args.fresh_only:
+        if (ROOT / "mutants").exists():
+            _sync_unmutated()
+        if args.fresh_only:
+            # mutmut copies the tests itself at every run; here, the current ones.
+            shutil.copytree(ROOT / "tests", ROOT / "mutants" / "tests", dirs_exist_ok=True)
+        else:
             patterns = [f"{PACKAGE}.{module}.*" for module in modules]
-            if (ROOT / "mutants").exists():
-                _sync_unmutated()
             _mutmut("run", "--max-children", str(args.max_children), *patterns)
         run_fresh(modules, args.max_children)
     return 0 if report(modules, show_survivors=not args.quiet) else 1

@@ -484,3 +484,15 @@ def test_a_required_scalar_refuses_null(kind: type) -> None:
     """Only the fields typed ``X | None`` take null; the converter's plain scalars do not."""
     with pytest.raises(TypeError):
         from_wire(None, kind)
+
+
+def test_an_unknown_key_named_extras_is_kept_like_any_other() -> None:
+    task = from_wire({"taskId": "t", "status": "running", "extras": {"a": 1}}, Task)
+    assert task.extras == {"extras": {"a": 1}}
+
+
+@pytest.mark.parametrize(("model", "name"), [(Task, "Task"), (StepSummary, "StepSummary")])
+def test_a_record_that_is_not_an_object_is_named(model: type, name: str) -> None:
+    with pytest.raises(TypeError) as info:
+        from_wire(["taskId"], model)
+    assert str(info.value) == f"expected a JSON object for {name}, got list"
