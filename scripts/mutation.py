@@ -150,11 +150,13 @@ def _fresh_pytest(mutant: str, tests: tuple[str, ...], timeout: float) -> int | 
 
 
 def _fingerprint(module: str) -> str:
-    """A hash of what a fresh verdict depends on besides the mutant: the code and the tests."""
+    """A hash of what a fresh verdict depends on besides the mutant: the code and the tests
+    in ``mutants/`` (what the last run tested, like mutmut's own results)."""
     digest = hashlib.sha256()
-    files = sorted((ROOT / PACKAGE).rglob("*.py")) + sorted((ROOT / "tests").rglob("*.py"))
+    copy = ROOT / "mutants"
+    files = sorted((copy / PACKAGE).rglob("*.py")) + sorted((copy / "tests").rglob("*.py"))
     for path in files:
-        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(str(path.relative_to(copy)).encode())
         digest.update(path.read_bytes())
     digest.update(repr(FRESH_SELECTION[module]).encode())
     return digest.hexdigest()
