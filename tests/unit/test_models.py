@@ -464,7 +464,7 @@ def test_unknown_fields_are_kept_aside_not_compared_or_shown() -> None:
     assert StepSummary(n=1).extras == {}
     assert Task(task_id="t", status=TaskStatus.PENDING).extras == {}
     with pytest.raises(TypeError):
-        StepSummary(1, "navigate", "opened", True, {"x": 1})  # type: ignore[misc]
+        StepSummary(1, "navigate", "opened", True, {"x": 1})
 
 
 def test_a_schema_given_as_any_mapping_goes_out_as_json() -> None:
@@ -496,3 +496,16 @@ def test_a_record_that_is_not_an_object_is_named(model: type, name: str) -> None
     with pytest.raises(TypeError) as info:
         from_wire(["taskId"], model)
     assert str(info.value) == f"expected a JSON object for {name}, got list"
+
+
+def test_a_string_field_takes_str_subclasses_and_names_anything_else() -> None:
+    """A custom JSON decoder may hand out a str subclass: it is still text."""
+
+    class Text(str):
+        pass
+
+    task = from_wire({"taskId": Text("t_1"), "status": "running"}, Task)
+    assert task.task_id == "t_1"
+    with pytest.raises(TypeError) as info:
+        from_wire({"taskId": 7, "status": "running"}, Task)
+    assert str(info.value) == "expected a string, got int"
