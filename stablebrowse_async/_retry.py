@@ -65,8 +65,9 @@ def parse_retry_after(
 ) -> float | None:
     """Seconds to wait from a ``Retry-After`` (or ``retry-after-ms``) header, or None.
 
-    Accepts delta-seconds (integer or decimal) and HTTP dates; negative or
-    unparsable values give None (the caller then uses its own backoff).
+    Accepts delta-seconds (integer or decimal) and HTTP dates. A negative,
+    infinite, NaN or unparsable value gives None (the caller then uses its own
+    backoff); an HTTP date already past gives 0.0 (RFC 9110: no need to wait).
     """
     milliseconds = headers.get("retry-after-ms")
     if milliseconds is not None:
@@ -87,10 +88,11 @@ def parse_retry_after(
             when = email.utils.parsedate_to_datetime(raw)
         except (TypeError, ValueError, IndexError):
             return None
-        seconds = when.timestamp() - now()
-    if not math.isfinite(seconds):
+        return max(0.0, when.timestamp() - now())
+    # Delta-seconds are digits only (RFC 9110): a negative count is garbage, not "now".
+    if not math.isfinite(seconds) or seconds < 0:
         return None
-    return max(0.0, seconds)
+    return seconds
 
 
 @attrs.frozen

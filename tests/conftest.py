@@ -14,12 +14,15 @@ import sys
 from collections.abc import Generator, Iterator
 
 import pytest
+from hypothesis import settings
 
 # Loaded here rather than through its entry point (blocked in pyproject.toml):
 # the coverage measurement has started by the time conftest files are imported.
 pytest_plugins = ["stablebrowse_async.testing.pytest_plugin"]
 
 RELIABILITY_SIZES = ("quick", "full")
+# `make mutation` runs each test once per mutant: few, reproducible examples.
+settings.register_profile("mutation", max_examples=10, deadline=None, derandomize=True)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

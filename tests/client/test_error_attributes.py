@@ -10,10 +10,18 @@ import pytest
 
 from stablebrowse_async import (
     AmbiguousRequestError,
+    AmbiguousServerError,
     APIConnectionError,
     APIResponseValidationError,
+    APIStatusError,
     AsyncClient,
+    AuthenticationError,
+    BadRequestError,
+    InternalServerError,
+    MethodNotAllowedError,
     NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
     TaskFailedError,
     TaskRequest,
     TaskStatus,
@@ -88,3 +96,55 @@ async def test_an_ambiguous_post_names_the_request(emu: Emulator, client: AsyncC
 def test_a_status_prints_as_its_wire_value() -> None:
     assert str(TaskStatus.COMPLETED) == "completed"
     assert f"{TaskStatus('paused-by-operator')}" == "paused-by-operator"
+
+
+def test_errors_made_by_hand_default_to_their_own_status() -> None:
+    """Code that raises these itself (a fake client in a user's tests) gets the right status."""
+    assert MethodNotAllowedError("no").status_code == 405
+    assert MethodNotAllowedError("no").allow == ()
+    assert RateLimitError("slow").status_code == 429
+    assert RateLimitError("slow").retry_after is None
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (400, BadRequestError),
+        (401, AuthenticationError),
+        (403, PermissionDeniedError),
+        (404, NotFoundError),
+        (405, MethodNotAllowedError),
+        (409, APIStatusError),
+        (429, RateLimitError),
+        (503, InternalServerError),
+    ],
+)
+async def test_every_status_error_carries_the_answer_and_the_request(
+    emu: Emulator, status: int, kind: type[APIStatusError]
+) -> None:
+    """Each error class keeps what the server said (body, request id) and what was asked."""
+    emu.faults.append(Fault("status", status=status, route="GET /v1/tasks"))
+    async with AsyncClient(emu.api_key, base_url=emu.url, max_retries=0) as client:
+        with pytest.raises(kind) as info:
+            await client.tasks.list()
+    error = info.value
+    assert type(error) is kind
+    assert error.status_code == status
+    assert error.body == {"error": f"Injected fault: HTTP {status}"}
+    assert error.request_id == emu.requests[-1].request_id
+    assert error.request_id
+    assert (error.method, error.path) == ("GET", "/tasks")
+
+
+async def test_a_post_answered_by_a_5xx_carries_the_answer(
+    emu: Emulator, client: AsyncClient
+) -> None:
+    emu.faults.append(Fault("status", status=502, route="POST /v1/tasks", times=1))
+    with pytest.raises(AmbiguousServerError) as info:
+        await client.tasks.submit(end_user_id="alice", task="gateway hiccup")
+    error = info.value
+    assert error.status_code == 502
+    assert error.body == {"error": "Injected fault: HTTP 502"}
+    assert error.request_id == emu.requests[-1].request_id
+    assert error.request_id
+    assert (error.method, error.path) == ("POST", "/tasks")

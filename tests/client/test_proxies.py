@@ -136,6 +136,9 @@ async def test_a_407_on_a_tunnel_is_a_clear_error_and_a_post_is_not_ambiguous(
     error = info.value
     assert not isinstance(error, AmbiguousRequestError)  # the proxy never passed it on
     assert "the proxy refused to open a tunnel to the API: HTTP 407" in str(error)
+    assert str(error).endswith(
+        ": check the user and password of the proxy URL (or of HTTP(S)_PROXY)"
+    )
     assert isinstance(error.__cause__, aiohttp.ClientHttpProxyError)
     assert WRONG not in _everything_shown(error)
     assert [seen.method for seen in locked_proxy.seen] == ["CONNECT"]

@@ -2,7 +2,7 @@
 
 A server on loopback answers every request with a 429 and the headers under
 test; the client (no retries) surfaces them. A value that is not a finite,
-non-negative number of seconds is ignored: ``retry-after-ms`` then falls back
+non-negative number of seconds is ignored (``Retry-After: -3`` too): ``retry-after-ms`` then falls back
 to ``Retry-After``, and a bad ``Retry-After`` leaves `retry_after` None (the
 client's own backoff applies).
 """
@@ -51,6 +51,7 @@ async def throttling() -> AsyncIterator[Callable[[dict[str, str]], str]]:
         ({"Retry-After": "1.5"}, 1.5),
         ({"retry-after-ms": "1500"}, 1.5),
         ({"retry-after-ms": "250", "Retry-After": "9"}, 0.25),
+        ({"retry-after-ms": "0", "Retry-After": "9"}, 0.0),  # zero is a usable value
         # An unusable retry-after-ms is ignored in favour of Retry-After...
         ({"retry-after-ms": "-5", "Retry-After": "2"}, 2.0),
         ({"retry-after-ms": "nan", "Retry-After": "2"}, 2.0),
@@ -75,11 +76,22 @@ async def test_retry_after_values(
     assert info.value.retry_after == expected
 
 
-async def test_a_negative_retry_after_never_means_a_negative_wait(
+async def test_a_negative_retry_after_is_ignored(
     throttling: Callable[[dict[str, str]], str],
 ) -> None:
+    """``Retry-After: -3`` is garbage (delta-seconds are digits): no Retry-After, not "now"."""
     url = throttling({"Retry-After": "-3"})
     async with AsyncClient("sb_live_key", base_url=url, max_retries=0) as client:
         with pytest.raises(RateLimitError) as info:
             await client.tasks.get("some-task")
-    assert info.value.retry_after is None or info.value.retry_after >= 0
+    assert info.value.retry_after is None
+
+
+async def test_a_retry_after_date_in_the_past_means_now(
+    throttling: Callable[[dict[str, str]], str],
+) -> None:
+    url = throttling({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
+    async with AsyncClient("sb_live_key", base_url=url, max_retries=0) as client:
+        with pytest.raises(RateLimitError) as info:
+            await client.tasks.get("some-task")
+    assert info.value.retry_after == 0.0

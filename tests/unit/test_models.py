@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import time
 from datetime import datetime, timedelta, timezone
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -376,3 +379,133 @@ def test_datetime_paths_agree_on_every_variant(
         normalised = parse_datetime(text)
     assert fast == normalised == expected
     assert fast.tzinfo is not None
+
+
+# -- what a broken answer's error says (it reaches the user inside APIResponseValidationError)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("createdAt", 1745229600, "expected an ISO-8601 string, got int"),
+        ("structured_content", [1, 2], "expected a JSON object, got list"),
+        ("visitedUrls", "https://example.com", "expected a JSON array, got str"),
+        ("visitedUrls", ["https://example.com", 7], "expected an array of strings"),
+        ("stepSummaries", {"n": 1}, "expected a JSON array, got dict"),
+        ("status", 3, "expected a status string, got int"),
+        ("totalSteps", "3", "expected an integer, got str"),
+        ("totalSteps", 2.5, "expected an integer, got float"),
+    ],
+)
+def test_a_field_of_the_wrong_type_is_named_with_what_came(
+    field: str, value: Any, message: str
+) -> None:
+    with pytest.raises(TypeError) as info:
+        from_wire({"taskId": "t", "status": "running", field: value}, Task)
+    assert str(info.value) == message
+
+
+def test_credential_flags_are_a_read_only_mapping_even_when_null() -> None:
+    assert dict(from_wire({"endUserId": "u", "platforms": None}, CredentialStatus).platforms) == {}
+    flags = from_wire({"endUserId": "u", "platforms": {"x": 1, "y": 0}}, CredentialStatus).platforms
+    assert dict(flags) == {"x": True, "y": False}
+    with pytest.raises(TypeError):
+        flags["x"] = False  # type: ignore[index]
+    with pytest.raises(TypeError) as info:
+        from_wire({"endUserId": "u", "platforms": ["x"]}, CredentialStatus)
+    assert str(info.value) == "expected a JSON object, got list"
+
+
+def test_timestamps_go_to_the_wire_in_utc_whatever_the_local_time_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not in the machine's zone: ``astimezone()`` without an argument would use it."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        paris = timezone(timedelta(hours=2))
+        assert format_datetime(datetime(2026, 4, 21, 12, 0, 1, 500000, tzinfo=paris)) == (
+            "2026-04-21T10:00:01.500Z"
+        )
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-04-21T10:00:00.000z", datetime(2026, 4, 21, 10, tzinfo=timezone.utc)),
+        (" 2026-04-21T10:00:00.5Z ", datetime(2026, 4, 21, 10, 0, 0, 500000, tzinfo=timezone.utc)),
+        (
+            "2026-04-21T10:00:00.1234567z",
+            datetime(2026, 4, 21, 10, 0, 0, 123456, tzinfo=timezone.utc),
+        ),
+        (
+            "2026-04-21T12:00:00.25+02:00",
+            datetime(2026, 4, 21, 10, 0, 0, 250000, tzinfo=timezone.utc),
+        ),
+    ],
+)
+def test_timestamps_the_fast_path_refuses_still_parse(text: str, expected: datetime) -> None:
+    """A lowercase ``z``, padding, 7 fraction digits: the normalising path reads them."""
+    assert parse_datetime(text) == expected
+
+
+def test_unknown_fields_are_kept_aside_not_compared_or_shown() -> None:
+    """``extras`` holds what a newer server sends: kept, but two records of the same
+    task are equal whatever else they carry, and a repr stays readable."""
+    plain = from_wire({"n": 1, "type": "navigate"}, StepSummary)
+    richer = from_wire({"n": 1, "type": "navigate", "screenshotId": "s_9"}, StepSummary)
+    assert richer.extras == {"screenshotId": "s_9"}
+    assert plain == richer
+    assert "screenshotId" not in repr(richer) and "extras" not in repr(richer)
+    # Built by hand, a model needs no extras; they are passed by name only.
+    assert StepSummary(n=1).extras == {}
+    assert Task(task_id="t", status=TaskStatus.PENDING).extras == {}
+    with pytest.raises(TypeError):
+        StepSummary(1, "navigate", "opened", True, {"x": 1})
+
+
+def test_a_schema_given_as_any_mapping_goes_out_as_json() -> None:
+    schema = MappingProxyType({"type": "object", "properties": {"title": {"type": "string"}}})
+    body = TaskRequest(end_user_id="a", task="t", schema=schema).to_wire()
+    assert json.loads(json.dumps(body))["schema"] == dict(schema)
+
+
+def test_an_integral_float_counts_as_an_integer() -> None:
+    """Some JSON encoders write ``3.0``: the field still gets the int 3."""
+    task = from_wire({"taskId": "t", "status": "running", "totalSteps": 3.0}, Task)
+    assert task.total_steps == 3 and type(task.total_steps) is int
+
+
+@pytest.mark.parametrize("kind", [int, str, bool])
+def test_a_required_scalar_refuses_null(kind: type) -> None:
+    """Only the fields typed ``X | None`` take null; the converter's plain scalars do not."""
+    with pytest.raises(TypeError):
+        from_wire(None, kind)
+
+
+def test_an_unknown_key_named_extras_is_kept_like_any_other() -> None:
+    task = from_wire({"taskId": "t", "status": "running", "extras": {"a": 1}}, Task)
+    assert task.extras == {"extras": {"a": 1}}
+
+
+@pytest.mark.parametrize(("model", "name"), [(Task, "Task"), (StepSummary, "StepSummary")])
+def test_a_record_that_is_not_an_object_is_named(model: type, name: str) -> None:
+    with pytest.raises(TypeError) as info:
+        from_wire(["taskId"], model)
+    assert str(info.value) == f"expected a JSON object for {name}, got list"
+
+
+def test_a_string_field_takes_str_subclasses_and_names_anything_else() -> None:
+    """A custom JSON decoder may hand out a str subclass: it is still text."""
+
+    class Text(str):
+        pass
+
+    task = from_wire({"taskId": Text("t_1"), "status": "running"}, Task)
+    assert task.task_id == "t_1"
+    with pytest.raises(TypeError) as info:
+        from_wire({"taskId": 7, "status": "running"}, Task)
+    assert str(info.value) == "expected a string, got int"

@@ -87,10 +87,60 @@ def test_policy_rejects_bad_settings(kwargs: dict[str, object], error: type[Exce
         RetryPolicy(**kwargs)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"max_retries": -1}, ValueError, "max_retries must be >= 0, got -1"),
+        ({"max_retries": "2"}, TypeError, "max_retries must be an int, got str"),
+        ({"max_retries": False}, TypeError, "max_retries must be an int, got bool"),
+        (
+            {"initial_backoff": -0.5},
+            ValueError,
+            "initial_backoff must be a finite number >= 0, got -0.5",
+        ),
+        ({"max_backoff": "8"}, ValueError, "max_backoff must be a finite number >= 0, got '8'"),
+        (
+            {"max_retry_after": float("nan")},
+            ValueError,
+            "max_retry_after must be a finite number >= 0, got nan",
+        ),
+        ({"min_jitter": -0.1}, ValueError, "min_jitter must be in [0, 1], got -0.1"),
+        ({"min_jitter": 1.01}, ValueError, "min_jitter must be in [0, 1], got 1.01"),
+    ],
+)
+def test_a_bad_setting_is_named_with_what_was_wrong(
+    kwargs: dict[str, object], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error) as info:
+        RetryPolicy(**kwargs)  # type: ignore[arg-type]
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"max_retries": 0},
+        {"initial_backoff": 0},
+        {"max_backoff": 0.0},
+        {"max_retry_after": 0},
+        {"initial_backoff": 0.25, "max_backoff": 0.5, "max_retry_after": 0.75},
+        {"min_jitter": 0.0},
+        {"min_jitter": 0.5},
+        {"min_jitter": 1.0},
+    ],
+)
+def test_the_edges_of_each_setting_are_allowed(kwargs: dict[str, object]) -> None:
+    policy = RetryPolicy(**kwargs)  # type: ignore[arg-type]
+    assert attrs.asdict(policy) == {**attrs.asdict(RetryPolicy()), **kwargs}
+
+
 def test_parse_retry_after_variants() -> None:
     assert parse_retry_after({"retry-after": "3"}) == 3.0
     assert parse_retry_after({"retry-after": "1.5"}) == 1.5
-    assert parse_retry_after({"retry-after": "-4"}) == 0.0
+    # A negative delta is garbage (RFC 9110 delta-seconds are digits), not "retry now".
+    assert parse_retry_after({"retry-after": "-4"}) is None
+    assert parse_retry_after({"retry-after": "-0.5"}) is None
+    assert parse_retry_after({"retry-after": "0"}) == 0.0
     assert parse_retry_after({"retry-after": "soon"}) is None
     assert parse_retry_after({"retry-after": "nan"}) is None
     assert parse_retry_after({}) is None
@@ -104,6 +154,11 @@ def test_parse_retry_after_variants() -> None:
 def test_parse_retry_after_never_raises(value: str) -> None:
     result = parse_retry_after({"retry-after": value})
     assert result is None or result >= 0
+
+
+def test_a_new_gate_is_open_whatever_the_clock_reads() -> None:
+    assert RateLimitGate(clock=lambda: 0.0).delay() == 0.0
+    assert RateLimitGate(clock=lambda: 0.5).delay() == 0.0
 
 
 def test_rate_limit_gate_holds_then_reopens() -> None:
@@ -146,6 +201,8 @@ def test_decide_post_5xx_is_ambiguous(code: int) -> None:
 def test_decide_connection_errors() -> None:
     lost = APIConnectionError("reset")
     assert RetryPolicy().decide("POST", lost, attempt=1, sent=True) is AMBIGUOUS
+    # Unless told otherwise, a request counts as sent: the safe assumption for a POST.
+    assert RetryPolicy().decide("POST", lost, attempt=1) is AMBIGUOUS
     assert isinstance(RetryPolicy().decide("POST", lost, attempt=1, sent=False), Retry)
     assert isinstance(RetryPolicy().decide("GET", lost, attempt=1), Retry)
 
