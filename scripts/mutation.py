@@ -47,7 +47,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "stablebrowse_async"
-CORE_MODULES = ("_retry", "_polling", "_estimator", "_convert", "types", "_http", "errors")
+CORE_MODULES = (
+    "_retry",
+    "_polling",
+    "_schedule",
+    "_estimator",
+    "_convert",
+    "types",
+    "_http",
+    "errors",
+)
 EQUIVALENTS = ROOT / "scripts" / "mutation_equivalents.json"
 MUTMUT = Path(sys.executable).parent / "mutmut"
 DETECTED = frozenset({"killed", "timeout", "caught by type check"})
