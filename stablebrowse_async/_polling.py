@@ -68,7 +68,6 @@ __all__ = [
     "Progress",
     "RunMany",
     "follow_task",
-    "wait_for_task",
 ]
 
 DEFAULT_POLL_TIMEOUT = 300.0
@@ -151,34 +150,6 @@ FetchTask = Callable[[str], Awaitable[Task]]
 Observe = Callable[[Task], "Awaitable[object] | None"]
 
 
-async def wait_for_task(
-    fetch: FetchTask,
-    last: Task,
-    *,
-    schedule: Schedule,
-    poll_timeout: float,
-    clock: Callable[[], float] = time.monotonic,
-    submitted: bool = True,
-) -> Task:
-    """Poll `fetch(task_id)` on `schedule` until `last`'s task is terminal.
-
-    `submitted`: `last` was just created (so the task's age is the time since
-    this call), rather than an existing task of unknown age.
-    Returns the completed record; raises `TaskFailedError` (failed, cancelled),
-    `TaskTimeoutError` (with the last record seen) or a definitive API error.
-    """
-    return final_result(
-        await follow_task(
-            fetch,
-            last,
-            schedule=schedule,
-            poll_timeout=poll_timeout,
-            clock=clock,
-            submitted=submitted,
-        )
-    )
-
-
 async def follow_task(
     fetch: FetchTask,
     last: Task,
@@ -189,9 +160,13 @@ async def follow_task(
     clock: Callable[[], float] = time.monotonic,
     submitted: bool = True,
 ) -> Task:
-    """`wait_for_task`, returning the terminal record whatever its status.
+    """Poll `fetch(task_id)` on `schedule` until `last`'s task is terminal; return that record.
 
-    `observe` (when given) sees `last`, then the record of every successful
+    A failed or cancelled task is returned (`final_result` turns it into
+    `TaskFailedError`); raises `TaskTimeoutError` (with the last record seen)
+    or a definitive API error. `submitted`: `last` was just created (so the
+    task's age is the time since this call), rather than an existing task of
+    unknown age. `observe` (when given) sees `last`, then the record of every successful
     poll: the observation point of `tasks.watch` and ``on_update``. What it
     returns, when not None, is awaited; what it raises ends the wait.
     """

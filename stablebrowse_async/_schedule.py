@@ -1,6 +1,6 @@
 """Poll schedules: the fixed geometric `PollSchedule` and the learning `AdaptiveSchedule`.
 
-Both speak the same small protocol to the pollers (`wait_for_task` and the
+Both speak the same small protocol to the pollers (`follow_task` and the
 `run_many` engine), which never look inside:
 
 - ``track = schedule.begin(now, batch=...)``: a task starts being watched

@@ -19,7 +19,7 @@ from stablebrowse_async import (
     TaskStatus,
     TaskTimeoutError,
 )
-from stablebrowse_async._polling import RunMany, wait_for_task
+from stablebrowse_async._polling import RunMany, final_result, follow_task
 
 pytestmark = pytest.mark.anyio
 
@@ -129,16 +129,16 @@ async def test_a_bug_in_a_callback_reaches_the_consumer() -> None:
     assert info.value is not None
 
 
-async def test_wait_for_task_returns_at_once_for_a_finished_task() -> None:
+async def test_a_wait_returns_at_once_for_a_finished_task() -> None:
     api = FakeApi()
     done = Task(task_id="t", status=TaskStatus.COMPLETED)
-    assert await wait_for_task(api.fetch, done, schedule=FAST, poll_timeout=1) is done
+    assert await follow_task(api.fetch, done, schedule=FAST, poll_timeout=1) is done
     assert api.polls == 0
 
 
-async def test_wait_for_task_keeps_going_through_transient_errors() -> None:
+async def test_a_wait_keeps_going_through_transient_errors() -> None:
     api = FakeApi(duration=0.05)
     first = await api.submit(TaskRequest(end_user_id="a", task="x"))
     api.fail_polls = {first.task_id}
-    done = await wait_for_task(api.fetch, first, schedule=FAST, poll_timeout=5)
+    done = final_result(await follow_task(api.fetch, first, schedule=FAST, poll_timeout=5))
     assert done.status is TaskStatus.COMPLETED

@@ -5,7 +5,7 @@ retried after a growing wait with equal jitter, never longer than 30 s; a
 server's Retry-After is honoured (at least that long, up to the 30 s cap); a
 Retry-After that is not a usable number is ignored and the poller's own
 backoff applies. These tests ask the one owner of that rule,
-`RetryPolicy.decide` with the poller's parameters, as `wait_for_task` does.
+`RetryPolicy.decide` with the poller's parameters, as `follow_task` does.
 Random draws come from a seeded `random` (the generator the SDK uses).
 """
 
