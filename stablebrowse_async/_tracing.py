@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "TRACER",
     "BatchTaskSpan",
-    "TaskWatch",
+    "WaitTrace",
     "end_request",
     "error_type",
     "start_request",
@@ -97,7 +97,7 @@ def error_type(error: BaseException) -> str:
     return type(error).__qualname__
 
 
-class TaskWatch:
+class WaitTrace:
     """What a task span sees of a wait: every record fetched, and how many polls that took.
 
     Pass `fetch` to the poller instead of the resource's ``get``; call `seen`
@@ -124,7 +124,7 @@ class TaskWatch:
 
 
 @contextmanager
-def task_span(get: FetchTask) -> Iterator[TaskWatch]:
+def task_span(get: FetchTask) -> Iterator[WaitTrace]:
     """A span (``stablebrowse.task``) around waiting for one task; the HTTP spans are its children.
 
     At its end it carries ``stablebrowse.task.id``, ``stablebrowse.task.status``
@@ -132,12 +132,12 @@ def task_span(get: FetchTask) -> Iterator[TaskWatch]:
     (failed task, timeout, API error) sets ``error.type`` to its class name.
     """
     if TRACER is None:
-        yield TaskWatch(get, traced=False)
+        yield WaitTrace(get, traced=False)
         return
     with TRACER.start_as_current_span(
         TASK_SPAN, record_exception=False, set_status_on_exception=False
     ) as span:
-        watch = TaskWatch(get, traced=True)
+        watch = WaitTrace(get, traced=True)
         try:
             yield watch
         except BaseException as error:
