@@ -67,6 +67,35 @@ def row_key(row: Mapping[str, Any], request: TaskRequest, key_column: str | None
     return "sha256:" + hashlib.sha256(wire.encode()).hexdigest()
 
 
+def _prepare(connection: sqlite3.Connection) -> None:
+    """Switch the file to WAL and create the table, however many processes open it at once.
+
+    SQLite answers ``PRAGMA journal_mode=WAL`` with "database is locked" at once,
+    without waiting out the busy timeout, while another connection holds the file
+    (two Celery children opening a fresh journal together do). The mode is
+    persistent, so it is switched only when not already WAL, and the switch is
+    retried within the same bound as any other lock wait.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT
+    delay = 0.005
+    while True:
+        try:
+            (mode,) = connection.execute("PRAGMA journal_mode").fetchone()
+            if str(mode).lower() != "wal":
+                connection.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute(
+        "CREATE TABLE IF NOT EXISTS submissions "
+        "(key TEXT PRIMARY KEY, task_id TEXT NOT NULL, recorded_at REAL NOT NULL)"
+    )
+
+
 class SqliteJournal:
     """A `Journal` in one SQLite file, shared by the processes of one host.
 
@@ -96,13 +125,11 @@ class SqliteJournal:
             connection = sqlite3.connect(
                 self.path, timeout=_BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
             )
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS submissions "
-                "(key TEXT PRIMARY KEY, task_id TEXT NOT NULL, "
-                "recorded_at REAL NOT NULL)"
-            )
+            try:
+                _prepare(connection)
+            except BaseException:
+                connection.close()
+                raise
             self._connection, self._pid = connection, os.getpid()
         return self._connection
 

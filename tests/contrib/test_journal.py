@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import pickle
+import sqlite3
 import subprocess
 import sys
+import threading
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -70,6 +73,38 @@ def test_a_forked_child_opens_its_own_connection(tmp_path: Path) -> None:
     assert os.WEXITSTATUS(status) == 0
     assert journal.lookup(["child"]) == {"child": "task_c"}
     journal.close()
+
+
+def test_opening_waits_for_a_writer_that_holds_the_file(tmp_path: Path) -> None:
+    # Two Celery children opening a fresh journal together: SQLite refuses the
+    # switch to WAL at once, not after its busy timeout, while another connection
+    # holds a write lock in rollback mode. The CI run that found it failed a task
+    # with "database is locked".
+    path = tmp_path / "j.sqlite"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE other (x)")
+    holder.execute("BEGIN")
+    holder.execute("INSERT INTO other VALUES (1)")
+    release = threading.Timer(0.2, holder.execute, ("COMMIT",))
+    release.start()
+    journal = SqliteJournal(path)
+    try:
+        journal.record("a", "task_1")
+        assert journal.entries() == {"a": "task_1"}
+        with closing(sqlite3.connect(path)) as fresh:
+            assert fresh.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        release.join()
+        journal.close()
+        holder.close()
+
+
+def test_opening_gives_up_on_other_errors_and_closes_its_connection(tmp_path: Path) -> None:
+    (tmp_path / "not-a-db.sqlite").write_bytes(b"this is not a database, " * 100)
+    journal = SqliteJournal(tmp_path / "not-a-db.sqlite")
+    with pytest.raises(sqlite3.DatabaseError, match="not a database"):
+        journal.lookup(["a"])
+    assert journal._connection is None
 
 
 def test_bad_paths_are_refused() -> None:
