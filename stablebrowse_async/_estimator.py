@@ -129,6 +129,7 @@ class DurationModel:
         "_shifted",
         "_total",
         "_unit",
+        "_used",
         "half_life",
         "ignored",
         "observed",
@@ -147,6 +148,7 @@ class DurationModel:
         self._events = [0.0] * NBINS
         self._exposure = [0.0] * NBINS
         self._unit = 1.0
+        self._used = 0  # bins [0, _used) may hold counts; the others are all zero
         self._recent_events = [0.0] * NBINS
         self._recent_exposure = [0.0] * NBINS
         self._recent_unit = 1.0
@@ -183,6 +185,7 @@ class DurationModel:
             exposure[k] += unit * spent
             recent_exposure[k] += recent * spent
             k += 1
+        self._used = max(self._used, k)
         # Hazards are re-estimated once the exposure grew by 2 % (or at the next
         # completion): re-estimating them after every poll would cost more than the poll.
         self._pending += unit * (end - start)
@@ -203,8 +206,10 @@ class DurationModel:
             self._recent_events = [value * scale for value in self._recent_events]
             self._recent_exposure = [value * scale for value in self._recent_exposure]
             self._recent_unit = 1.0
-        self._events[bin_of(duration)] += self._unit
-        self._recent_events[bin_of(duration)] += self._recent_unit
+        k = bin_of(duration)
+        self._events[k] += self._unit
+        self._recent_events[k] += self._recent_unit
+        self._used = max(self._used, k + 1)
         self.observed += 1
         self._fresh += 1
         # Re-estimated at once while little is known, then every 1 % of what was learned.
@@ -250,29 +255,34 @@ class DurationModel:
         self._pending = 0.0
         self._fresh = 0
         hazard = self._hazard
+        # Past the last bin holding counts (and the widest pool around it) every
+        # hazard is zero: only bins below `stop` are computed, which keeps a
+        # refresh cheap when the durations are short (3 s: 50 bins of 176).
+        stop = min(NBINS, self._used + WIDE_POOL + 1)
         # Pooled over neighbours with running sums over a sliding window.
         width = 2 * POOL + 1
-        ev, ex = _prefix(self._events, self._unit), _prefix(self._exposure, self._unit)
-        rev = _prefix(self._recent_events, self._recent_unit)
-        rex = _prefix(self._recent_exposure, self._recent_unit)
+        ev = _prefix(self._events[:stop], self._unit)
+        ex = _prefix(self._exposure[:stop], self._unit)
+        rev = _prefix(self._recent_events[:stop], self._recent_unit)
+        rex = _prefix(self._recent_exposure[:stop], self._recent_unit)
         shifted = 0
         last = -1  # the last bin with any exposure
-        for k in range(NBINS):
-            lo, hi = max(0, k - POOL), min(NBINS, k - POOL + width)
+        for k in range(stop):
+            lo, hi = max(0, k - POOL), min(stop, k - POOL + width)
             spent = ex[hi] - ex[lo]
             hazard[k] = (ev[hi] - ev[lo]) / spent if spent > 0 else 0.0
         # Completions the recent exposure should have seen under the long-run hazard.
         recent = self._recent_exposure
         scale = 1.0 / self._recent_unit
         expect = [0.0]
-        for k in range(NBINS):
+        for k in range(stop):
             expect.append(expect[-1] + hazard[k] * recent[k] * scale)
-        for k in range(NBINS):
+        for k in range(stop):
             rate = hazard[k]
             # Tested on the bin's pooled neighbourhood, then on a wider one
             # (a factor ~2 in age: more evidence, e.g. a batch's few sentinels).
             for pool in (POOL, WIDE_POOL):
-                lo, hi = max(0, k - pool), min(NBINS, k + pool + 1)
+                lo, hi = max(0, k - pool), min(stop, k + pool + 1)
                 recent_spent = rex[hi] - rex[lo]
                 if recent_spent <= 0:
                     break
@@ -294,8 +304,9 @@ class DurationModel:
             rate = (ev[last + 1] - ev[lo]) / spent if spent > 0 else 0.0
             self._edge = (_EDGES[last + 1], rate)
         cum = self._cum
-        for k in range(NBINS):
+        for k in range(stop):
             cum[k + 1] = cum[k] + hazard[k] * (_EDGES[k + 1] - _EDGES[k])
+        cum[stop + 1 :] = [cum[stop]] * (NBINS - stop)
         self._dirty = False
         self._median = self.quantile(0.5)
         self.refreshes += 1
@@ -432,6 +443,7 @@ class DurationModel:
         for k, events, spent in parsed:
             self._events[k] += events * self._unit
             self._exposure[k] += spent * self._unit
+            self._used = max(self._used, k + 1)
         observed = prior.get("observed", 0)
         if isinstance(observed, int) and not isinstance(observed, bool) and observed > 0:
             self.observed += observed

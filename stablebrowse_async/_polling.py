@@ -26,7 +26,9 @@ asyncio task per *request*, never a sleeping coroutine per *task*. An entry is
 a small slotted object, which is what keeps 10 000 in-flight tasks cheap. The
 requests in flight never outnumber the connection pool's connections: a
 request that would only queue for a connection stays a heap entry instead of
-becoming a coroutine. When the schedule learns something that may bring
+becoming a coroutine. A poll that is due takes the next free connection before
+the next submission does (`_Slots`): a finished task is reported without
+waiting behind the rest of a large batch's submissions. When the schedule learns something that may bring
 provisional polls earlier (its ``epoch`` changes), the engine re-plans those
 entries at once; a superseded heap item is skipped when popped.
 """
@@ -34,6 +36,7 @@ entries at once; a superseded heap item is skipped when popped.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import heapq
 import itertools
@@ -296,6 +299,50 @@ ObserverFactory = Callable[[int], Observe]
 _DONE = object()
 
 
+class _Slots:
+    """The batch's requests in flight: a counting semaphore where polls go first.
+
+    Two coroutines wait on it, the feeder (submissions) and the poll scheduler,
+    one request at a time each. When both wait, a freed slot goes to the poll:
+    it reports work already done, while a submission only adds work.
+    """
+
+    __slots__ = ("_free", "_polls", "_submissions")
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._polls: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._submissions: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    async def acquire(self, *, poll: bool) -> None:
+        """Take a slot, waiting while none is free (a poll ahead of any submission)."""
+        waiting = self._polls if poll else self._submissions
+        if self._free > 0 and not self._polls and (poll or not self._submissions):
+            self._free -= 1
+            return
+        granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiting.append(granted)
+        try:
+            await granted
+        except BaseException:
+            if granted.done() and not granted.cancelled():
+                self.release()  # granted, then cancelled before it could be used
+            else:
+                with contextlib.suppress(ValueError):  # release() may have dropped it
+                    waiting.remove(granted)
+            raise
+
+    def release(self) -> None:
+        """Give a slot back: to a waiting poll first, then to a waiting submission."""
+        for waiting in (self._polls, self._submissions):
+            while waiting:
+                granted = waiting.popleft()
+                if not granted.done():
+                    granted.set_result(None)
+                    return
+        self._free += 1
+
+
 def _unwrap_group(error: Exception) -> Exception:
     """The single error inside (nested) exception groups, else the group itself."""
     inner = getattr(error, "exceptions", None)
@@ -357,7 +404,7 @@ class _Batch:
         self._observe = observe
         self._coerce = coerce
         self._keep_requests = keep_requests
-        self._slots = asyncio.Semaphore(concurrency)
+        self._slots = _Slots(concurrency)
         self._room = asyncio.Semaphore(max_in_flight)
         self._heap: list[tuple[float, int, _Entry]] = []
         self._provisional: list[_Entry] = []
@@ -468,7 +515,7 @@ class _Batch:
                         kept = raw if self._keep_requests else None
                         self._deliver(TaskOutcome(index, kept, error=error), was_in_flight=False)
                     else:
-                        await self._slots.acquire()
+                        await self._slots.acquire(poll=False)
                         self._active += 1
                         group.start_soon(self._submit_one, index, request)
                     index += 1
@@ -600,7 +647,7 @@ class _Batch:
             _, _, entry = heapq.heappop(heap)
             entry.seq = -1
             self._queued -= 1
-            await self._slots.acquire()
+            await self._slots.acquire(poll=True)
             self._active += 1
             group.start_soon(self._poll_one, entry)
 

@@ -296,3 +296,20 @@ async def test_a_journal_of_submitted_ids_finishes_a_killed_batch_without_resubm
     finished = [await client.tasks.wait(task_id) for task_id in journal.values()]
     assert all(task.status is TaskStatus.COMPLETED for task in finished)
     assert emu.tasks_created() == created == 6
+
+
+async def test_a_due_poll_goes_before_the_next_submission(emu: Emulator) -> None:
+    # One connection slot and slow submissions: the feeder is always waiting for
+    # the slot. A finished task's poll must not queue behind the rest of the batch.
+    emu.faults.append(Fault("delay", delay=0.15, route="POST /v1/tasks"))
+    schedule = PollSchedule(first=0.05, factor=1.0, max_interval=0.05, jitter=0.0)
+    requests = [{"end_user_id": "u", "task": f"quick {n} [[duration=0]]"} for n in range(4)]
+    async with AsyncClient(emu.api_key, base_url=emu.url, poll_interval=schedule) as client:
+        outcomes = [o async for o in client.tasks.run_many(requests, concurrency=1)]
+    assert all(o.task is not None and o.task.status is TaskStatus.COMPLETED for o in outcomes)
+    order = [(r.method, r.json.get("task") if r.method == "POST" else None) for r in emu.requests]
+    posts = [i for i, (method, _) in enumerate(order) if method == "POST"]
+    first_get = next(i for i, (method, _) in enumerate(order) if method == "GET")
+    # The first task's poll is due while the second is being submitted: it goes
+    # next, ahead of the third submission that was waiting longer.
+    assert posts[1] < first_get < posts[2], order

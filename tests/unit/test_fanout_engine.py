@@ -19,7 +19,7 @@ from stablebrowse_async import (
     TaskStatus,
     TaskTimeoutError,
 )
-from stablebrowse_async._polling import RunMany, final_result, follow_task
+from stablebrowse_async._polling import RunMany, _Slots, final_result, follow_task
 
 pytestmark = pytest.mark.anyio
 
@@ -142,3 +142,39 @@ async def test_a_wait_keeps_going_through_transient_errors() -> None:
     api.fail_polls = {first.task_id}
     done = final_result(await follow_task(api.fetch, first, schedule=FAST, poll_timeout=5))
     assert done.status is TaskStatus.COMPLETED
+
+
+async def test_connection_slots_go_to_polls_first_and_survive_cancellation() -> None:
+    slots = _Slots(1)
+    await slots.acquire(poll=False)  # the one slot is taken
+    order: list[str] = []
+
+    async def take(name: str, *, poll: bool) -> None:
+        await slots.acquire(poll=poll)
+        order.append(name)
+
+    submission = asyncio.ensure_future(take("submission", poll=False))
+    await asyncio.sleep(0)
+    doomed = asyncio.ensure_future(take("cancelled poll", poll=True))
+    poll = asyncio.ensure_future(take("poll", poll=True))
+    await asyncio.sleep(0)
+    doomed.cancel()  # cancelled while waiting: it must not keep a place in the queue
+    await asyncio.sleep(0)
+    slots.release()
+    await asyncio.sleep(0)
+    assert order == ["poll"]  # the poll went first although the submission waited longer
+    slots.release()
+    await asyncio.wait([submission, poll, doomed])
+    assert order == ["poll", "submission"] and doomed.cancelled()
+
+    # A waiter granted a slot but cancelled before it ran hands the slot on.
+    late = asyncio.ensure_future(take("late", poll=True))
+    after = asyncio.ensure_future(take("after", poll=False))
+    await asyncio.sleep(0)
+    slots.release()  # granted to `late`...
+    late.cancel()  # ...which is cancelled before it runs
+    await asyncio.wait([late])
+    await asyncio.wait_for(after, 1.0)
+    assert order[-1] == "after"
+    slots.release()
+    await asyncio.wait_for(slots.acquire(poll=False), 1.0)  # one slot, free again
