@@ -271,12 +271,18 @@ class DurationModel:
             lo, hi = max(0, k - POOL), min(stop, k - POOL + width)
             spent = ex[hi] - ex[lo]
             hazard[k] = (ev[hi] - ev[lo]) / spent if spent > 0 else 0.0
-        # Completions the recent exposure should have seen under the long-run hazard.
+        # Completions the recent exposure should have seen under the long-run hazard,
+        # bin by bin: the bin's own rate where it has exposure. (The pooled rate
+        # would flatten a sharp edge, and recent tasks, all seen at its steep
+        # side, would read as a shift: a false alarm on every warm batch of a
+        # narrow workload.)
         recent = self._recent_exposure
         scale = 1.0 / self._recent_unit
         expect = [0.0]
         for k in range(stop):
-            expect.append(expect[-1] + hazard[k] * recent[k] * scale)
+            spent = ex[k + 1] - ex[k]
+            rate = (ev[k + 1] - ev[k]) / spent if spent > 0 else hazard[k]
+            expect.append(expect[-1] + rate * recent[k] * scale)
         for k in range(stop):
             rate = hazard[k]
             # Tested on the bin's pooled neighbourhood, then on a wider one
