@@ -126,6 +126,9 @@ _SCALE_MEMORY = 32.0
 _PARK = 8.0
 #: A task of a cold batch waits this long (seconds) unless the sentinels report sooner.
 _PARKED_COLD = 60.0
+#: Past the learned durations, a task parked on the sentinels waits at most this many
+#: times the fallback's cap (15 s by default), however long `max_interval` allows.
+_PARKED_MAX = 3.0
 
 
 @attrs.frozen
@@ -243,7 +246,10 @@ class AdaptiveSchedule:
         prior: a `snapshot()` of another schedule, or durations in seconds
             (``prior=[20.0] * 10`` for tasks known to take about 20 s).
         min_interval: no two polls of one task closer than this (seconds).
-        max_interval: no gap longer than this once completions are possible.
+        max_interval: no gap longer than this once completions are possible
+            (30 s: the longest an unexpected completion inside the learned
+            durations can wait; between two learned modes, e.g. 2 s and 30 s
+            tasks, a smaller cap forces polls where nothing finishes).
         poll_cost: the cost of one poll, as a fraction of the expected duration
             (more polls and less lag when smaller).
         jitter: each gap is scaled by a random factor in [1 - jitter, 1 + jitter]
@@ -259,7 +265,7 @@ class AdaptiveSchedule:
         *,
         prior: Mapping[str, Any] | Iterable[float] | None = None,
         min_interval: float = 0.2,
-        max_interval: float = 15.0,
+        max_interval: float = 30.0,
         poll_cost: float = 0.04,
         jitter: float = 0.1,
         fallback: PollSchedule | None = None,
@@ -467,7 +473,11 @@ class AdaptiveSchedule:
                     track.role = _SENTINEL  # replaces one that finished: keep probing
                     self._probes.add(track)
                 parked = track.role == _PLAIN and track in self._batch and self._probing()
-                cap = min(_PARK * fallback if parked else fallback, self.max_interval)
+                cap = min(
+                    _PARK * fallback if parked else fallback,
+                    self.max_interval,
+                    _PARKED_MAX * self.fallback.max_interval,
+                )
             else:
                 cap = min(
                     max(self.max_interval, shortest - age),

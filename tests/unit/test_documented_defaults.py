@@ -63,7 +63,7 @@ def test_poll_defaults_are_the_documented_ones() -> None:
     # The default learns (README "Polling"); its safety net is the documented geometric one.
     assert isinstance(schedule, AdaptiveSchedule)
     assert schedule.fallback == PollSchedule()
-    assert (schedule.min_interval, schedule.max_interval, schedule.jitter) == (0.2, 15.0, 0.1)
+    assert (schedule.min_interval, schedule.max_interval, schedule.jitter) == (0.2, 30.0, 0.1)
 
 
 @pytest.mark.parametrize("polls_done", range(12))
