@@ -42,8 +42,8 @@ Safety rules, each enforced after the model's answer:
   fallback from the task's age (a shifted workload or a long tail is never
   starved);
 - no gap exceeds ``max_interval`` except one that ends at or before the
-  shortest duration learned (a model that saw no completion below 20 s does
-  not poll a 1 s old task every 15 s);
+  shortest duration learned (a model that saw no completion below 20 min does
+  not poll a 1 s old task every 30 s);
 - no gap is shorter than ``min_interval``; every gap is jittered.
 
 Cold batches. When `run_many` submits many tasks to a client that has learned
