@@ -123,6 +123,7 @@ class DurationModel:
         "_hazard",
         "_median",
         "_pending",
+        "_recent_count",
         "_recent_events",
         "_recent_exposure",
         "_recent_unit",
@@ -152,6 +153,7 @@ class DurationModel:
         self._recent_events = [0.0] * NBINS
         self._recent_exposure = [0.0] * NBINS
         self._recent_unit = 1.0
+        self._recent_count = 0
         self._edge = (0.0, 0.0)
         self._hazard = [0.0] * NBINS
         self._cum = [0.0] * (NBINS + 1)
@@ -209,6 +211,7 @@ class DurationModel:
         k = bin_of(duration)
         self._events[k] += self._unit
         self._recent_events[k] += self._recent_unit
+        self._recent_count += 1
         self._used = max(self._used, k + 1)
         self.observed += 1
         self._fresh += 1
@@ -221,6 +224,7 @@ class DurationModel:
         self._recent_events = [0.0] * NBINS
         self._recent_exposure = [0.0] * NBINS
         self._recent_unit = 1.0
+        self._recent_count = 0
         self._dirty = True
 
     def learn(self, duration: float) -> None:
@@ -322,6 +326,11 @@ class DurationModel:
         """Pooled bins whose hazard is the recent estimate: where a shift was detected."""
         self._refresh()
         return self._shifted
+
+    @property
+    def recent_completions(self) -> int:
+        """Completions learned since `forget_recent` (the current batch's)."""
+        return self._recent_count
 
     @property
     def median(self) -> float | None:

@@ -57,7 +57,10 @@ the duration).
 Shifts. The model tests each batch on its own evidence (`DurationModel`
 keeps a recent copy of its counts, emptied when a batch starts) and uses the
 recent estimate where it disagrees with the long-run one; while it does,
-every plan stays provisional. Sentinels
+every plan stays provisional. A batch whose tasks run past where the learned
+ones finished, none of them finished yet, is cold again: its plain tasks wait
+(within ``max_interval``) for the sentinels instead of being polled where the
+old workload used to finish. Sentinels
 keep probing densely wherever the model has not seen completions (the tail,
 or a workload that shifted), so its support grows as fast as tasks finish.
 """
@@ -461,6 +464,18 @@ class AdaptiveSchedule:
                     cap = fallback
                 return max(self.min_interval, cap * (1.0 - self.jitter * rng()))
             shortest, longest = support
+            if (
+                track.role == _PLAIN
+                and track in self._batch
+                and self._probing()
+                and self._model.recent_completions == 0
+                and self._model.shifted > 0
+            ):
+                # This batch's tasks run where the learned ones had finished, and
+                # none of them has finished yet: what was learned says nothing
+                # about them. Cold again: wait for the sentinels, within max_interval.
+                track.provisional = True
+                return max(self.min_interval, self.max_interval * (1.0 - self.jitter * rng()))
             beyond = age >= longest
             if beyond:
                 # Past what was learned: never later than the fallback, except a

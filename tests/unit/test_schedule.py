@@ -289,6 +289,27 @@ def test_a_cold_batch_parks_all_but_the_sentinels_until_one_reports() -> None:
     assert not schedule._probes
 
 
+def test_a_batch_of_longer_tasks_than_learned_waits_for_its_sentinels() -> None:
+    # Learned: tasks of 1-2 s. A new batch runs past 2 s with none finished:
+    # once the model sees the shift, its plain tasks stop being polled where the
+    # old tasks used to finish and wait (at most max_interval) for the sentinels.
+    schedule = taught([1.0 + i / 100 for i in range(100)], sentinels=4)
+    tracks = [schedule.begin(0.0, batch=True) for _ in range(200)]
+    plain = tracks[10]
+    assert schedule.next_delay(plain, 1.0) < 2.0  # where the learned tasks finish
+    for track in tracks:
+        schedule.observe(track, RUNNING, 1.9)
+    assert schedule._model.shifted > 0 and schedule._model.recent_completions == 0
+    delay = schedule.next_delay(plain, 1.9)
+    assert 0.85 * schedule.max_interval <= delay <= schedule.max_interval and plain.provisional
+    assert schedule.next_delay(tracks[0], 1.9) < 2.0  # a sentinel keeps probing
+    # The first completion of this batch re-plans it from what that completion says.
+    epoch = schedule.epoch
+    schedule.observe(tracks[0], finished(6.0), 6.0)
+    assert schedule.epoch > epoch and schedule._model.recent_completions == 1
+    assert schedule.next_delay(plain, 6.0) < 0.85 * schedule.max_interval
+
+
 def test_threads_share_one_schedule_and_a_forked_child_can_use_it() -> None:
     schedule = taught([1.0, 2.0] * 10)
     errors: list[BaseException] = []
