@@ -240,3 +240,33 @@ def test_quantiles_are_refused_outside_zero_to_one() -> None:
     for q in (0.0, 1.0, -0.1):
         with pytest.raises(ValueError, match="q must be in"):
             model.quantile(q)
+
+
+def test_the_support_spans_the_bins_of_the_shortest_and_longest_completions() -> None:
+    model = DurationModel()
+    model.seed([10.0])
+    assert model.support() == (edge(bin_of(10.0)), edge(bin_of(10.0) + 1))
+    model.seed([3.0])
+    assert model.support() == (edge(bin_of(3.0)), edge(bin_of(10.0) + 1))
+
+
+def test_a_completion_long_forgotten_leaves_the_support() -> None:
+    model = DurationModel()
+    model.seed([3.0])
+    model.seed([10.0] * 4000)  # 15 half-lives later the 3 s task weighs 2e-5
+    assert model.support() == (edge(bin_of(10.0)), edge(bin_of(10.0) + 1))
+
+
+@pytest.mark.parametrize("duration", [10.0, 0.03])
+def test_the_edge_is_where_tasks_were_last_seen_running_and_its_measured_hazard(
+    duration: float,
+) -> None:
+    model = DurationModel()
+    model.seed([duration] * 5)
+    k = bin_of(duration)
+    horizon, rate = model.edge()
+    assert horizon == edge(k + 1)
+    # Completions over running time in the last four bins seen: each task ran
+    # there from the lower edge of the first of them to its end.
+    low = edge(max(0, k - 3))
+    assert rate == pytest.approx(1.0 / (duration - low), rel=0.01)

@@ -209,3 +209,53 @@ def test_a_finished_track_is_done_and_not_counted_again() -> None:
     epoch = schedule.epoch
     schedule.release(track)  # already retired by its completion
     assert schedule.epoch == epoch
+
+
+@pytest.mark.parametrize("sentinels", [2, 4, 5])
+def test_probing_lasts_while_half_the_sentinels_are_live(sentinels: int) -> None:
+    schedule = warm([10.0], sentinels=sentinels)  # epoch 1 already: moves count from there
+    tracks = [schedule.begin(0.0, batch=True) for _ in range(sentinels + 3)]
+    start = schedule.epoch
+    epochs = []
+    for track in tracks[:sentinels]:
+        schedule.release(track)
+        epochs.append(schedule.epoch - start)
+    # It stops when fewer than max(1, sentinels // 2) are left, and says so once.
+    stops = sentinels - max(1, sentinels // 2) + 1
+    assert epochs == [0] * (stops - 1) + [1] * (sentinels - stops + 1)
+
+
+@pytest.mark.parametrize(("batch", "spread"), [(10, 0.3), (2000, 0.1), (1005, 0.1)])
+def test_sentinels_of_a_cold_batch_poll_more_densely_the_larger_the_batch(
+    batch: int, spread: float
+) -> None:
+    schedule = AdaptiveSchedule(seed=1, jitter=0.0, sentinels=2)
+    tracks = [schedule.begin(0.0, batch=True) for _ in range(batch)]
+    # A sentinel polls at `spread` times its age: the fallback's growth (0.3) for a
+    # small batch, down to 0.1 for a thousand tasks or more.
+    assert schedule.next_delay(tracks[0], 10.0) == pytest.approx(spread * 10.0)
+    assert schedule.next_delay(tracks[0], 0.1) == schedule.min_interval
+    # The others wait for them (parked).
+    assert schedule.next_delay(tracks[5], 10.0) == 60.0
+
+
+@pytest.mark.parametrize(("duration", "learned"), [(11.0, True), (11.01, False), (10.99, True)])
+def test_a_completion_longer_than_the_time_watched_plus_slack_is_refused(
+    duration: float, learned: bool
+) -> None:
+    # Watched from submission for 10 s: the slack is 0.5 s + 5 % of the age (1 s).
+    schedule = AdaptiveSchedule(seed=1)
+    schedule.observe(schedule.begin(0.0), finished(duration), 10.0)
+    assert (schedule.observed, schedule.ignored) == ((1, 0) if learned else (0, 1))
+
+
+@pytest.mark.parametrize(("duration", "learned"), [(18.0, True), (17.9, False)])
+def test_a_completion_shorter_than_the_time_seen_running_minus_slack_is_refused(
+    duration: float, learned: bool
+) -> None:
+    schedule = AdaptiveSchedule(seed=1)
+    track = schedule.begin(0.0, exact=False)
+    schedule.observe(track, RUNNING, 20.0)
+    # Seen running at 20 s, finished by 30 s: the slack is 0.5 s + 5 % of 30 s (2 s).
+    schedule.observe(track, finished(duration), 30.0)
+    assert (schedule.observed, schedule.ignored) == ((1, 0) if learned else (0, 1))
