@@ -23,7 +23,9 @@ survivor); results stay for ``--report-only`` and for
 mutmut switches mutants at call time in processes forked after the package
 was imported, so code that runs only at import time (the converter's hook
 factories in ``_convert``, attrs field factories in ``types``) would never be
-mutated there. For the modules listed in ``FRESH_SELECTION``, every mutant the
+mutated there; and code that runs only in a child after ``os.fork()`` is never
+mapped to a test. For the modules listed in ``FRESH_SELECTION`` (only the
+functions of ``FRESH_FUNCTIONS`` where it names some), every mutant the
 forked run did not kill is therefore tested again in a *fresh* interpreter:
 ``MUTANT_UNDER_TEST`` is set before Python starts, so the import itself builds
 the mutated hooks, and the module's test selection runs against them. That
@@ -119,10 +121,22 @@ FRESH_SELECTION = {
     "types": ("tests/unit/test_models.py", "tests/unit/test_request_coercion.py"),
     # The bin edges (`_EDGES`) are computed from `edge` at import.
     "_estimator": ("tests/unit/test_schedule.py",),
+    # Code that runs only in a child after os.fork(): mutmut maps tests to
+    # functions in its own process, so it finds no test for it.
+    "_schedule": (
+        "tests/unit/test_schedule.py::test_threads_share_one_schedule_and_a_forked_child_can_use_it",
+    ),
+    "_http": (
+        "tests/sync/test_threads_and_fork.py::test_an_async_client_used_in_the_parent_works_in_a_forked_child",
+    ),
 }
-#: Where only some functions of a module run at import time: those (mutmut's
-#: names), the only ones whose mutants the fresh pass tests again.
-FRESH_FUNCTIONS = {"_estimator": ("x_edge",)}
+#: Where only some functions of a module need it (run at import, or in a forked
+#: child): those (mutmut's names), the only ones the fresh pass tests again.
+FRESH_FUNCTIONS = {
+    "_estimator": ("x_edge",),
+    "_schedule": ("x__after_fork_in_child", "xǁAdaptiveScheduleǁ_reset_after_fork"),
+    "_http": ("xǁConnectionPoolǁ_after_fork_in_child",),
+}
 FRESH_TIMEOUT = 180.0  # seconds per mutant; a mutant past it counts as killed (a hang)
 
 
@@ -263,7 +277,11 @@ def _equivalents(modules: set[str]) -> tuple[dict[str, str], list[str]]:
         if name not in diffs:
             stale.append(f"{name}: no such mutant any more")
             continue
-        added = [line[1:].strip() for line in diffs[name].splitlines() if line.startswith("+ ")]
+        added = [
+            line[1:].strip()
+            for line in diffs[name].splitlines()
+            if line.startswith("+") and not line.startswith("+++")
+        ]
         if mutated.strip() in added:
             valid[name] = reason
         else:
