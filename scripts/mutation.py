@@ -66,6 +66,7 @@ GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         (
             "tests/unit/test_retry.py",
             "tests/unit/test_poll_backoff.py",
+            "tests/unit/test_value_details.py",
             "tests/client/test_retry_after_values.py",
             "tests/client/test_error_attributes.py",
             "tests/client/test_errors_and_retries.py",
@@ -80,6 +81,7 @@ GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "tests/unit/test_models.py",
             "tests/unit/test_request_coercion.py",
             "tests/unit/test_documented_defaults.py",
+            "tests/unit/test_value_details.py",
             "tests/client/test_endpoints.py",
         ),
     ),
@@ -87,6 +89,8 @@ GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("_schedule", "_estimator"),
         (
             "tests/unit/test_schedule.py",
+            "tests/unit/test_schedule_mutation_gaps.py",
+            "tests/unit/test_estimator_mutation_gaps.py",
             "tests/unit/test_poll_settings.py",
             "tests/unit/test_documented_defaults.py",
             "tests/polling/test_adaptive.py",
