@@ -101,6 +101,8 @@ GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("_polling",),
         (
             "tests/polling",
+            "tests/watch/test_on_update.py",
+            "tests/client/test_tracing.py",
             "tests/unit/test_fanout_engine.py",
             "tests/unit/test_poll_backoff.py",
             "tests/unit/test_poll_settings.py",
@@ -488,10 +490,11 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.copytree(ROOT / "tests", _copy(group) / "tests", dirs_exist_ok=True)
             else:
                 patterns = [f"{PACKAGE}.{module}.*" for module in chosen]
-                print(f"\n== {group}: {' '.join(chosen)}", flush=True)
+                print(f"\n== {group}: {' '.join(chosen)} ({time.strftime('%H:%M:%S')})", flush=True)
                 _mutmut(group, "run", "--max-children", str(args.max_children), *patterns)
             run_fresh(chosen, args.max_children)
             seconds[group] = time.monotonic() - started
+            print(f"== {group}: {seconds[group] / 60:.1f} min", flush=True)
     return 0 if report(modules, seconds, show_survivors=not args.quiet) else 1
 
 
