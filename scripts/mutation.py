@@ -50,6 +50,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -143,7 +144,9 @@ FRESH_FUNCTIONS = {
     "_schedule": ("x__after_fork_in_child", "xǁAdaptiveScheduleǁ_reset_after_fork"),
     "_http": ("xǁConnectionPoolǁ_after_fork_in_child",),
 }
-FRESH_TIMEOUT = 180.0  # seconds per mutant; a mutant past it counts as killed (a hang)
+FRESH_TIMEOUT = (
+    60.0  # seconds per mutant (the slowest selection takes ~10 s); past it: a hang, killed
+)
 
 
 def _group_dir(group: str) -> Path:
@@ -298,19 +301,27 @@ def _equivalents(modules: set[str]) -> tuple[dict[str, str], list[str]]:
 def _fresh_pytest(group: str, mutant: str, tests: tuple[str, ...], timeout: float) -> int | None:
     """Run `tests` in a new interpreter with `mutant` active from the first import.
 
-    The exit status of pytest, or None when it ran past `timeout`.
+    The exit status of pytest, or None when it ran past `timeout` (then its
+    whole process group is killed: a mutant can leave a forked child hanging).
     """
     copy = _copy(group)
     env = {**os.environ, "MUTANT_UNDER_TEST": mutant, "PYTHONPATH": str(copy)}
     command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
     command += ["--hypothesis-profile=mutation", *tests]
-    try:
-        done = subprocess.run(
-            command, cwd=copy, env=env, capture_output=True, timeout=timeout, check=False
-        )
-    except subprocess.TimeoutExpired:
-        return None
-    return done.returncode
+    with subprocess.Popen(
+        command,
+        cwd=copy,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    ) as process:
+        try:
+            return process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            return None
 
 
 def _fingerprint(module: str) -> str:
