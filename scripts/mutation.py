@@ -14,7 +14,7 @@ modules directly, so that a mutant of the schedule does not wait for the
 transport's tests. Each group runs in its own directory, ``mutants/GROUP/``
 (a ``pyproject.toml`` written there from this checkout's, with the group's
 ``only_mutate`` and ``pytest_add_cli_args_test_selection`` in ``[tool.mutmut]``,
-and links to the package and the tests); mutmut keeps its copy and results in
+and copies of the package and the tests); mutmut keeps its copy and results in
 ``mutants/GROUP/mutants/``. mutmut is given the modules as name patterns, so
 every run tests each of their mutants again (a new test can kill an old
 survivor); results stay for ``--report-only`` and for
@@ -179,9 +179,34 @@ def _prepare(group: str) -> None:
     if not config.exists() or config.read_text(encoding="utf-8") != content:
         config.write_text(content, encoding="utf-8")
     for name in (PACKAGE, "tests"):
-        link = directory / name
-        if not link.is_symlink():
-            link.symlink_to(ROOT / name, target_is_directory=True)
+        _mirror(ROOT / name, directory / name)
+
+
+def _mirror(source: Path, target: Path) -> None:
+    """Make `target` a copy of the directory `source` (mtimes kept: mutmut compares them).
+
+    A copy, not a link: a link back into the checkout makes hatchling leave the
+    package out of the sdist (and so of the wheel).
+    """
+    if target.is_symlink():
+        target.unlink()
+    wanted = set()
+    for path in source.rglob("*"):
+        if "__pycache__" in path.parts or not path.is_file():
+            continue
+        relative = path.relative_to(source)
+        wanted.add(relative)
+        copy = target / relative
+        if not copy.exists() or copy.stat().st_mtime != path.stat().st_mtime:
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, copy)
+    for path in list(target.rglob("*")):
+        if (
+            path.is_file()
+            and "__pycache__" not in path.parts
+            and (path.relative_to(target) not in wanted)
+        ):
+            path.unlink()
 
 
 def _mutmut(group: str, *args: str, capture: bool = False) -> str:
