@@ -371,17 +371,18 @@ class _Batch:
         fetch: FetchTask,
         schedule: Schedule,
         poll_timeout: float,
-        concurrency: int = 64,
-        connection_limit: int | None = None,
-        max_in_flight: int = 10_000,
-        on_progress: Callable[[Progress], None] | None = None,
-        on_submitted: Callable[[int, Task], None] | None = None,
-        return_exceptions: bool = True,
-        clock: Callable[[], float] = time.monotonic,
-        observe: ObserverFactory | None = None,
-        coerce: Callable[[Any], Any] = TaskRequest.coerce,
-        keep_requests: bool = True,
+        concurrency: int,
+        connection_limit: int | None,
+        max_in_flight: int,
+        on_progress: Callable[[Progress], None] | None,
+        on_submitted: Callable[[int, Task], None] | None,
+        return_exceptions: bool,
+        clock: Callable[[], float],
+        observe: ObserverFactory | None,
+        coerce: Callable[[Any], Any],
+        keep_requests: bool,
     ) -> None:
+        # Every argument is given by RunMany, whose signature holds the defaults.
         for name, value in (("concurrency", concurrency), ("max_in_flight", max_in_flight)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stablebrowse_async import AsyncClient, StablebrowseError
+
+from .conftest import ScriptedServer
 
 pytestmark = pytest.mark.anyio
 
@@ -49,35 +49,6 @@ _bodies = st.one_of(
     st.just(b"[" * 5000 + b"]" * 5000),
     st.just(b'{"taskId": "t", "status": "running"'),
 )
-
-
-class ScriptedServer:
-    """A loopback server that answers every request with whatever the test sets."""
-
-    def __init__(self) -> None:
-        self.status = 200
-        self.body = b"{}"
-        self.content_type = "application/json"
-
-    async def handle(self, request: web.Request) -> web.Response:
-        await request.read()
-        return web.Response(status=self.status, body=self.body, content_type=self.content_type)
-
-
-@pytest.fixture
-async def scripted() -> AsyncIterator[tuple[ScriptedServer, str]]:
-    server = ScriptedServer()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", server.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield server, f"http://127.0.0.1:{port}/v1"
-    finally:
-        await runner.cleanup()
 
 
 async def _every_call(client: AsyncClient) -> list[Any]:

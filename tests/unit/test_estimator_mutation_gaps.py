@@ -1,0 +1,272 @@
+"""`DurationModel` (the survival estimate behind `AdaptiveSchedule`): the details a
+mutation run of `_estimator` found unchecked: its bins, its validation messages,
+what a snapshot holds and how seeding adds up, and when it re-estimates."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from stablebrowse_async._estimator import NBINS, DurationModel, bin_of, edge
+
+FIRST_EDGE = edge(1)
+STEP = edge(2) / edge(1)
+WEEK = 7 * 86400.0
+
+
+def test_bins_start_at_zero_then_grow_geometrically_from_50_ms() -> None:
+    assert edge(0) == 0.0
+    assert edge(-2) == 0.0
+    assert FIRST_EDGE == 0.05
+    assert edge(2) / edge(1) == pytest.approx(2 ** (1 / 8))
+    assert edge(9) == pytest.approx(0.1)  # eight bins per doubling
+    assert edge(NBINS) > 2 * 86400.0
+
+
+@pytest.mark.parametrize(
+    "seconds", [0.0, 0.01, 0.049, 0.05, 0.051, 0.3, 1.0, 20.0, 3600.0, 150_000.0]
+)
+def test_every_duration_falls_in_the_bin_between_its_edges(seconds: float) -> None:
+    k = bin_of(seconds)
+    assert edge(k) <= seconds < edge(k + 1)
+
+
+def test_a_duration_past_the_last_bin_falls_in_the_last_bin() -> None:
+    assert bin_of(10 * WEEK) == NBINS - 1
+    assert bin_of(1e12) == NBINS - 1
+
+
+@pytest.mark.parametrize("name", ["half_life", "recent_half_life"])
+def test_bad_half_lives_are_refused_naming_the_argument_and_the_type(name: str) -> None:
+    with pytest.raises(TypeError, match=rf"^{name} must be a number, got str$"):
+        DurationModel(**{name: "10"})
+    with pytest.raises(ValueError, match=rf"^{name} must be a finite number >= 1"):
+        DurationModel(**{name: 0.5})
+
+
+def test_the_half_lives_default_to_256_and_16_completions() -> None:
+    model = DurationModel()
+    assert (model.half_life, model.recent_half_life) == (256.0, 16.0)
+    assert model.snapshot()["half_life"] == 256.0
+
+
+def test_a_fresh_model_knows_nothing() -> None:
+    model = DurationModel()
+    assert model.support() is None
+    assert model.median is None
+    assert model.edge() == (0.0, 0.0)
+    assert model.shifted == 0
+    assert model.survival(30.0) == 1.0
+    assert model.hazard_at(1.0) == 0.0
+    assert model.refreshes == 0
+    assert model.snapshot() == {
+        "version": 1,
+        "observed": 0,
+        "ignored": 0,
+        "weight": 0.0,
+        "half_life": 256.0,
+        "quantiles": {"p10": None, "p50": None, "p90": None},
+        "bins": [],
+    }
+
+
+def test_tasks_shorter_than_the_first_bin_have_a_median_below_it() -> None:
+    model = DurationModel()
+    model.seed([0.01] * 10)
+    median = model.median
+    assert median is not None and median < FIRST_EDGE
+
+
+def test_prior_durations_in_the_open_range_up_to_a_week_are_accepted() -> None:
+    model = DurationModel()
+    model.seed([0.5, WEEK])
+    assert model.observed == 2
+    with pytest.raises(ValueError, match=r"prior\[0\]"):
+        DurationModel().seed([0.0])
+    with pytest.raises(
+        TypeError,
+        match=r"^prior must be a snapshot\(\) dict or a list of durations in seconds, got int$",
+    ):
+        DurationModel().seed(5)  # type: ignore[arg-type]
+
+
+def test_re_estimation_happens_once_per_change_and_counts_by_one() -> None:
+    model = DurationModel()
+    model.learn(10.0)
+    assert model.median is not None
+    assert model.refreshes == 1
+    assert model.median is not None
+    assert model.refreshes == 1  # nothing new: no new estimate
+    model.learn(12.0)
+    assert model.median is not None
+    assert model.refreshes == 2
+
+
+def test_a_little_more_running_time_waits_for_the_next_estimate() -> None:
+    model = DurationModel()
+    for _ in range(200):
+        model.learn(10.0)
+    model.expose(0.0, 9.0)  # more running time of a task still running
+    _ = model.median
+    refreshes = model.refreshes
+    model.expose(9.0, 10.0)  # far less than 2 % of what was credited so far
+    _ = model.median
+    assert model.refreshes == refreshes
+    model.expose(0.0, 100.0)  # 5 %: re-estimated
+    _ = model.median
+    assert model.refreshes == refreshes + 1
+
+
+def test_running_time_outside_zero_to_a_week_is_not_credited() -> None:
+    model = DurationModel()
+    for start, end in [(5.0, 5.0), (6.0, 5.0), (-1.0, 5.0), (0.0, WEEK * 1.01)]:
+        model.expose(start, end)
+    assert model.snapshot()["bins"] == []
+    model.expose(0.0, WEEK)  # a week is the longest duration taken
+    rows = model.snapshot()["bins"]
+    assert rows[0] == [0.0, FIRST_EDGE, 0.0, pytest.approx(FIRST_EDGE)]
+
+
+def test_a_snapshot_rounds_and_lists_only_the_bins_that_saw_something() -> None:
+    model = DurationModel()
+    model.seed([3.3, 3.3, 47.0])
+    snapshot = model.snapshot()
+    assert snapshot["observed"] == 3
+    assert snapshot["weight"] == round(snapshot["weight"], 3) > 0
+    for value in snapshot["quantiles"].values():
+        assert value is not None and value == round(value, 3)
+    rows = snapshot["bins"]
+    # Exposure from 0 to 47 s covers every bin up to the one of 47 s, no further.
+    assert len(rows) == bin_of(47.0) + 1
+    for k, row in enumerate(rows):
+        assert row[0] == round(edge(k), 6)
+        assert row[1] == round(edge(k + 1), 6)
+    assert rows[bin_of(3.3)][2] == pytest.approx(2.0, rel=0.02)
+
+
+def snapshot_with(bins: list[Any], **fields: Any) -> dict[str, Any]:
+    return {"version": 1, "bins": bins, **fields}
+
+
+def test_seeding_adds_the_snapshot_to_what_was_learned() -> None:
+    donor = DurationModel()
+    donor.seed([20.0] * 8)
+    model = DurationModel()
+    model.seed([20.0] * 40)  # its counts have a unit other than 1 by now
+    before = model.snapshot()
+    model.seed(donor.snapshot())
+    after = model.snapshot()
+    assert after["observed"] == 48
+    k = bin_of(20.0)
+    events = {round(row[0], 3): row[2] for row in after["bins"]}
+    old = {round(row[0], 3): row[2] for row in before["bins"]}
+    assert events[round(edge(k), 3)] == pytest.approx(old[round(edge(k), 3)] + 8.0, rel=0.02)
+
+
+def test_two_rows_of_one_bin_both_count() -> None:
+    low, high = edge(40), edge(41)
+    model = DurationModel()
+    model.seed(snapshot_with([[low, high, 3.0, 1.0], [low, high, 2.0, 1.0]]))
+    (row,) = model.snapshot()["bins"]
+    assert row[2:] == pytest.approx([5.0, 2.0])
+
+
+@pytest.mark.parametrize(
+    ("observed", "expected"),
+    [(5, 5), (0, 0), (-3, 0), (True, 0), ("7", 0), (None, 0)],
+)
+def test_a_snapshot_s_observed_count_is_added_when_it_is_a_positive_int(
+    observed: Any, expected: int
+) -> None:
+    model = DurationModel()
+    model.learn(2.0)
+    model.seed(snapshot_with([], observed=observed))
+    assert model.observed == 1 + expected
+    model.seed(snapshot_with([]))  # no count at all
+    assert model.observed == 1 + expected
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        [1.0, 2.0, -1.0, 1.0],
+        [1.0, 2.0, 1.0, -1.0],
+        [-1.0, 2.0, 1.0, 1.0],
+        [2.0, 2.0, 1.0, 1.0],
+        [1.0, 2.0, 1.0],
+        "1, 2, 1, 1",
+    ],
+)
+def test_a_bad_snapshot_row_is_refused_naming_it(row: Any) -> None:
+    with pytest.raises(ValueError, match=r"^prior\['bins'\]\[1\] must be \[low, high"):
+        DurationModel().seed(snapshot_with([[1.0, 2.0, 0.0, 1.0], row]))
+
+
+def test_snapshot_rows_with_no_completion_or_up_to_the_last_edge_are_accepted() -> None:
+    model = DurationModel()
+    model.seed(snapshot_with([[1.0, 2.0, 0.0, 0.0], [WEEK, WEEK * STEP, 1.0, 0.0]]))
+    model.seed(snapshot_with([[WEEK / STEP, WEEK * 1.01, 1.0, 1.0]]))
+    with pytest.raises(ValueError, match="beyond"):
+        DurationModel().seed(snapshot_with([[WEEK, WEEK * STEP * 1.001, 1.0, 1.0]]))
+
+
+@pytest.mark.parametrize("prior", [{"version": 1, "bins": "x"}, {"version": 1}, {"bins": []}])
+def test_a_snapshot_without_its_version_or_bins_is_refused(prior: Any) -> None:
+    with pytest.raises(
+        ValueError, match=r"^prior must be a snapshot\(\) of version 1 with a 'bins' list$"
+    ):
+        DurationModel().seed(prior)
+
+
+def test_the_hazard_integrates_to_the_survival_within_a_bin() -> None:
+    model = DurationModel()
+    model.seed([float(d) for d in range(5, 60)])
+    for age in (7.3, 21.0, 40.2):
+        k = bin_of(age)
+        inside = model.cumulative_hazard(age) - model.cumulative_hazard(edge(k))
+        assert inside == pytest.approx(model.hazard_at(age) * (age - edge(k)))
+        assert model.survival(age) == pytest.approx(math.exp(-model.cumulative_hazard(age)))
+    assert [low for low, _, _ in model.segments(7.3)][:2] == [7.3, edge(bin_of(7.3) + 1)]
+    segments = list(model.segments(0.0))
+    assert len(segments) == NBINS
+    assert all(high == pytest.approx(edge(k + 1)) for k, (_, high, _) in enumerate(segments))
+
+
+def test_quantiles_are_refused_outside_zero_to_one() -> None:
+    model = DurationModel()
+    model.seed([10.0] * 5)
+    for q in (0.0, 1.0, -0.1):
+        with pytest.raises(ValueError, match="q must be in"):
+            model.quantile(q)
+
+
+def test_the_support_spans_the_bins_of_the_shortest_and_longest_completions() -> None:
+    model = DurationModel()
+    model.seed([10.0])
+    assert model.support() == (edge(bin_of(10.0)), edge(bin_of(10.0) + 1))
+    model.seed([3.0])
+    assert model.support() == (edge(bin_of(3.0)), edge(bin_of(10.0) + 1))
+
+
+def test_a_completion_long_forgotten_leaves_the_support() -> None:
+    model = DurationModel()
+    model.seed([3.0])
+    model.seed([10.0] * 4000)  # 15 half-lives later the 3 s task weighs 2e-5
+    assert model.support() == (edge(bin_of(10.0)), edge(bin_of(10.0) + 1))
+
+
+@pytest.mark.parametrize("duration", [10.0, 0.03])
+def test_the_edge_is_where_tasks_were_last_seen_running_and_its_measured_hazard(
+    duration: float,
+) -> None:
+    model = DurationModel()
+    model.seed([duration] * 5)
+    k = bin_of(duration)
+    horizon, rate = model.edge()
+    assert horizon == edge(k + 1)
+    # Completions over running time in the last four bins seen: each task ran
+    # there from the lower edge of the first of them to its end.
+    low = edge(max(0, k - 3))
+    assert rate == pytest.approx(1.0 / (duration - low), rel=0.01)

@@ -1,0 +1,261 @@
+"""`PollSchedule` and `AdaptiveSchedule`: the details a mutation run of `_schedule`
+found unchecked: validation messages, the documented defaults, what a track
+starts with, which durations a record gives, how jitter spreads the polls, and
+when `epoch` tells the pollers to re-plan."""
+
+from __future__ import annotations
+
+import statistics
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from stablebrowse_async import AdaptiveSchedule, PollSchedule, Task, TaskStatus
+from stablebrowse_async._schedule import duration_of
+
+RUNNING = Task(task_id="t", status=TaskStatus.RUNNING)
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+WEEK = 7 * 86400.0
+
+
+def finished(seconds: float) -> Task:
+    return Task(task_id="t", status=TaskStatus.COMPLETED, duration_ms=round(seconds * 1000))
+
+
+def timed(seconds: float, *, duration_ms: Any = None) -> Task:
+    """A finished task whose record gives its duration by its timestamps."""
+    return Task(
+        task_id="t",
+        status=TaskStatus.COMPLETED,
+        duration_ms=duration_ms,
+        created_at=T0,
+        updated_at=T0 + timedelta(seconds=seconds),
+    )
+
+
+# -- PollSchedule ---------------------------------------------------------------------
+
+
+def test_a_poll_schedule_accepts_a_factor_of_one_and_jitter_just_below_one() -> None:
+    schedule = PollSchedule(factor=1.0, jitter=0.99)
+    assert schedule.from_age(100.0) == schedule.first
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"factor": 0.5}, r"^factor must be >= 1, got 0\.5$"),
+        ({"jitter": 1.0}, r"^jitter must be in \[0, 1\), got 1\.0$"),
+        ({"jitter": 1.5}, r"^jitter must be in \[0, 1\), got 1\.5$"),
+        ({"jitter": -0.1}, r"^jitter must be in \[0, 1\)"),
+    ],
+)
+def test_a_bad_poll_schedule_is_refused_with_its_value(
+    options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        PollSchedule(**options)
+
+
+def test_a_bad_poll_interval_names_the_argument_and_the_type() -> None:
+    with pytest.raises(TypeError, match=r"^poll_interval must be a number, got str$"):
+        PollSchedule.coerce("5")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^first must be a number, got NoneType$"):
+        PollSchedule(first=None)  # type: ignore[arg-type]
+
+
+def test_a_poll_schedule_track_starts_unpolled_and_counts_each_poll_once() -> None:
+    schedule = PollSchedule(first=1.0, factor=2.0, max_interval=100.0, jitter=0.0)
+    track = schedule.begin(5.0)
+    assert (track.born, track.exact, track.polls, track.provisional) == (5.0, True, 0, False)
+    assert schedule.begin(0.0, exact=False).exact is False
+    assert schedule.next_delay(track, 5.0) == 1.0
+    schedule.observe(track, RUNNING, 6.0)
+    schedule.observe(track, RUNNING, 8.0)
+    assert track.polls == 2
+    assert schedule.next_delay(track, 8.0) == 4.0
+
+
+# -- durations read from a record ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("task", "expected"),
+    [
+        (finished(0.001), 0.001),
+        (finished(WEEK), WEEK),
+        (timed(0.5), 0.5),
+        (timed(WEEK), WEEK),
+        (timed(0.0), None),
+        (timed(WEEK + 1.0), None),
+        (timed(3.0, duration_ms=0), 3.0),  # an impossible durationMs: the timestamps say
+        (Task(task_id="t", status=TaskStatus.COMPLETED, created_at=T0), None),
+    ],
+)
+def test_a_record_gives_a_duration_in_the_open_range_up_to_a_week(
+    task: Task, expected: float | None
+) -> None:
+    assert duration_of(task) == expected
+
+
+# -- AdaptiveSchedule: options --------------------------------------------------------------
+
+
+def test_the_adaptive_schedule_s_defaults_are_the_documented_ones() -> None:
+    schedule = AdaptiveSchedule()
+    assert (schedule.min_interval, schedule.max_interval) == (0.2, 30.0)
+    assert (schedule.poll_cost, schedule.jitter) == (0.04, 0.1)
+    assert schedule.sentinels == 16
+    assert schedule.fallback == PollSchedule()
+    assert schedule.seed is None
+    assert schedule.snapshot()["half_life"] == 256.0
+    assert schedule.epoch == 0
+
+
+def test_given_options_are_kept() -> None:
+    fallback = PollSchedule(first=2.0)
+    schedule = AdaptiveSchedule(fallback=fallback, seed=7, min_interval=3.0, max_interval=3.0)
+    assert schedule.fallback is fallback
+    assert schedule.seed == 7
+    assert AdaptiveSchedule(jitter=0).jitter == 0.0
+    assert AdaptiveSchedule(sentinels=0).sentinels == 0
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"min_interval": "1"}, TypeError, r"^min_interval must be a number, got str$"),
+        ({"max_interval": 0}, ValueError, r"^max_interval must be a finite number > 0"),
+        ({"poll_cost": "x"}, TypeError, r"^poll_cost must be a number, got str$"),
+        ({"jitter": "x"}, TypeError, r"^jitter must be a number, got str$"),
+        ({"fallback": 5}, TypeError, r"^fallback must be a PollSchedule, got int$"),
+        ({"seed": "1"}, TypeError, r"^seed must be an int or None, got str$"),
+        ({"sentinels": True}, ValueError, r"^sentinels must be an int >= 0, got True$"),
+        ({"sentinels": 2.0}, ValueError, r"^sentinels must be an int >= 0, got 2\.0$"),
+    ],
+)
+def test_bad_options_are_refused_naming_the_option_and_the_type(
+    options: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        AdaptiveSchedule(**options)
+
+
+# -- AdaptiveSchedule: tracks, jitter, epochs ---------------------------------------------
+
+
+def test_an_adaptive_track_starts_unpolled_and_counts_each_poll_once() -> None:
+    schedule = AdaptiveSchedule(seed=1)
+    track = schedule.begin(2.0)
+    assert (track.born, track.polls, track.provisional) == (2.0, 0, False)
+    schedule.observe(track, RUNNING, 3.0)
+    schedule.observe(track, RUNNING, 4.0)
+    assert track.polls == 2
+
+
+def warm(durations: list[float], **options: Any) -> AdaptiveSchedule:
+    schedule = AdaptiveSchedule(seed=3, **options)
+    for d in durations:
+        schedule.observe(schedule.begin(0.0), finished(d), d)
+    return schedule
+
+
+def test_jitter_spreads_a_planned_poll_both_ways_within_its_fraction() -> None:
+    learned = [20.0 + (i % 7) for i in range(60)]
+    plain = warm(learned, jitter=0.0)
+    planned = plain.next_delay(plain.begin(0.0), 18.0)  # in the learned range: below the caps
+    assert plain.min_interval < planned < 10.0
+    jittered = warm(learned, jitter=0.2)
+    delays = [jittered.next_delay(jittered.begin(0.0), 18.0) for _ in range(300)]
+    assert all(planned * 0.8 - 1e-9 <= d <= planned * 1.2 + 1e-9 for d in delays)
+    assert min(delays) < planned * 0.85
+    assert max(delays) > planned * 1.15
+    assert statistics.fmean(delays) == pytest.approx(planned, rel=0.05)
+
+
+def test_a_steady_workload_moves_epoch_at_powers_of_two_up_to_1024_completions() -> None:
+    schedule = AdaptiveSchedule(seed=1)
+    moved = []
+    for n in range(1, 1026):
+        epoch = schedule.epoch
+        schedule.observe(schedule.begin(0.0), finished(10.0), 10.0 * n)
+        if schedule.epoch != epoch:
+            assert schedule.epoch == epoch + 1
+            moved.append(n)
+    assert moved[:3] == [1, 2, 4]
+    # (and early on whenever the shift test changes its verdict)
+    assert [n for n in moved if n > 8] == [16, 32, 64, 128, 256, 512, 1024]
+
+
+def test_epoch_moves_once_when_the_sentinels_of_a_batch_stop_probing() -> None:
+    schedule = AdaptiveSchedule(seed=1, sentinels=4)
+    tracks = [schedule.begin(0.0, batch=True) for _ in range(10)]
+    epochs = []
+    for track in tracks[:4]:  # the sentinels leave one by one
+        schedule.release(track)
+        epochs.append(schedule.epoch)
+    # Probing needs half of them (2): the third leaving ends it, and says so once.
+    assert epochs == [0, 0, 1, 1]
+    schedule.release(tracks[4])
+    assert schedule.epoch == 1
+
+
+def test_a_finished_track_is_done_and_not_counted_again() -> None:
+    schedule = AdaptiveSchedule(seed=1, sentinels=2)
+    track = schedule.begin(0.0, batch=True)
+    schedule.observe(track, finished(1.0), 1.0)
+    assert schedule.observed == 1
+    epoch = schedule.epoch
+    schedule.release(track)  # already retired by its completion
+    assert schedule.epoch == epoch
+
+
+@pytest.mark.parametrize("sentinels", [2, 4, 5])
+def test_probing_lasts_while_half_the_sentinels_are_live(sentinels: int) -> None:
+    schedule = warm([10.0], sentinels=sentinels)  # epoch 1 already: moves count from there
+    tracks = [schedule.begin(0.0, batch=True) for _ in range(sentinels + 3)]
+    start = schedule.epoch
+    epochs = []
+    for track in tracks[:sentinels]:
+        schedule.release(track)
+        epochs.append(schedule.epoch - start)
+    # It stops when fewer than max(1, sentinels // 2) are left, and says so once.
+    stops = sentinels - max(1, sentinels // 2) + 1
+    assert epochs == [0] * (stops - 1) + [1] * (sentinels - stops + 1)
+
+
+@pytest.mark.parametrize(("batch", "spread"), [(10, 0.3), (2000, 0.1), (1005, 0.1)])
+def test_sentinels_of_a_cold_batch_poll_more_densely_the_larger_the_batch(
+    batch: int, spread: float
+) -> None:
+    schedule = AdaptiveSchedule(seed=1, jitter=0.0, sentinels=2)
+    tracks = [schedule.begin(0.0, batch=True) for _ in range(batch)]
+    # A sentinel polls at `spread` times its age: the fallback's growth (0.3) for a
+    # small batch, down to 0.1 for a thousand tasks or more.
+    assert schedule.next_delay(tracks[0], 10.0) == pytest.approx(spread * 10.0)
+    assert schedule.next_delay(tracks[0], 0.1) == schedule.min_interval
+    # The others wait for them (parked).
+    assert schedule.next_delay(tracks[5], 10.0) == 60.0
+
+
+@pytest.mark.parametrize(("duration", "learned"), [(11.0, True), (11.01, False), (10.99, True)])
+def test_a_completion_longer_than_the_time_watched_plus_slack_is_refused(
+    duration: float, learned: bool
+) -> None:
+    # Watched from submission for 10 s: the slack is 0.5 s + 5 % of the age (1 s).
+    schedule = AdaptiveSchedule(seed=1)
+    schedule.observe(schedule.begin(0.0), finished(duration), 10.0)
+    assert (schedule.observed, schedule.ignored) == ((1, 0) if learned else (0, 1))
+
+
+@pytest.mark.parametrize(("duration", "learned"), [(18.0, True), (17.9, False)])
+def test_a_completion_shorter_than_the_time_seen_running_minus_slack_is_refused(
+    duration: float, learned: bool
+) -> None:
+    schedule = AdaptiveSchedule(seed=1)
+    track = schedule.begin(0.0, exact=False)
+    schedule.observe(track, RUNNING, 20.0)
+    # Seen running at 20 s, finished by 30 s: the slack is 0.5 s + 5 % of 30 s (2 s).
+    schedule.observe(track, finished(duration), 30.0)
+    assert (schedule.observed, schedule.ignored) == ((1, 0) if learned else (0, 1))
