@@ -63,10 +63,10 @@ __all__ = ["NBINS", "DurationModel", "bin_of", "edge"]
 FIRST_EDGE = 0.05
 #: Ratio between consecutive bin edges.
 RATIO = 2.0 ** (1.0 / 8.0)
-#: Bins up to a little over one week.
-NBINS = 176
 #: Longest duration accepted as an observation (seconds): one week.
 MAX_DURATION = 7 * 86400.0
+#: Bins up to a little over one week (the last one ends past `MAX_DURATION`).
+NBINS = 2 + int(math.log(MAX_DURATION / FIRST_EDGE) / math.log(RATIO))
 #: Neighbouring bins pooled on each side when estimating a bin's hazard.
 POOL = 1
 #: The wider neighbourhood (bins on each side, a factor ~2 in age) also tested for a shift.

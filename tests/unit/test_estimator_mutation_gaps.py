@@ -270,3 +270,17 @@ def test_the_edge_is_where_tasks_were_last_seen_running_and_its_measured_hazard(
     # there from the lower edge of the first of them to its end.
     low = edge(max(0, k - 3))
     assert rate == pytest.approx(1.0 / (duration - low), rel=0.01)
+
+
+def test_durations_up_to_a_week_have_bins_of_their_own() -> None:
+    # The bins used to end at 53 h: exposure past it was credited as negative time.
+    assert edge(NBINS) > 7 * 86400.0 >= edge(NBINS - 1)
+    model = DurationModel()
+    for _ in range(20):
+        model.learn(10.0)
+    model.expose(60 * 3600.0, 61 * 3600.0)
+    model.learn(6 * 86400.0)
+    assert min(model._exposure) >= 0.0
+    assert all(rate >= 0.0 for rate in model._hazard)
+    assert model.survival(100.0) >= model.survival(61 * 3600.0) >= model.survival(7 * 86400.0)
+    assert model.hazard_at(60.5 * 3600.0) == 0.0  # seen running there, nothing finished
