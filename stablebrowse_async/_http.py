@@ -426,7 +426,9 @@ class HttpTransport:
                             result = (
                                 decoded
                                 if cast_to is None
-                                else _cast(decoded, cast_to, envelope, fill, method, path)
+                                else _cast(
+                                    decoded, cast_to, envelope, fill, method, path, answer.status
+                                )
                             )
                         except APIResponseValidationError as invalid:
                             failure = invalid
@@ -726,30 +728,34 @@ def _cast(
     fill: Mapping[str, Any] | None,
     method: str,
     path: str,
+    status_code: int,
 ) -> Any:
-    """Structure a decoded answer, or raise `APIResponseValidationError` saying why."""
+    """Structure a decoded answer (HTTP `status_code`), or raise
+    `APIResponseValidationError` saying why."""
     if envelope is not None:
         items = data.get(envelope) if isinstance(data, dict) else None
         if not isinstance(items, list):
             raise APIResponseValidationError(
                 f"{method} {path}: answer has no {envelope!r} list",
+                status_code=status_code,
                 body=data,
                 method=method,
                 path=path,
             )
-        return [_parse(item, cast_to, method, path) for item in items]
+        return [_parse(item, cast_to, method, path, status_code) for item in items]
     if fill is not None and isinstance(data, dict):
         data = {**fill, **data}
-    return _parse(data, cast_to, method, path)
+    return _parse(data, cast_to, method, path, status_code)
 
 
-def _parse(data: Any, model: type[T], method: str, path: str) -> T:
+def _parse(data: Any, model: type[T], method: str, path: str, status_code: int) -> T:
     try:
         return from_wire(data, model)
     except _SHAPE_ERRORS as exc:
         raise APIResponseValidationError(
             f"{method} {path}: unexpected answer for {model.__name__} "
             f"({type(exc).__name__}: {exc})",
+            status_code=status_code,
             body=data,
             method=method,
             path=path,

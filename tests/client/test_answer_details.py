@@ -193,7 +193,8 @@ async def test_a_post_whose_answer_lacks_the_id_is_ambiguous(scripted: Scripted)
         "POST /tasks succeeded but its answer lacks what identifies the result ("
     )
     assert str(error).endswith("); it exists on the server")
-    assert (error.method, error.path) == ("POST", "/tasks")
+    assert (error.method, error.path, error.status_code) == ("POST", "/tasks", 201)
+    assert error.__cause__.status_code == 201  # type: ignore[union-attr]
     assert error.body == {"status": "pending", "task": "x", "endUserId": "u"}
     assert error.request.end_user_id == "u"
     assert isinstance(error.__cause__, APIResponseValidationError)
