@@ -28,9 +28,10 @@ requests in flight never outnumber the connection pool's connections: a
 request that would only queue for a connection stays a heap entry instead of
 becoming a coroutine. A poll that is due takes the next free connection before
 the next submission does (`_Slots`): a finished task is reported without
-waiting behind the rest of a large batch's submissions. When the schedule learns something that may bring
-provisional polls earlier (its ``epoch`` changes), the engine re-plans those
-entries at once; a superseded heap item is skipped when popped.
+waiting behind the rest of a large batch's submissions. When the schedule
+learns something that may bring provisional polls earlier (its ``epoch``
+changes), the engine re-plans those entries at once; a superseded heap item
+is skipped when popped.
 """
 
 from __future__ import annotations
@@ -169,9 +170,9 @@ async def follow_task(
     `TaskFailedError`); raises `TaskTimeoutError` (with the last record seen)
     or a definitive API error. `submitted`: `last` was just created (so the
     task's age is the time since this call), rather than an existing task of
-    unknown age. `observe` (when given) sees `last`, then the record of every successful
-    poll: the observation point of `tasks.watch` and ``on_update``. What it
-    returns, when not None, is awaited; what it raises ends the wait.
+    unknown age. `observe` (when given) sees `last`, then the record of every
+    successful poll: the observation point of `tasks.watch` and ``on_update``.
+    What it returns, when not None, is awaited; what it raises ends the wait.
     """
     if observe is not None:
         await _observe(observe, last)
@@ -562,9 +563,7 @@ class _Batch:
         if entry.observe is None:
             return True
         try:
-            pending = entry.observe(task)
-            if pending is not None:
-                await pending
+            await _observe(entry.observe, task)
         except Exception as error:  # the caller's callback: it fails this task only
             self._schedule.release(entry.track)
             self._settle(entry, TaskOutcome(entry.index, entry.request, error=error))

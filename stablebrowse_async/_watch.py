@@ -163,10 +163,11 @@ class RecordSource(Protocol):
     ) -> Task:
         """Pass every record of `task_id` to `observe` until it is terminal; return that record.
 
-        `observe` may be None (nobody watches). `first` is a record the caller already has (a submission's answer): it
-        is observed first, and the source goes on from there. Raises
-        `TaskTimeoutError` after ``settings.timeout`` seconds, or the API error
-        that makes following pointless; a failed or cancelled task is returned.
+        `observe` may be None (nobody watches). `first` is a record the caller
+        already has (a submission's answer): it is observed first, and the
+        source goes on from there. Raises `TaskTimeoutError` after
+        ``settings.timeout`` seconds, or the API error that makes following
+        pointless; a failed or cancelled task is returned.
         """
 
 
