@@ -89,6 +89,21 @@ def _prefix(values: list[float], unit: float) -> list[float]:
     return sums
 
 
+def _forget(unit: float, half_life: float, events: list[float], exposure: list[float]) -> float:
+    """One completion's forgetting: the weight of what is learned next (returned).
+
+    When that weight grows past `_RESCALE_AT`, the counts are divided by it in
+    place and it starts again at 1 (the same model, in floats that stay finite).
+    """
+    unit *= 2.0 ** (1.0 / half_life)
+    if unit > _RESCALE_AT:
+        scale = 1.0 / unit
+        events[:] = [value * scale for value in events]
+        exposure[:] = [value * scale for value in exposure]
+        unit = 1.0
+    return unit
+
+
 def edge(k: int) -> float:
     """Lower edge of bin `k` in seconds (bin 0 starts at 0)."""
     if k <= 0:
@@ -196,18 +211,10 @@ class DurationModel:
 
     def finish(self, duration: float) -> None:
         """Learn one completion after `duration` seconds (exposure is credited separately)."""
-        self._unit *= 2.0 ** (1.0 / self.half_life)
-        if self._unit > _RESCALE_AT:
-            scale = 1.0 / self._unit
-            self._events = [value * scale for value in self._events]
-            self._exposure = [value * scale for value in self._exposure]
-            self._unit = 1.0
-        self._recent_unit *= 2.0 ** (1.0 / self.recent_half_life)
-        if self._recent_unit > _RESCALE_AT:
-            scale = 1.0 / self._recent_unit
-            self._recent_events = [value * scale for value in self._recent_events]
-            self._recent_exposure = [value * scale for value in self._recent_exposure]
-            self._recent_unit = 1.0
+        self._unit = _forget(self._unit, self.half_life, self._events, self._exposure)
+        self._recent_unit = _forget(
+            self._recent_unit, self.recent_half_life, self._recent_events, self._recent_exposure
+        )
         k = bin_of(duration)
         self._events[k] += self._unit
         self._recent_events[k] += self._recent_unit
@@ -309,9 +316,8 @@ class DurationModel:
         self._shifted = shifted
         # The hazard where tasks were last seen running: over the last few exposed bins.
         if last >= 0:
-            lo = max(0, last - 3)
-            spent = ex[last + 1] - ex[lo]
-            rate = (ev[last + 1] - ev[lo]) / spent if spent > 0 else 0.0
+            lo = max(0, last - 3)  # `last` has exposure: the sum below is > 0
+            rate = (ev[last + 1] - ev[lo]) / (ex[last + 1] - ex[lo])
             self._edge = (_EDGES[last + 1], rate)
         cum = self._cum
         for k in range(stop):
