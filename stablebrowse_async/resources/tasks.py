@@ -8,7 +8,7 @@ from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mappin
 from typing import Any
 
 from .._http import encode_segment, route
-from .._polling import FetchTask, PollSettings, Progress, RunMany, final_result
+from .._polling import FetchTask, PollSettings, Progress, RunMany, SubmitFn, final_result
 from .._response import RawResponses, raw_method
 from .._schedule import AdaptiveSchedule, PollSchedule
 from .._tracing import task_span
@@ -253,21 +253,17 @@ class Tasks(Resource):
         async (it is awaited), and an exception it raises becomes that task's
         outcome, never the batch's.
         """
-        check_on_update(on_update)
-        polling = self._client._polling.resolve(poll_interval, poll_timeout)
-        return RunMany(
+        return self._fan_out(
             requests,
             submit=self.submit_request,
-            fetch=self.get,
-            schedule=polling.schedule,
-            poll_timeout=polling.timeout,
             concurrency=concurrency,
-            connection_limit=self._client._pool.limit,
+            poll_interval=poll_interval,
+            poll_timeout=poll_timeout,
+            on_update=on_update,
             max_in_flight=max_in_flight,
             on_progress=on_progress,
             on_submitted=on_submitted,
             return_exceptions=return_exceptions,
-            observe=_indexed_observers(on_update),
         )
 
     def wait_many(
@@ -290,19 +286,41 @@ class Tasks(Resource):
         """
         if isinstance(task_ids, str):
             raise TypeError("task_ids must be an iterable of ids, not a single str")
+        return self._fan_out(
+            task_ids,
+            submit=self.get,
+            concurrency=concurrency,
+            poll_interval=poll_interval,
+            poll_timeout=poll_timeout,
+            on_update=on_update,
+            coerce=_task_id,
+            keep_requests=False,
+        )
+
+    def _fan_out(
+        self,
+        items: Iterable[Any] | AsyncIterable[Any],
+        *,
+        submit: SubmitFn,
+        concurrency: int,
+        poll_interval: float | PollSchedule | AdaptiveSchedule | None,
+        poll_timeout: float | None,
+        on_update: Callable[[int, TaskUpdate], object] | None,
+        **options: Any,
+    ) -> RunMany:
+        """The fan-out engine of `run_many` and `wait_many` on this client's pool and schedule."""
         check_on_update(on_update)
         polling = self._client._polling.resolve(poll_interval, poll_timeout)
         return RunMany(
-            task_ids,
-            submit=self.get,
+            items,
+            submit=submit,
             fetch=self.get,
             schedule=polling.schedule,
             poll_timeout=polling.timeout,
             concurrency=concurrency,
             connection_limit=self._client._pool.limit,
             observe=_indexed_observers(on_update),
-            coerce=_task_id,
-            keep_requests=False,
+            **options,
         )
 
     @property
