@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +17,26 @@ from stablebrowse_async.testing import EmulatorThread
 
 FAST_POLLS = PollSchedule(first=0.02, factor=1.5, max_interval=0.05, jitter=0.1)
 LOOP_THREAD = "stablebrowse-sync-loop"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextlib.contextmanager
+def script_until_ready(script: str) -> Iterator[subprocess.Popen[str]]:
+    """Run `script` in a fresh interpreter (ResourceWarnings are errors) until it prints
+    READY; it is killed when the block ends, whatever happened."""
+    proc = subprocess.Popen(
+        [sys.executable, "-W", "error::ResourceWarning", "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "READY"
+        yield proc
+    finally:
+        proc.kill()
 
 
 def loop_threads() -> list[threading.Thread]:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import textwrap
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from .conftest import script_until_ready
 
 SCRIPT = textwrap.dedent(
     """
@@ -46,25 +42,13 @@ SCRIPT = textwrap.dedent(
 
 
 def test_sigint_cancels_the_wait_and_raises_keyboard_interrupt() -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [sys.executable, "-W", "error::ResourceWarning", "-c", SCRIPT],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "READY"
+    with script_until_ready(SCRIPT) as proc:
         time.sleep(0.3)  # well inside the blocking wait
         sent = time.monotonic()
         proc.send_signal(signal.SIGINT)
         line = proc.stdout.readline().split()
         reacted = time.monotonic() - sent
         out, err = proc.communicate(timeout=30)
-    finally:
-        proc.kill()
     assert line[0] == "INTERRUPTED", (line, err)
     assert reacted < 1.0, f"KeyboardInterrupt took {reacted:.2f}s"
     lines = dict(ln.split(" ", 1) for ln in out.strip().splitlines())

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import textwrap
 import threading
 import time
-from pathlib import Path
 
 from stablebrowse_async.sync import Client, TaskStatus, TaskUpdate
 from stablebrowse_async.testing import EmulatorThread
 
-from .conftest import LOOP_THREAD
-
-ROOT = Path(__file__).resolve().parents[2]
+from .conftest import LOOP_THREAD, script_until_ready
 
 
 def test_watch_is_a_plain_iterator_of_updates(client: Client) -> None:
@@ -92,22 +86,10 @@ SCRIPT = textwrap.dedent(
 
 
 def test_ctrl_c_in_a_sync_watch_leaves_nothing_behind() -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [sys.executable, "-W", "error::ResourceWarning", "-c", SCRIPT],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "READY"
+    with script_until_ready(SCRIPT) as proc:
         time.sleep(0.4)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
-    finally:
-        proc.kill()
     lines = dict(ln.split(" ", 1) for ln in out.strip().splitlines() if " " in ln)
     assert "INTERRUPTED" in out, (out, err)
     assert lines["POLLS_AFTER"] == "0", out
