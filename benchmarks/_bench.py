@@ -128,6 +128,26 @@ def run_main(
     return 0
 
 
+def run_child(script: str, args: Sequence[str], *, timeout: float) -> dict[str, Any]:
+    """Run `script` with `args` in a fresh interpreter (so its CPU time and RSS are its
+    own) and return the JSON object its last line of output prints.
+
+    Raises `RuntimeError` with the end of its stderr when it fails.
+    """
+    proc = subprocess.run(
+        [sys.executable, script, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if proc.returncode != 0:
+        name = Path(script).stem
+        raise RuntimeError(f"{name} child {list(args)} failed:\n{proc.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
 def deadline_loop(max_seconds: float) -> Callable[[], bool]:
     """A predicate that turns False once `max_seconds` have passed (bounds every wait loop)."""
     end = time.monotonic() + max_seconds

@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -45,6 +44,7 @@ from _bench import (
     EmulatorProcess,
     median,
     rss_bytes,
+    run_child,
     run_main,
     verdict,
 )
@@ -220,17 +220,7 @@ def _part_b(count: int, names: Sequence[str]) -> dict[str, Any]:
 
 def _spawn_b(emu: EmulatorProcess, name: str, count: int) -> dict[str, Any]:
     """One (b) batch in a fresh interpreter, so its peak RSS is its own."""
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child-b", name, str(count), emu.url, emu.api_key],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"fanout child {name} failed:\n{proc.stderr[-2000:]}")
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
+    return run_child(__file__, ["--child-b", name, str(count), emu.url, emu.api_key], timeout=900)
 
 
 def _child_b(name: str, count: int, url: str, api_key: str) -> int:

@@ -28,14 +28,13 @@ import asyncio
 import gc
 import json
 import random
-import subprocess
 import sys
 import time
 import tracemalloc
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from _bench import SEED, EmulatorProcess, rss_bytes, run_main
+from _bench import SEED, EmulatorProcess, rss_bytes, run_child, run_main
 
 MODELS = 10_000
 STEP_TYPES = ("navigate", "click", "type", "scroll", "extract", "answer")
@@ -207,17 +206,7 @@ def _child(argv: Sequence[str]) -> int:
 
 
 def _spawn(*args: str) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", *args],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"memory child {args} failed:\n{proc.stderr[-2000:]}")
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
+    return run_child(__file__, ["--child", *args], timeout=900)
 
 
 # -- the benchmark ------------------------------------------------------------

@@ -36,14 +36,13 @@ import json
 import math
 import random
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from _bench import HERE, SEED, EmulatorProcess, machine, reproduce, rss_bytes, verdict
+from _bench import HERE, SEED, EmulatorProcess, machine, reproduce, rss_bytes, run_child, verdict
 from frontier import Point, frontier_at, frontier_curve
 
 from stablebrowse_async import AdaptiveSchedule, AsyncClient, PollSchedule
@@ -198,16 +197,9 @@ async def _at_once(url: str, api_key: str, count: int, schedule: str) -> dict[st
 def _spawn_at_once(emu: EmulatorProcess, count: int, schedule: str) -> dict[str, Any]:
     """One run in a fresh interpreter, so its RSS growth is its own."""
     emu.clear()
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", str(count), emu.url, emu.api_key, schedule],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
+    result = run_child(
+        __file__, ["--child", str(count), emu.url, emu.api_key, schedule], timeout=900
     )
-    if proc.returncode != 0:
-        raise RuntimeError(f"polling child failed:\n{proc.stderr[-2000:]}")
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     stats = emu.stats()
     result["polls_per_task"] = round(stats["task_gets"] / max(1, stats["tasks_created"]), 2)
     return result

@@ -34,13 +34,12 @@ import asyncio
 import json
 import os
 import random
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from _bench import SEED, EmulatorProcess, run_main, verdict
+from _bench import SEED, EmulatorProcess, run_child, run_main, verdict
 
 import stablebrowse_async.resources.tasks as tasks_module
 from stablebrowse_async import AsyncClient, PollSchedule, TaskUpdate
@@ -121,17 +120,7 @@ async def _batch(url: str, api_key: str, count: int, watched: bool) -> dict[str,
 
 
 def _spawn(emu: EmulatorProcess, variant: str, count: int) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", variant, str(count), emu.url, emu.api_key],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"watch_cost child {variant} failed:\n{proc.stderr[-2000:]}")
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
+    return run_child(__file__, ["--child", variant, str(count), emu.url, emu.api_key], timeout=1800)
 
 
 def run(quick: bool) -> dict[str, Any]:
