@@ -54,6 +54,7 @@ false alarms over ~170 bins tested twice: a censored steady stream drifted 10 %)
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -67,6 +68,8 @@ RATIO = 2.0 ** (1.0 / 8.0)
 MAX_DURATION = 7 * 86400.0
 #: Bins up to a little over one week (the last one ends past `MAX_DURATION`).
 NBINS = 2 + int(math.log(MAX_DURATION / FIRST_EDGE) / math.log(RATIO))
+#: Parts each bin is cut into to place its completions more finely (`points`).
+SUB = 8
 #: Neighbouring bins pooled on each side when estimating a bin's hazard.
 POOL = 1
 #: The wider neighbourhood (bins on each side, a factor ~2 in age) also tested for a shift.
@@ -89,17 +92,18 @@ def _prefix(values: list[float], unit: float) -> list[float]:
     return sums
 
 
-def _forget(unit: float, half_life: float, events: list[float], exposure: list[float]) -> float:
+def _forget(unit: float, half_life: float, *counts: list[float] | array[float]) -> float:
     """One completion's forgetting: the weight of what is learned next (returned).
 
-    When that weight grows past `_RESCALE_AT`, the counts are divided by it in
-    place and it starts again at 1 (the same model, in floats that stay finite).
+    When that weight grows past `_RESCALE_AT`, the `counts` are divided by it
+    in place and it starts again at 1 (the same model, in floats that stay finite).
     """
     unit *= 2.0 ** (1.0 / half_life)
     if unit > _RESCALE_AT:
         scale = 1.0 / unit
-        events[:] = [value * scale for value in events]
-        exposure[:] = [value * scale for value in exposure]
+        for values in counts:
+            for k, value in enumerate(values):
+                values[k] = value * scale
         unit = 1.0
     return unit
 
@@ -119,6 +123,11 @@ def bin_of(seconds: float) -> int:
 
 
 _EDGES = tuple(edge(k) for k in range(NBINS + 1))
+
+
+def _count(value: Any) -> bool:
+    """Whether `value` is a finite number (not a bool), as a snapshot's counts must be."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class DurationModel:
@@ -143,6 +152,7 @@ class DurationModel:
         "_recent_exposure",
         "_recent_unit",
         "_shifted",
+        "_sub_events",
         "_total",
         "_unit",
         "_used",
@@ -163,6 +173,9 @@ class DurationModel:
         self.recent_half_life = float(recent_half_life)
         self._events = [0.0] * NBINS
         self._exposure = [0.0] * NBINS
+        # Completions by eighth of a bin (same weights as `_events`): where in
+        # its bin the mass sits, which the hazards alone blur over ~9 %.
+        self._sub_events = array("d", bytes(8 * NBINS * SUB))
         self._unit = 1.0
         self._used = 0  # bins [0, _used) may hold counts; the others are all zero
         self._recent_events = [0.0] * NBINS
@@ -211,12 +224,17 @@ class DurationModel:
 
     def finish(self, duration: float) -> None:
         """Learn one completion after `duration` seconds (exposure is credited separately)."""
-        self._unit = _forget(self._unit, self.half_life, self._events, self._exposure)
+        self._unit = _forget(
+            self._unit, self.half_life, self._events, self._exposure, self._sub_events
+        )
         self._recent_unit = _forget(
             self._recent_unit, self.recent_half_life, self._recent_events, self._recent_exposure
         )
         k = bin_of(duration)
         self._events[k] += self._unit
+        low, high = _EDGES[k], _EDGES[k + 1]
+        part = min(SUB - 1, int(SUB * (duration - low) / (high - low))) if high > low else 0
+        self._sub_events[k * SUB + part] += self._unit
         self._recent_events[k] += self._recent_unit
         self._recent_count += 1
         self._used = max(self._used, k + 1)
@@ -377,6 +395,44 @@ class DurationModel:
             k += 1
         return None
 
+    def points(self, horizon: float) -> list[tuple[float, float]]:
+        """The learned distribution up to age `horizon`, as sorted (age, probability) points.
+
+        Each bin's probability (from the hazards, so censoring-corrected) is
+        spread over its eighths in proportion to the completions seen there,
+        each share at the eighth's upper edge; a bin where none was seen (a
+        pooled hazard, or a seeded snapshot) keeps its share at its upper edge.
+        The probability of running past `horizon` is the last point, at
+        `horizon`. What `_plan.best_polls` plans on.
+        """
+        self._refresh()
+        result: list[tuple[float, float]] = []
+        sub = self._sub_events
+        low = 0.0
+        before = 1.0  # survival at `low`
+        k = 0
+        while low < horizon and k < NBINS:
+            high = min(_EDGES[k + 1], horizon)
+            after = math.exp(-self.cumulative_hazard(high))
+            mass = before - after
+            if mass > 0:
+                parts = sub[k * SUB : (k + 1) * SUB]
+                seen = sum(parts)
+                if seen > 0 and high == _EDGES[k + 1]:
+                    width = (high - _EDGES[k]) / SUB
+                    result.extend(
+                        (_EDGES[k] + width * (j + 1), mass * count / seen)
+                        for j, count in enumerate(parts)
+                        if count > 0
+                    )
+                else:
+                    result.append((high, mass))
+            before, low = after, high
+            k += 1
+        if horizon > 0:
+            result.append((horizon, before))
+        return result
+
     def edge(self) -> tuple[float, float]:
         """(age up to which tasks were seen running, the hazard measured just before it).
 
@@ -400,10 +456,21 @@ class DurationModel:
     # -- persistence --------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
-        """A JSON-safe summary: counts, a few quantiles and the non-empty bins."""
+        """A JSON-safe summary: counts, a few quantiles and the non-empty bins.
+
+        A bin is ``[low, high, completions, exposure, eighths]``, ``eighths``
+        the completions in each eighth of the bin (`seed` also takes rows
+        without it, as written by earlier versions).
+        """
         unit = self._unit
         bins = [
-            [round(_EDGES[k], 6), round(_EDGES[k + 1], 6), self._events[k] / unit, spent / unit]
+            [
+                round(_EDGES[k], 6),
+                round(_EDGES[k + 1], 6),
+                self._events[k] / unit,
+                spent / unit,
+                [part / unit for part in self._sub_events[k * SUB : (k + 1) * SUB]],
+            ]
             for k, spent in enumerate(self._exposure)
             if spent > 0 or self._events[k] > 0
         ]
@@ -447,23 +514,32 @@ class DurationModel:
     def _seed_snapshot(self, prior: Mapping[str, Any]) -> None:
         if prior.get("version") != 1 or not isinstance(prior.get("bins"), list):
             raise ValueError("prior must be a snapshot() of version 1 with a 'bins' list")
-        parsed: list[tuple[int, float, float]] = []
+        parsed: list[tuple[int, float, float, list[float]]] = []
         for position, row in enumerate(prior["bins"]):
-            ok = isinstance(row, (list, tuple)) and len(row) == 4
-            numbers = ok and all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                for v in row
-            )
-            if not numbers or row[0] < 0 or row[1] <= row[0] or row[2] < 0 or row[3] < 0:
+            ok = isinstance(row, (list, tuple)) and len(row) in (4, 5)
+            parts = list(row[4]) if ok and len(row) == 5 and isinstance(row[4], list) else []
+            numbers = ok and all(_count(v) for v in [*row[:4], *parts])
+            if (
+                not numbers
+                or (len(row) == 5 and len(parts) != SUB)
+                or any(count < 0 for count in parts)
+                or row[0] < 0
+                or row[1] <= row[0]
+                or row[2] < 0
+                or row[3] < 0
+            ):
                 raise ValueError(
                     f"prior['bins'][{position}] must be [low, high, events >= 0, exposure >= 0]"
+                    f" and optionally a list of {SUB} completion counts >= 0"
                 )
             if row[1] > MAX_DURATION * RATIO:
                 raise ValueError(f"prior['bins'][{position}] lies beyond {MAX_DURATION:g} s")
-            parsed.append((bin_of((row[0] + row[1]) / 2), float(row[2]), float(row[3])))
-        for k, events, spent in parsed:
+            parsed.append((bin_of((row[0] + row[1]) / 2), float(row[2]), float(row[3]), parts))
+        for k, events, spent, parts in parsed:
             self._events[k] += events * self._unit
             self._exposure[k] += spent * self._unit
+            for j, count in enumerate(parts):
+                self._sub_events[k * SUB + j] += count * self._unit
             self._used = max(self._used, k + 1)
         observed = prior.get("observed", 0)
         if isinstance(observed, int) and not isinstance(observed, bool) and observed > 0:

@@ -154,24 +154,53 @@ def test_an_adaptive_track_starts_unpolled_and_counts_each_poll_once() -> None:
     assert track.polls == 2
 
 
-def warm(durations: list[float], **options: Any) -> AdaptiveSchedule:
-    schedule = AdaptiveSchedule(seed=3, **options)
+def teach(schedule: AdaptiveSchedule, durations: list[float]) -> None:
     for d in durations:
         schedule.observe(schedule.begin(0.0), finished(d), d)
+
+
+def warm(durations: list[float], **options: Any) -> AdaptiveSchedule:
+    schedule = AdaptiveSchedule(seed=3, **options)
+    teach(schedule, durations)
     return schedule
 
 
-def test_jitter_spreads_a_planned_poll_both_ways_within_its_fraction() -> None:
+def test_jitter_spreads_a_poll_of_the_local_rule_both_ways_within_its_fraction() -> None:
     learned = [20.0 + (i % 7) for i in range(60)]
-    plain = warm(learned, jitter=0.0)
-    planned = plain.next_delay(plain.begin(0.0), 18.0)  # in the learned range: below the caps
+    # Tasks watched since before anything was learned follow the local rule, not a plan.
+    plain = AdaptiveSchedule(seed=3, jitter=0.0)
+    early = plain.begin(0.0)
+    teach(plain, learned)
+    planned = plain.next_delay(early, 18.0)  # in the learned range: below the caps
     assert plain.min_interval < planned < 10.0
-    jittered = warm(learned, jitter=0.2)
-    delays = [jittered.next_delay(jittered.begin(0.0), 18.0) for _ in range(300)]
+    jittered = AdaptiveSchedule(seed=3, jitter=0.2)
+    tracks = [jittered.begin(0.0) for _ in range(300)]
+    teach(jittered, learned)
+    delays = [jittered.next_delay(track, 18.0) for track in tracks]
     assert all(planned * 0.8 - 1e-9 <= d <= planned * 1.2 + 1e-9 for d in delays)
     assert min(delays) < planned * 0.85
     assert max(delays) > planned * 1.15
     assert statistics.fmean(delays) == pytest.approx(planned, rel=0.05)
+
+
+def test_a_poll_planned_far_ahead_moves_by_a_fraction_of_the_planned_spacing() -> None:
+    learned = [20.0 + (i % 7) for i in range(60)]
+    plain = warm(learned, jitter=0.0)
+    running = plain.begin(0.0)
+    plain.observe(running, RUNNING, 1.0)
+    planned = plain.next_delay(running, 1.0)  # from age 1 to the first planned poll near 20 s
+    assert 15.0 < planned < 26.0
+    jittered = warm(learned, jitter=0.2)
+    delays = []
+    for _ in range(300):
+        track = jittered.begin(0.0)
+        jittered.observe(track, RUNNING, 1.0)
+        delays.append(jittered.next_delay(track, 1.0))
+    # Both ways around the plan, by at most 20 % of the 1-2 s between planned polls
+    # there (20 % of the ~20 s wait would be 4 s).
+    assert min(delays) < planned < max(delays)
+    assert max(delays) - min(delays) < 1.0
+    assert statistics.fmean(delays) == pytest.approx(planned, abs=0.05)
 
 
 def test_a_steady_workload_moves_epoch_at_powers_of_two_up_to_1024_completions() -> None:

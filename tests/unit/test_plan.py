@@ -1,0 +1,242 @@
+"""Learned plans: the best fixed schedule for a weighted distribution (`_plan.best_polls`),
+the distribution the model hands it (`DurationModel.points`), and how `AdaptiveSchedule`
+follows a plan (warm batches, tasks watched one by one, jitter, the safety caps)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from typing import Any
+from unittest.mock import ANY
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stablebrowse_async import AdaptiveSchedule, Task, TaskStatus
+from stablebrowse_async._estimator import SUB, DurationModel, bin_of, edge
+from stablebrowse_async._plan import best_polls
+from stablebrowse_async._schedule import Track
+
+RUNNING = Task(task_id="t", status=TaskStatus.RUNNING)
+
+
+def finished(seconds: float) -> Task:
+    return Task(task_id="t", status=TaskStatus.COMPLETED, duration_ms=round(seconds * 1000))
+
+
+def cost(points: list[tuple[float, float]], polls: tuple[float, ...], price: float) -> float:
+    """Expected lag + price * expected polls of the fixed schedule `polls` on `points`."""
+    total = 0.0
+    for age, weight in points:
+        j = next(j for j, t in enumerate(polls) if t >= age)
+        total += weight * (polls[j] - age + price * (j + 1))
+    return total
+
+
+points_st = st.lists(
+    st.tuples(
+        st.floats(min_value=0.1, max_value=60.0, allow_nan=False),
+        st.floats(min_value=0.0, max_value=1.0, allow_nan=False),
+    ),
+    min_size=1,
+    max_size=7,
+).map(sorted)
+
+
+@settings(max_examples=150, deadline=None)
+@given(points_st, st.floats(min_value=0.0, max_value=20.0))
+def test_the_plan_is_the_brute_force_optimum_of_lag_plus_price_times_polls(
+    points: list[tuple[float, float]], price: float
+) -> None:
+    plan = best_polls(points, price)
+    ages = [age for age, _ in points]
+    assert plan[-1] == ages[-1]  # everything is seen by the last poll
+    assert list(plan) == sorted(set(plan)) and set(plan) <= set(ages)
+    best = min(
+        cost(points, (*subset, ages[-1]), price)
+        for size in range(len(ages))
+        for subset in itertools.combinations(sorted(set(ages[:-1])), size)
+    )
+    assert cost(points, plan, price) == pytest.approx(best, rel=1e-9, abs=1e-9)
+
+
+def test_the_price_of_a_poll_trades_polls_for_lag() -> None:
+    points = [(1.0 + i / 10, 0.01) for i in range(100)]  # uniform 1-11 s
+    assert best_polls([], 1.0) == ()
+    assert best_polls(points, 100.0) == (points[-1][0],)  # polls too dear: one, at the end
+    free = best_polls(points, 0.0)
+    assert free == tuple(age for age, _ in points)  # free polls: one at every point
+    moderate = best_polls(points, 0.05)
+    assert 3 < len(moderate) < 30
+    gaps = [b - a for a, b in itertools.pairwise(moderate)]
+    # Polls get cheaper as tasks finish (fewer left to poll): the gaps shrink.
+    assert gaps[0] > gaps[-1]
+
+
+def test_zero_weight_points_never_attract_a_poll() -> None:
+    points = [(1.0, 0.5), (2.0, 0.0), (3.0, 0.0), (10.0, 0.5)]
+    assert best_polls(points, 0.01) == (1.0, 10.0)
+
+
+# -- the learned distribution -------------------------------------------------------
+
+
+def test_points_place_completions_in_the_eighth_of_the_bin_where_they_happened() -> None:
+    model = DurationModel()
+    model.seed([25.0] * 20)
+    points = model.points(30.0)
+    assert sum(weight for _, weight in points) == pytest.approx(1.0)
+    k = bin_of(25.0)
+    width = (edge(k + 1) - edge(k)) / SUB
+    inside = [(age, weight) for age, weight in points if edge(k) < age <= edge(k + 1)]
+    # One point, at the upper edge of 25 s's eighth of its bin (not at the bin's edge).
+    assert inside == [(pytest.approx(edge(k) + width * (int((25.0 - edge(k)) / width) + 1)), ANY)]
+    assert 25.0 <= inside[0][0] < 25.0 + width
+    assert inside[0][1] == max(weight for _, weight in points)
+
+
+def test_points_correct_for_tasks_still_running_and_end_at_the_horizon() -> None:
+    model = DurationModel()
+    for _ in range(10):
+        model.learn(2.0)
+    for _ in range(10):
+        model.expose(0.0, 8.0)  # ten more seen running at 8 s, not finished
+    points = model.points(8.0)
+    assert points[-1] == (8.0, pytest.approx(0.5, abs=0.02))  # half are still running at 8 s
+    assert sum(weight for age, weight in points if age < 3.0) == pytest.approx(0.5, abs=0.02)
+    assert [age for age, _ in points] == sorted(age for age, _ in points)
+
+
+def flat(points: list[tuple[float, float]]) -> list[float]:
+    return [value for point in points for value in point]
+
+
+def test_a_snapshot_keeps_where_in_their_bins_completions_happened() -> None:
+    model = DurationModel()
+    model.seed([1.0 + 0.37 * i for i in range(40)])
+    copy = DurationModel()
+    copy.seed(model.snapshot())
+    assert flat(copy.points(20.0)) == pytest.approx(flat(model.points(20.0)))
+    row = next(row for row in model.snapshot()["bins"] if row[2] > 0)
+    assert len(row[4]) == SUB and sum(row[4]) == pytest.approx(row[2])
+
+
+def test_a_snapshot_row_without_eighths_keeps_its_bin_s_mass_at_the_bin_s_upper_edge() -> None:
+    model = DurationModel()
+    model.seed([25.0] * 20)
+    k = bin_of(25.0)
+    rows = [row[:4] for row in model.snapshot()["bins"]]  # as written by earlier versions
+    copy = DurationModel()
+    copy.seed({"version": 1, "bins": rows})
+    assert [age for age, _ in copy.points(30.0) if edge(k) < age <= edge(k + 1)] == [
+        pytest.approx(edge(k + 1))
+    ]
+
+
+@pytest.mark.parametrize(
+    "eighths",
+    [[1.0] * (SUB - 1), [1.0] * (SUB - 1) + [-1.0], [1.0] * (SUB - 1) + [math.nan], "x" * SUB],
+)
+def test_a_snapshot_row_with_bad_eighths_is_refused(eighths: Any) -> None:
+    k = bin_of(25.0)
+    prior = {"version": 1, "bins": [[edge(k), edge(k + 1), 10.0, 250.0, eighths]]}
+    with pytest.raises(ValueError, match=rf"prior\['bins'\]\[0\].*list of {SUB} completion"):
+        DurationModel().seed(prior)
+
+
+# -- following a plan ---------------------------------------------------------------
+
+
+def bimodal(rng: random.Random, n: int) -> list[float]:
+    return [rng.uniform(1.5, 2.5) if i % 3 else rng.uniform(25.0, 35.0) for i in range(n)]
+
+
+def teach(schedule: AdaptiveSchedule, durations: list[float], *, batch: bool = False) -> None:
+    for d in durations:
+        schedule.observe(schedule.begin(0.0, batch=batch), finished(d), d)
+
+
+def plain_batch_task(schedule: AdaptiveSchedule) -> tuple[Track, list[Track]]:
+    """A task of a new batch that is not one of its sentinels (they probe on their own),
+    and the sentinels (hold them: the batch lasts while its tasks are watched)."""
+    sentinels = [schedule.begin(0.0, batch=True) for _ in range(schedule.sentinels)]
+    return schedule.begin(0.0, batch=True), sentinels
+
+
+def test_a_warm_batch_waits_for_the_long_mode_where_it_starts() -> None:
+    # 2/3 of the tasks take 1.5-2.5 s, 1/3 take 25-35 s. The hazard's log bins are
+    # ~2 s wide at 25 s; the plan places the first poll after the short mode where
+    # the long tasks were seen to start finishing, not up to a bin earlier.
+    schedule = AdaptiveSchedule(seed=1, jitter=0.0)
+    teach(schedule, bimodal(random.Random(1), 600), batch=True)
+    track, _sentinels = plain_batch_task(schedule)
+    schedule.observe(track, RUNNING, 3.0)
+    first_long = 3.0 + schedule.next_delay(track, 3.0)
+    assert 25.0 <= first_long <= 26.5
+
+
+def test_a_warm_batch_keeps_its_plan_while_its_own_tasks_finish() -> None:
+    schedule = AdaptiveSchedule(seed=1, jitter=0.0)
+    teach(schedule, [10.0 + i % 10 for i in range(300)], batch=True)
+    first, _sentinels = plain_batch_task(schedule)
+    before = schedule.next_delay(first, 0.0)
+    # The batch's first completions are its short tasks (10-12 s) while the others
+    # run on: re-planned on a model that these keep moving, the plan of the rest of
+    # the batch would move with every few of them.
+    batch = [schedule.begin(0.0, batch=True) for _ in range(300)]
+    for track in batch:
+        schedule.observe(track, RUNNING, 10.0)
+    for i, track in enumerate(batch):
+        d = 10.0 + i % 10
+        if d < 12.0:
+            schedule.observe(track, finished(d), 12.0)
+        else:
+            schedule.observe(track, RUNNING, 12.0)
+    assert schedule.observed == 360
+    later = schedule.begin(0.0, batch=True)
+    assert schedule.next_delay(later, 0.0) == before
+
+
+def test_a_new_batch_plans_on_what_the_last_one_taught() -> None:
+    schedule = AdaptiveSchedule(seed=1, jitter=0.0, half_life=32)
+    teach(schedule, [10.0 + i % 10 for i in range(300)], batch=True)
+    # A batch of 20-30 s tasks, then a new batch: planned on the 20-30 s tasks.
+    batch = [schedule.begin(0.0, batch=True) for _ in range(300)]
+    for track, d in zip(batch, [20.0 + i % 10 for i in range(300)], strict=True):
+        schedule.observe(track, finished(d), d)
+    fresh, _sentinels = plain_batch_task(schedule)
+    assert 20.0 <= schedule.next_delay(fresh, 0.0) <= 30.0
+
+
+def test_tasks_watched_one_by_one_follow_a_plan_renewed_as_completions_come_in() -> None:
+    schedule = AdaptiveSchedule(seed=1, jitter=0.0, half_life=32)
+    teach(schedule, [10.0 + i % 10 for i in range(300)])
+    assert 10.0 <= schedule.next_delay(schedule.begin(0.0), 0.0) <= 20.0
+    teach(schedule, [20.0 + i % 10 for i in range(300)])
+    assert 20.0 <= schedule.next_delay(schedule.begin(0.0), 0.0) <= 30.0
+
+
+def test_a_planned_poll_still_keeps_min_interval_and_max_interval() -> None:
+    schedule = AdaptiveSchedule(seed=1, jitter=0.0, max_interval=5.0)
+    teach(schedule, [1.0] * 50 + [30.0] * 50)
+    track = schedule.begin(0.0)
+    schedule.observe(track, RUNNING, 1.2)
+    # The plan's next poll is at 30 s, but completions are possible in between: 5 s at most.
+    assert schedule.next_delay(track, 1.2) == pytest.approx(5.0)
+    schedule.observe(track, RUNNING, 29.99)
+    assert schedule.next_delay(track, 29.99) >= schedule.min_interval
+
+
+def test_a_poll_made_a_little_before_its_planned_age_stands_for_it() -> None:
+    schedule = AdaptiveSchedule(seed=1, jitter=0.0)
+    teach(schedule, [10.0 + i % 10 for i in range(300)])
+    planned = schedule.next_delay(schedule.begin(0.0), 0.0)  # the plan's first age
+    on_time, early = schedule.begin(0.0), schedule.begin(0.0)
+    schedule.observe(on_time, RUNNING, planned)
+    schedule.observe(early, RUNNING, planned - 0.05)  # jitter, or a plan that moved since
+    following = planned + schedule.next_delay(on_time, planned)
+    assert following > planned + 2 * schedule.min_interval
+    # Polled again at the plan's next age, not a few tenths after its first one.
+    assert planned - 0.05 + schedule.next_delay(early, planned - 0.05) == pytest.approx(following)
