@@ -154,6 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workload", action="append", default=None)
+    parser.add_argument(
+        "--latency", type=float, default=0.005, help="seconds each poll takes (a busy client: 0.2)"
+    )
     args = parser.parse_args(argv)
     names = args.workload or [*WORKLOADS, *SHIFTS]
     for name in names:
@@ -163,16 +166,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows = []
             for phase, sampler in enumerate(SHIFTS[name], 1):
                 durations = sampler(rng, args.tasks // 2)
-                geo = simulate(PollSchedule(), durations)
-                ada = simulate(adaptive, durations)
+                geo = simulate(PollSchedule(), durations, latency=args.latency)
+                ada = simulate(adaptive, durations, latency=args.latency)
                 rows.append(f"p{phase} geo {_fmt(geo)} | ada {_fmt(ada)}")
             print(f"{name:15}", "\n                ".join(rows))
             continue
         adaptive = AdaptiveSchedule(seed=args.seed)
         cold = WORKLOADS[name](rng, args.tasks)
-        geo = simulate(PollSchedule(), cold)
-        first = simulate(adaptive, cold)
-        second = simulate(adaptive, WORKLOADS[name](rng, args.tasks))
+        geo = simulate(PollSchedule(), cold, latency=args.latency)
+        first = simulate(adaptive, cold, latency=args.latency)
+        second = simulate(adaptive, WORKLOADS[name](rng, args.tasks), latency=args.latency)
         print(f"{name:15} geo {_fmt(geo)} | cold {_fmt(first)} | warm {_fmt(second)}")
     return 0
 

@@ -16,7 +16,21 @@ Both speak the same small protocol to the pollers (`follow_task` and the
 
 `AdaptiveSchedule` places each poll from what the client learned about task
 durations (`DurationModel`, a survival estimate fed by every poll, running
-tasks included). The rule: for a task last seen running at age ``c`` (its
+tasks included).
+
+Plans. Where it can, a task follows a *plan*: the best fixed schedule for
+the learned distribution (`_plan.best_polls` on `DurationModel.points`, at
+the price of a poll below), the same optimum the benchmark's frontier
+computes on true durations. A batch that starts warm keeps one plan for the
+whole batch (computed again only if the learned support grows or the shift
+verdict changes: a plan that moved with the batch's own early completions
+cost more lag than it saved, in simulation); tasks watched one by one share a
+plan renewed every `_STREAM_REPLAN` completions. A poll a little before a
+planned age stands for it. Jitter moves a planned poll by a fraction of the
+planned spacing around it, not of the wait before it.
+
+The local rule, where there is no plan (a batch that started cold, a model
+following a shift, ages past the oldest seen running): for a task last seen running at age ``c`` (its
 last poll), poll at the age ``t`` where the lag expected to have built up
 since then, ``integral over (c, t) of P(finished by s | running at c) ds``,
 reaches the cost of one poll ``lambda`` (right after a poll ``c`` is the age
@@ -114,6 +128,7 @@ class Track:
         "provisional",
         "role",
         "seen",
+        "target",
     )
 
     def __init__(self, born: float, *, exact: bool, role: int, plan: int = 0) -> None:
@@ -121,6 +136,8 @@ class Track:
         self.exact = exact  # born at submission: the client's age is the task's age
         self.role = role
         self.plan = plan  # which learned plan it may follow (`_NO_PLAN`: the local rule only)
+        # The planned age its next poll is for, and from what age a poll stands for it.
+        self.target = (0.0, 0.0)
         self.polls = 0
         self.seen = 0.0  # age up to which the model was credited with its running time
         self.provisional = False
@@ -129,6 +146,10 @@ class Track:
 _PLAIN, _SENTINEL, _PARKED, _DONE = 0, 1, 2, 3
 #: The learned plan a task follows: none, its batch's (fixed for the batch) or the stream's.
 _NO_PLAN, _BATCH_PLAN, _STREAM_PLAN = 0, 1, 2
+#: The share of the way the lead estimate moves towards each task's bounds on it.
+_LEAD_STEP = 0.1
+#: The largest lead taken (seconds): past it the client is too busy for a lead to help.
+_LEAD_MAX = 2.0
 #: Completions after which the plan of tasks watched one by one is computed again.
 _STREAM_REPLAN = 256
 #: Completions over which the typical duration (the scale of a poll's cost) moves.
@@ -325,6 +346,7 @@ class AdaptiveSchedule:
         self._surprises = 0
         self._shifted = 0
         self._verdicts = 0  # changes of the model's shift verdict
+        self._lead = 0.0  # how far the server's age of a task leads the client's (seconds)
         self._replanned = -math.inf
         self._memo: dict[Any, Any] = {}
         self._generation = 0  # batches started (a batch: run_many tasks watched together)
@@ -416,8 +438,10 @@ class AdaptiveSchedule:
         with self._lock:
             track.polls += 1
             model = self._model
+            # The model counts ages as the server does (see `_follow_lead`).
+            lead = self._lead if track.exact and track.plan != _NO_PLAN else 0.0
             if not task.is_terminal:
-                model.expose(track.seen, age)
+                model.expose(track.seen + lead, age + lead)
                 track.seen = max(track.seen, age)
                 return
             duration = duration_of(task)
@@ -430,10 +454,30 @@ class AdaptiveSchedule:
                 model.ignored += 1
             else:
                 surprise = self._support is not None and model.survival(duration) > 0.98
-                model.expose(track.seen, duration)
+                model.expose(track.seen + lead, duration)
                 model.finish(duration)
                 self._learned(duration, surprise, now)
+                if track.exact:
+                    self._follow_lead(duration - age, duration - track.seen)
             self._retire(track)
+
+    def _follow_lead(self, low: float, high: float) -> None:
+        """Move the estimate of how far a task's age on the server leads its age here.
+
+        A task is created on the server before its submission's answer reaches
+        the client (by the answer's latency, and by the client's own queue
+        when it is busy), so the server's age of a task is the client's plus
+        a *lead*; durations are the server's. A task that took ``d`` seconds,
+        seen running at client age ``s`` and finished at ``a``, says the lead
+        lies in ``[d - a, d - s)``; the estimate moves part of the way into
+        each such interval it lies outside, and stays within [0, `_LEAD_MAX`].
+        """
+        lead = self._lead
+        if lead < low:
+            lead += (low - lead) * _LEAD_STEP
+        elif lead > high:
+            lead -= (lead - high) * _LEAD_STEP
+        self._lead = min(_LEAD_MAX, max(0.0, lead))
 
     def _learned(self, duration: float, surprise: bool, now: float) -> None:
         log = math.log(duration)
@@ -522,10 +566,12 @@ class AdaptiveSchedule:
                 cap = min(cap, self._dense(age) if beyond else fallback)
             elif track.role == _PARKED:
                 track.role = _PLAIN
-            seen = min(track.seen, age)
-            planned = self._from_plan(track, seen, age)
+            # The model counts ages as the server does (see `_follow_lead`).
+            lead = self._lead if track.exact and track.plan != _NO_PLAN else 0.0
+            seen = min(track.seen, age) + lead
+            planned = self._from_plan(track, seen, age + lead)
             if planned is None:
-                delay = self._until_expected_lag(seen, age, cap)
+                delay = self._until_expected_lag(seen, age + lead, cap)
                 spread = delay
             else:
                 delay, spread = min(cap, planned[0]), planned[1]
@@ -556,13 +602,16 @@ class AdaptiveSchedule:
             return None
         horizon = model.edge()[0]
         ages = self._plan(track.plan, horizon)
-        i = bisect.bisect_right(ages, seen)
-        # A poll a little before a planned age (jitter, latency, or a plan that
-        # moved slightly since) stands for it: the next poll is the one after.
-        if i < len(ages) - 1 and ages[i] - seen < seen - (ages[i - 1] if i else 0.0):
-            i += 1
+        # A poll made a little before the planned age it was for (jitter: past
+        # the midpoint from the planned age before) stands for it; one made late
+        # (a busy client or server) is followed by the next planned age after it,
+        # not by the one after that; one made much earlier (a safety cap, a
+        # re-plan) by the next planned age after it too.
+        target, since = track.target
+        i = bisect.bisect_right(ages, target if since <= seen < target else seen)
         if i >= len(ages) or ages[i] >= horizon:
             return None
+        track.target = (ages[i], (ages[i] + (ages[i - 1] if i else 0.0)) / 2)
         before = ages[i] - (ages[i - 1] if i else 0.0)
         after = ages[i + 1] - ages[i] if i + 1 < len(ages) else before
         return max(0.0, ages[i] - age), min(before, after)

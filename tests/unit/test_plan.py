@@ -229,14 +229,78 @@ def test_a_planned_poll_still_keeps_min_interval_and_max_interval() -> None:
     assert schedule.next_delay(track, 29.99) >= schedule.min_interval
 
 
-def test_a_poll_made_a_little_before_its_planned_age_stands_for_it() -> None:
+def test_a_poll_made_early_stands_for_its_planned_age_and_one_made_late_for_itself() -> None:
     schedule = AdaptiveSchedule(seed=1, jitter=0.0)
     teach(schedule, [10.0 + i % 10 for i in range(300)])
-    planned = schedule.next_delay(schedule.begin(0.0), 0.0)  # the plan's first age
-    on_time, early = schedule.begin(0.0), schedule.begin(0.0)
-    schedule.observe(on_time, RUNNING, planned)
-    schedule.observe(early, RUNNING, planned - 0.05)  # jitter, or a plan that moved since
-    following = planned + schedule.next_delay(on_time, planned)
-    assert following > planned + 2 * schedule.min_interval
-    # Polled again at the plan's next age, not a few tenths after its first one.
-    assert planned - 0.05 + schedule.next_delay(early, planned - 0.05) == pytest.approx(following)
+    on_time, early, late = (schedule.begin(0.0) for _ in range(3))
+    first = schedule.next_delay(on_time, 0.0)  # the plan's first age
+    assert schedule.next_delay(early, 0.0) == schedule.next_delay(late, 0.0) == first
+    schedule.observe(on_time, RUNNING, first)
+    second = first + schedule.next_delay(on_time, first)
+    assert second > first + 2 * schedule.min_interval
+    # Polled 0.05 s early (jitter): polled again at the plan's second age, not
+    # a few tenths after the first.
+    schedule.observe(early, RUNNING, first - 0.05)
+    assert first - 0.05 + schedule.next_delay(early, first - 0.05) == pytest.approx(second)
+    # Polled late, closer to the second age than to the first (a busy client):
+    # the second age still gets its poll.
+    late_by = 0.75 * (second - first)
+    schedule.observe(late, RUNNING, first + late_by)
+    assert first + late_by + schedule.next_delay(late, first + late_by) == pytest.approx(
+        max(second, first + late_by + schedule.min_interval)
+    )
+
+
+# -- the server's age of a task leads the client's -----------------------------------
+
+
+def teach_with_lead(schedule: AdaptiveSchedule, durations: list[float], lead: float) -> None:
+    """Tasks created `lead` seconds before their submission's answer reached the client:
+    each is seen running at client age d - lead - 0.5 and finished at d - lead + 0.05."""
+    for d in durations:
+        track = schedule.begin(0.0)
+        schedule.observe(track, RUNNING, d - lead - 0.5)
+        schedule.observe(track, finished(d), d - lead + 0.05)
+
+
+def test_a_plan_is_followed_in_the_server_s_ages_of_the_tasks() -> None:
+    durations = [10.0 + (i % 20) / 2 for i in range(400)]
+    on_time = AdaptiveSchedule(seed=1, jitter=0.0)
+    teach_with_lead(on_time, durations, 0.0)
+    late = AdaptiveSchedule(seed=1, jitter=0.0)
+    teach_with_lead(late, durations, 0.4)
+    # The same durations, the same plan; the client that sees its tasks 0.4 s
+    # after they were created polls 0.4 s earlier by its own clock.
+    early = on_time.next_delay(on_time.begin(0.0), 0.0) - late.next_delay(late.begin(0.0), 0.0)
+    assert early == pytest.approx(0.4, abs=0.1)
+
+
+def test_a_lead_of_more_than_two_seconds_is_taken_as_two() -> None:
+    # Answers that say tasks finished 5 s before the client's age said (the
+    # schedule accepts such within its slack of 0.5 s + 5 % of the age); max_interval
+    # 300 s so that the plan's first poll, near 100 s, is not capped.
+    durations = [100.0 + i % 10 for i in range(400)]
+    schedule = AdaptiveSchedule(seed=1, jitter=0.0, max_interval=300.0)
+    teach_with_lead(schedule, durations, 5.0)
+    reference = AdaptiveSchedule(seed=1, jitter=0.0, max_interval=300.0)
+    teach_with_lead(reference, durations, 2.0)
+    assert schedule.observed == reference.observed == 400
+    first = reference.next_delay(reference.begin(0.0), 0.0)
+    assert first > 95.0
+    assert schedule.next_delay(schedule.begin(0.0), 0.0) == pytest.approx(first, abs=0.3)
+
+
+def test_answers_that_say_tasks_ended_before_they_were_seen_running_give_no_lead() -> None:
+    durations = [100.0 + i % 10 for i in range(400)]
+    schedule = AdaptiveSchedule(seed=1, jitter=0.0, max_interval=300.0)
+    teach_with_lead(schedule, durations, -1.0)
+    # The same answers, on tasks whose age the client does not know (no lead learned).
+    reference = AdaptiveSchedule(seed=1, jitter=0.0, max_interval=300.0)
+    for d in durations:
+        track = reference.begin(0.0, exact=False)
+        reference.observe(track, RUNNING, d + 0.5)
+        reference.observe(track, finished(d), d + 1.05)
+    assert schedule.observed == reference.observed == 400
+    assert schedule.next_delay(schedule.begin(0.0), 0.0) == pytest.approx(
+        reference.next_delay(reference.begin(0.0), 0.0)
+    )
