@@ -272,7 +272,8 @@ class DurationModel:
     def support(self) -> tuple[float, float] | None:
         """(lower edge of the shortest, upper edge of the longest) bin holding a completion."""
         floor = 1e-3 * self._unit
-        occupied = [k for k, value in enumerate(self._events) if value > floor]
+        events = self._events
+        occupied = [k for k in range(self._used) if events[k] > floor]
         if not occupied:
             return None
         return _EDGES[occupied[0]], _EDGES[occupied[-1] + 1]
