@@ -724,15 +724,28 @@ def _lag_gain(span: float, alive: float, hazard: float) -> float:
 
 
 def _solve_gain(span: float, alive: float, hazard: float, target: float) -> float:
-    """The x in (0, span] where ``_lag_gain(x, alive, hazard)`` reaches `target` (bisection)."""
-    low, high = 0.0, span
-    for _ in range(30):
-        middle = (low + high) / 2
-        if _lag_gain(middle, alive, hazard) < target:
-            low = middle
-        else:
-            high = middle
-    return high
+    """The x in (0, span] where ``_lag_gain(x, alive, hazard)`` reaches `target`.
+
+    The caller guarantees ``_lag_gain(span, ...) >= target``. The gain is
+    increasing and convex in x, so Newton's method started at `span` comes
+    down to the answer without overshooting it, in a few steps (bisection
+    took 30 evaluations, most of the schedule's time in a 10 000-task batch).
+    """
+    if target <= 0:
+        return 0.0
+    if hazard <= 0:  # the gain is linear: span * (1 - alive) reaches target at ...
+        return span if alive >= 1.0 else min(span, target / (1.0 - alive))
+    x = span
+    for _ in range(60):
+        excess = _lag_gain(x, alive, hazard) - target
+        slope = 1.0 - alive * math.exp(-hazard * x)
+        if excess <= 0 or slope <= 0:
+            break
+        step = excess / slope
+        x -= step
+        if step <= 1e-12 * span:
+            break
+    return max(0.0, x)
 
 
 class Schedule(Protocol):
