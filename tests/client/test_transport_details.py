@@ -59,10 +59,11 @@ def test_a_bad_setting_is_refused_naming_it(value: dict[str, Any], error: str) -
 
 async def test_the_smallest_settings_are_accepted(scripted: Scripted) -> None:
     server, url = scripted
-    server.body = b'{"sessions": []}'
-    settings = {"connection_limit": 1, "max_response_bytes": 16, "timeout": 0.5}
+    server.body = b""
+    settings = {"connection_limit": 1, "max_response_bytes": 1, "timeout": 0.5}
     async with AsyncClient("sb_live_key", base_url=url, **settings) as client:
-        assert await client.tasks.list() == []
+        assert await client.api_keys.revoke("sb_live_old") is None
+    assert server.paths == ["/v1/api-keys/sb_live_old"]
 
 
 @pytest.mark.parametrize("prefix", ["", "/SANDBOX", "/api/v1"])
