@@ -36,7 +36,8 @@ class ScriptedServer:
     """A loopback server that answers every request with whatever the test sets.
 
     ``chunks``: send the body in pieces of this size without a Content-Length;
-    ``gzip``: send it gzip-compressed (``Content-Encoding: gzip``).
+    ``gzip``: send it gzip-compressed (``Content-Encoding: gzip``); ``paths``
+    holds the raw path of each request answered.
     """
 
     def __init__(self) -> None:
@@ -46,9 +47,11 @@ class ScriptedServer:
         self.headers: dict[str, str] = {}
         self.chunks: int | None = None
         self.gzip = False
+        self.paths: list[str] = []
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         await request.read()
+        self.paths.append(request.raw_path)
         body, headers = self.body, dict(self.headers)
         if self.gzip:
             body = gzip.compress(body)

@@ -21,6 +21,8 @@ from stablebrowse_async import (
     AsyncClient,
     BadRequestError,
     InternalServerError,
+    MethodNotAllowedError,
+    RateLimitError,
 )
 from stablebrowse_async.testing import Emulator, Fault
 
@@ -33,13 +35,15 @@ KEY = "sb_live_scripted_test_key"
 
 
 async def failure_of(url: str, call: str = "get", **options: Any) -> Any:
-    """The error one call raises against the scripted server (no retries)."""
-    async with AsyncClient(KEY, base_url=url, max_retries=0, **options) as client:
+    """The error one call raises against the scripted server (no retries unless `options` say)."""
+    async with AsyncClient(KEY, base_url=url, **{"max_retries": 0, **options}) as client:
         try:
             if call == "get":
                 await client.tasks.get("t1")
             elif call == "list":
                 await client.tasks.list()
+            elif call == "create_key":
+                await client.api_keys.create(label="ci")
             else:
                 await client.tasks.submit(end_user_id="u", task="x")
         except Exception as error:
@@ -100,6 +104,40 @@ async def test_a_text_body_is_kept_as_a_readable_snippet(scripted: Scripted) -> 
     assert (await failure_of(url)).body == "y" * 300 + "…"
 
 
+@pytest.mark.parametrize(
+    ("raw", "limit", "used"),
+    [
+        (b'{"message": "quota", "limit": 100.0, "used": 7}', 100, 7),
+        (b'{"limit": 1.5, "used": true}', None, None),
+        (b"<html>Too Many Requests</html>", None, None),
+        (b"", None, None),
+    ],
+)
+async def test_a_429_reads_its_quota_from_any_body(
+    scripted: Scripted, raw: bytes, limit: int | None, used: int | None
+) -> None:
+    server, url = scripted
+    server.status, server.body, server.headers = 429, raw, {"Retry-After": "3"}
+    error = await failure_of(url)
+    assert isinstance(error, RateLimitError)
+    assert (error.status_code, error.limit, error.used, error.retry_after) == (429, limit, used, 3)
+
+
+@pytest.mark.parametrize(
+    ("allow", "methods"),
+    [("GET, POST", ("GET", "POST")), ("GET,, DELETE ", ("GET", "DELETE")), (None, ())],
+)
+async def test_a_405_lists_the_methods_the_server_allows(
+    scripted: Scripted, allow: str | None, methods: tuple[str, ...]
+) -> None:
+    server, url = scripted
+    server.status = 405
+    server.headers = {} if allow is None else {"Allow": allow}
+    error = await failure_of(url)
+    assert isinstance(error, MethodNotAllowedError)
+    assert (error.status_code, error.allow) == (405, methods)
+
+
 @pytest.mark.parametrize("status", [300, 302, 399])
 async def test_every_3xx_is_refused_as_a_redirect(scripted: Scripted, status: int) -> None:
     server, url = scripted
@@ -132,6 +170,7 @@ async def test_a_list_answer_without_its_list_is_a_validation_error(
     assert isinstance(error, APIResponseValidationError)
     assert str(error) == "GET /tasks: answer has no 'sessions' list"
     assert (error.method, error.path, error.body) == ("GET", "/tasks", answer)
+    assert error.status_code == 200
 
 
 async def test_a_list_item_that_does_not_fit_names_the_request(scripted: Scripted) -> None:
@@ -141,6 +180,17 @@ async def test_a_list_item_that_does_not_fit_names_the_request(scripted: Scripte
     assert isinstance(error, APIResponseValidationError)
     assert str(error).startswith("GET /tasks: unexpected answer for SessionSummary (")
     assert (error.method, error.path, error.body) == ("GET", "/tasks", {"sessionId": 5})
+    assert error.status_code == 200
+
+
+async def test_a_get_whose_answer_does_not_fit_is_not_asked_again(scripted: Scripted) -> None:
+    """The answer arrived whole: asking again would get the same one (an undecodable
+    answer, by contrast, may have been cut short, and is retried)."""
+    server, url = scripted
+    server.body = json.dumps({"taskId": "t1", "status": 12}).encode()
+    error = await failure_of(url, max_retries=2)
+    assert isinstance(error, APIResponseValidationError)
+    assert len(server.paths) == 1
 
 
 async def test_a_record_that_does_not_fit_names_the_request_and_the_problem(
@@ -200,6 +250,14 @@ async def test_a_post_whose_answer_lacks_the_id_is_ambiguous(scripted: Scripted)
     assert isinstance(error.__cause__, APIResponseValidationError)
 
 
+async def test_an_ambiguous_post_carries_the_body_it_sent(scripted: Scripted) -> None:
+    server, url = scripted
+    server.status = 502
+    error = await failure_of(url, "create_key")
+    assert isinstance(error, AmbiguousServerError)
+    assert (error.method, error.path, error.request) == ("POST", "/api-keys", {"label": "ci"})
+
+
 async def test_a_post_whose_connection_drops_names_the_failure(emu: Emulator) -> None:
     emu.faults.append(Fault("reset_after", route="POST /v1/tasks"))
     async with AsyncClient(emu.api_key, base_url=emu.url, max_retries=0) as client:
@@ -235,16 +293,25 @@ async def test_an_answer_of_exactly_the_limit_is_read_whole(
 
 
 @pytest.mark.parametrize(
-    ("chunks", "compressed"), [(None, False), (40_000, False), (None, True), (40_000, True)]
+    ("chunks", "compressed", "limit"),
+    [
+        (None, False, 1000),
+        (40_000, False, 1000),
+        (None, True, 1000),
+        (40_000, True, 1000),
+        # Past the limit only once several pieces are added up (each read is at most 64 KiB).
+        (40_000, False, 100_000),
+        (None, True, 100_000),
+    ],
 )
 async def test_an_answer_past_the_limit_is_refused_however_it_is_sent(
-    scripted: Scripted, chunks: int | None, compressed: bool
+    scripted: Scripted, chunks: int | None, compressed: bool, limit: int
 ) -> None:
     server, url = scripted
     server.body, server.chunks, server.gzip = BODY, chunks, compressed
-    limit = 1000
     error = await failure_of(url, max_response_bytes=limit)
     assert isinstance(error, APIResponseValidationError)
+    assert (error.method, error.path) == ("GET", "/tasks/t1")
     # Counted on the wire when its length is known and it is not compressed, else
     # as the decoded bytes arrive (the size reached when it passed the limit).
     size = len(BODY) if chunks is None and not compressed else None

@@ -7,14 +7,17 @@ the secrets aiohttp keeps in it masked and the rest left as it was.
 from __future__ import annotations
 
 import asyncio
+import traceback
 from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 import pytest
 from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from stablebrowse_async import APIConnectionError, APIStatusError, APITimeoutError, AsyncClient
+from stablebrowse_async._http import _connection_error
 from stablebrowse_async.testing import Emulator, Fault
 
 pytestmark = pytest.mark.anyio
@@ -115,3 +118,18 @@ async def test_a_redirect_names_only_where_it_pointed(
         f"GET /tasks: 302 redirect to {where} not followed: the API never redirects, so "
         "check base_url (following it could send your key or a request body to another host)"
     )
+
+
+@pytest.mark.parametrize("link", ["__cause__", "__context__"])
+def test_a_secret_deeper_in_the_chain_is_masked_too(link: str) -> None:
+    """aiohttp's errors seen so far hold their secrets at the top of the chain; one that
+    wraps another (as its cause, or raised while handling it) is scrubbed all the way down."""
+    headers = CIMultiDictProxy(CIMultiDict({"Authorization": "Bearer sb_live_deepkey"}))
+    url = URL("https://api.example/v1/tasks")
+    inner = aiohttp.ClientResponseError(aiohttp.RequestInfo(url, "GET", headers, url), ())
+    outer = aiohttp.ClientPayloadError("the answer was cut short")
+    setattr(outer, link, inner)
+    error = _connection_error(outer, "GET", "/tasks")
+    assert error.__cause__ is outer and getattr(outer, link) is inner
+    assert inner.request_info.headers["Authorization"] == "<redacted>"
+    assert "sb_live_deepkey" not in "".join(traceback.format_exception(error))

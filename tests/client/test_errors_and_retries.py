@@ -183,6 +183,8 @@ async def test_post_to_a_closed_port_is_retried_then_a_connection_error() -> Non
         with pytest.raises(APIConnectionError) as info:
             await client.tasks.submit(end_user_id="a", task="x")
     assert not isinstance(info.value, AmbiguousRequestError)
+    assert str(info.value).startswith("POST /tasks: ClientConnectorError: Cannot connect to ")
+    assert (info.value.method, info.value.path) == ("POST", "/tasks")
 
 
 async def test_timeout_is_an_api_timeout_error(emu: Emulator) -> None:
@@ -195,8 +197,12 @@ async def test_timeout_is_an_api_timeout_error(emu: Emulator) -> None:
 async def test_post_timeout_is_ambiguous(emu: Emulator) -> None:
     emu.faults.append(Fault("delay", delay=1.0, route=POST_TASKS))
     async with AsyncClient(emu.api_key, base_url=emu.url, timeout=0.2) as client:
-        with pytest.raises(AmbiguousRequestError, match="timed out"):
+        with pytest.raises(AmbiguousRequestError) as info:
             await client.tasks.submit(end_user_id="a", task="x")
+    assert str(info.value) == (
+        "POST /tasks timed out after the request was sent: the server may or may not have "
+        "acted on it, so it was not retried (a retry could create a duplicate)"
+    )
     assert _count(emu, "POST", "/v1/tasks") == 1
 
 

@@ -295,7 +295,24 @@ async def test_a_failed_tunnel_through_the_environment_proxy_hides_its_password(
             await client.tasks.get("some-task")
     assert isinstance(info.value.__cause__, aiohttp.ClientConnectorError)
     assert PASSWORD not in _everything_shown(info.value)
+    # Only the password is masked: the login shows which credentials were used.
+    assert f"proxy_auth=BasicAuth(login='{USER}', password='****'" in repr(info.value.__cause__)
     assert [(s.method, s.authorized) for s in locked_proxy.seen] == [("CONNECT", True)]
+
+
+async def test_a_proxy_user_without_a_password_is_masked_too(
+    emu: Emulator, proxy: ForwardProxy
+) -> None:
+    """A proxy URL may carry its token as the user alone (``http://TOKEN@host``)."""
+    https = emu.url.replace("http://", "https://")
+    url = f"http://{PASSWORD}@127.0.0.1:{proxy.port}"
+    async with AsyncClient(emu.api_key, base_url=https, proxy=url, max_retries=0) as client:
+        with pytest.raises(APIConnectionError) as info:
+            await client.tasks.get("some-task")
+    assert isinstance(info.value.__cause__, aiohttp.ClientConnectorError)
+    assert PASSWORD not in _everything_shown(info.value)
+    assert f"proxy=URL('http://****:****@127.0.0.1:{proxy.port}')" in repr(info.value.__cause__)
+    assert [seen.method for seen in proxy.seen] == ["CONNECT"]
 
 
 async def test_a_tunnel_refused_by_policy_names_the_status(emu: Emulator) -> None:

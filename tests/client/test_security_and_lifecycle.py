@@ -30,6 +30,15 @@ async def test_task_ids_reach_the_server_as_one_segment(
     assert "?" not in path and "#" not in path
 
 
+async def test_every_reserved_character_of_an_id_reaches_the_server_percent_encoded(
+    client: AsyncClient, emu: Emulator
+) -> None:
+    """As sent, not only as decoded: a proxy or gateway in between sees one opaque segment."""
+    with pytest.raises(NotFoundError):
+        await client.tasks.get("a!$&'()*+,:;=@b")
+    assert emu.requests[-1].path == "/v1/tasks/a%21%24%26%27%28%29%2A%2B%2C%3A%3B%3D%40b"
+
+
 @pytest.mark.parametrize("end_user_id", HOSTILE_IDS)
 async def test_end_user_ids_round_trip_as_one_segment(
     client: AsyncClient, emu: Emulator, end_user_id: str
