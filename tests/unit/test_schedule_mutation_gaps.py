@@ -334,3 +334,18 @@ def test_a_prior_without_a_count_of_completions_replans_at_the_first_one() -> No
     schedule = AdaptiveSchedule(seed=1, prior=learned)
     assert moves(schedule, 20.0, 100.0) == 1
     assert schedule.observed == 1
+
+
+def test_each_plan_is_for_its_task_s_own_age_and_last_sighting() -> None:
+    # Durations spread over 10-100 s: the older a running task, the likelier it ends soon.
+    schedule = AdaptiveSchedule(seed=1, jitter=0.0)
+    for i in range(200):
+        duration = 10.0 + i % 91
+        schedule.observe(schedule.begin(0.0), finished(duration), duration)
+    young, old = schedule.begin(0.0), schedule.begin(0.0)
+    # Never polled since submission: the lag since age 0 counts, more of it the older.
+    assert schedule.next_delay(old, 40.0) < schedule.next_delay(young, 12.0)
+    seen_late, unseen = schedule.begin(0.0), schedule.begin(0.0)
+    schedule.observe(seen_late, RUNNING, 30.0)
+    # Both 40 s old: the one seen running at 30 s has built up less lag.
+    assert schedule.next_delay(unseen, 40.0) < schedule.next_delay(seen_late, 40.0)
