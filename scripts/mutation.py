@@ -534,10 +534,6 @@ def run_group(
         shutil.copytree(ROOT / "tests", _copy(group) / "tests", dirs_exist_ok=True)
     else:
         patterns = [f"{PACKAGE}.{module}.*" for module in chosen]
-        # mutmut maps only the tests it finds new since its last run, and this run's
-        # mutants did not get them (a new test left its old survivors alive): the
-        # whole selection is mapped again instead (seconds).
-        (_copy(group) / "mutmut-stats.json").unlink(missing_ok=True)
         log = _group_dir(group) / "mutmut-run.log" if parallel else None
         where = f", progress in {log.relative_to(ROOT)}" if log is not None else ""
         print(
