@@ -336,12 +336,17 @@ def test_a_prior_without_a_count_of_completions_replans_at_the_first_one() -> No
     assert schedule.observed == 1
 
 
-def test_each_plan_is_for_its_task_s_own_age_and_last_sighting() -> None:
-    # Durations spread over 10-100 s: the older a running task, the likelier it ends soon.
+def spread_10_to_100() -> AdaptiveSchedule:
+    """Durations spread over 10-100 s: the older a running task, the likelier it ends soon."""
     schedule = AdaptiveSchedule(seed=1, jitter=0.0)
     for i in range(200):
         duration = 10.0 + i % 91
         schedule.observe(schedule.begin(0.0), finished(duration), duration)
+    return schedule
+
+
+def test_each_plan_is_for_its_task_s_own_age_and_last_sighting() -> None:
+    schedule = spread_10_to_100()
     young, old = schedule.begin(0.0), schedule.begin(0.0)
     # Never polled since submission: the lag since age 0 counts, more of it the older.
     assert schedule.next_delay(old, 40.0) < schedule.next_delay(young, 12.0)
@@ -349,3 +354,11 @@ def test_each_plan_is_for_its_task_s_own_age_and_last_sighting() -> None:
     schedule.observe(seen_late, RUNNING, 30.0)
     # Both 40 s old: the one seen running at 30 s has built up less lag.
     assert schedule.next_delay(unseen, 40.0) < schedule.next_delay(seen_late, 40.0)
+
+
+def test_a_young_task_s_poll_is_priced_at_the_typical_duration_not_at_its_age() -> None:
+    schedule = spread_10_to_100()  # typical duration 40-50 s: a poll costs about 2 s of lag
+    track = schedule.begin(0.0)
+    schedule.observe(track, RUNNING, 12.0)
+    # Priced at its age (12 s) instead, the next poll would come after about 7.6 s.
+    assert schedule.next_delay(track, 12.0) > 10.0
