@@ -1,7 +1,9 @@
 """`PollSchedule` and `AdaptiveSchedule`: the details a mutation run of `_schedule`
 found unchecked: validation messages, the documented defaults, what a track
 starts with, which durations a record gives, how jitter spreads the polls, and
-when `epoch` tells the pollers to re-plan."""
+when `epoch` tells the pollers to re-plan (news past the longest learned, rate
+limited; a jump of the support; surprises; a move of the typical duration; a
+prior)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from typing import Any
 import pytest
 
 from stablebrowse_async import AdaptiveSchedule, PollSchedule, Task, TaskStatus
-from stablebrowse_async._schedule import duration_of
+from stablebrowse_async._estimator import bin_of, edge
+from stablebrowse_async._schedule import Track, duration_of
 
 RUNNING = Task(task_id="t", status=TaskStatus.RUNNING)
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -288,3 +291,106 @@ def test_a_completion_shorter_than_the_time_seen_running_minus_slack_is_refused(
     # Seen running at 20 s, finished by 30 s: the slack is 0.5 s + 5 % of 30 s (2 s).
     schedule.observe(track, finished(duration), 30.0)
     assert (schedule.observed, schedule.ignored) == ((1, 0) if learned else (0, 1))
+
+
+# -- AdaptiveSchedule: which completions re-plan (epoch) in a steady state ----------------
+
+
+def steady(durations: list[float], n: int = 1100, **options: Any) -> tuple[AdaptiveSchedule, float]:
+    """A schedule past its first 1024 completions (taking `durations` in turn, one
+    every 10 s), and the time of the last: no power of two of completions is near."""
+    schedule = AdaptiveSchedule(seed=1, **options)
+    now = 0.0
+    for i in range(n):
+        now += 10.0
+        duration = durations[i % len(durations)]
+        schedule.observe(schedule.begin(now - duration), finished(duration), now)
+    return schedule, now
+
+
+def moves(schedule: AdaptiveSchedule, duration: float, now: float) -> int:
+    """How much `epoch` moves when a task that took `duration` is seen finished at `now`."""
+    epoch = schedule.epoch
+    schedule.observe(schedule.begin(now - duration), finished(duration), now)
+    return schedule.epoch - epoch
+
+
+def test_completions_past_the_longest_learned_replan_at_most_once_per_2_percent() -> None:
+    schedule, now = steady([20.0])
+    assert moves(schedule, 20.0, now + 5.0) == 0  # a typical completion is no news
+    now += 100.0
+    above = bin_of(20.0) + 1  # the bins above the longest learned, one by one
+    assert moves(schedule, edge(above) * 1.001, now) == 1
+    # Within 2 % of its duration (0.47 s) of that re-plan, the next bin up waits...
+    assert moves(schedule, edge(above + 1) * 1.001, now + 0.3) == 0
+    # ...after it, it re-plans.
+    assert moves(schedule, edge(above + 2) * 1.001, now + 1.0) == 1
+    # A jump of two bins and more re-plans at once, however recent the last re-plan.
+    assert moves(schedule, edge(above + 4) * 1.001, now + 1.1) == 1
+
+
+def test_completions_much_shorter_than_learned_replan_at_powers_of_two_of_them() -> None:
+    schedule, now = steady([20.0])
+    # (Until the model's shift test takes the short ones for a new workload.)
+    seen = [moves(schedule, 5.0, now + 10.0 * k) for k in range(1, 7)]
+    assert [k for k, moved in enumerate(seen, 1) if moved] == [1, 2, 4]
+
+
+def test_a_move_of_the_typical_duration_by_more_than_28_percent_replans_once() -> None:
+    schedule, now = steady([10.0, 30.0])  # typical: about 17 s
+    seen = [moves(schedule, 30.0, now + 10.0 * k) for k in range(1, 61)]
+    assert [k for k, moved in enumerate(seen, 1) if moved] == [20]
+
+
+def test_a_schedule_seeded_with_a_prior_does_not_replan_at_a_typical_completion() -> None:
+    schedule = AdaptiveSchedule(seed=1, prior=[20.0] * 10)
+    assert moves(schedule, 20.0, 100.0) == 0
+    assert schedule.observed == 11
+
+
+def test_news_may_replan_again_exactly_min_interval_after_the_last_replan() -> None:
+    # min_interval is more than 2 % of these durations: the wait between re-plans.
+    schedule, now = steady([5.0], min_interval=0.25)
+    now += 1000.0  # times exact in binary: 0.25 s apart to the last bit
+    above = bin_of(5.0) + 1
+    assert moves(schedule, edge(above) * 1.001, now) == 1
+    assert moves(schedule, edge(above + 1) * 1.001, now + 0.25) == 1
+
+
+def test_a_prior_without_a_count_of_completions_replans_at_the_first_one() -> None:
+    learned = steady([20.0], n=40)[0].snapshot()
+    del learned["observed"]
+    schedule = AdaptiveSchedule(seed=1, prior=learned)
+    assert moves(schedule, 20.0, 100.0) == 1
+    assert schedule.observed == 1
+
+
+def spread_10_to_100(watched: int = 0) -> tuple[AdaptiveSchedule, list[Track]]:
+    """Durations spread over 10-100 s: the older a running task, the likelier it ends soon.
+
+    And `watched` tasks begun before anything was learned: they follow the local
+    rule (tasks begun later follow the learned plan).
+    """
+    schedule = AdaptiveSchedule(seed=1, jitter=0.0)
+    early = [schedule.begin(0.0) for _ in range(watched)]
+    for i in range(200):
+        duration = 10.0 + i % 91
+        schedule.observe(schedule.begin(0.0), finished(duration), duration)
+    return schedule, early
+
+
+def test_each_local_plan_is_for_its_task_s_own_age_and_last_sighting() -> None:
+    schedule, (young, old, seen_late, unseen) = spread_10_to_100(watched=4)
+    # Never polled since submission: the lag since age 0 counts, more of it the older.
+    assert schedule.next_delay(old, 40.0) < schedule.next_delay(young, 12.0)
+    schedule.observe(seen_late, RUNNING, 30.0)
+    # Both 40 s old: the one seen running at 30 s has built up less lag.
+    assert schedule.next_delay(unseen, 40.0) < schedule.next_delay(seen_late, 40.0)
+
+
+def test_a_young_task_s_poll_is_priced_at_the_typical_duration_not_at_its_age() -> None:
+    # Typical duration 40-50 s: a poll costs about 2 s of lag.
+    schedule, (track,) = spread_10_to_100(watched=1)
+    schedule.observe(track, RUNNING, 12.0)
+    # Priced at its age (12 s) instead, the next poll would come after about 7.6 s.
+    assert schedule.next_delay(track, 12.0) > 10.0
