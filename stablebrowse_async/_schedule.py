@@ -136,8 +136,9 @@ class Track:
         self.exact = exact  # born at submission: the client's age is the task's age
         self.role = role
         self.plan = plan  # which learned plan it may follow (`_NO_PLAN`: the local rule only)
-        # The planned age its next poll is for, and from what age a poll stands for it.
-        self.target = (0.0, 0.0)
+        # The planned age its next poll is for, from what age a poll stands for
+        # it, the age (jittered) at which that poll is due, and `polls` then.
+        self.target = (0.0, 0.0, 0.0, -1)
         self.polls = 0
         self.seen = 0.0  # age up to which the model was credited with its running time
         self.provisional = False
@@ -569,12 +570,12 @@ class AdaptiveSchedule:
             # The model counts ages as the server does (see `_follow_lead`).
             lead = self._lead if track.exact and track.plan != _NO_PLAN else 0.0
             seen = min(track.seen, age) + lead
-            planned = self._from_plan(track, seen, age + lead)
+            planned = self._from_plan(track, seen, age + lead, rng)
             if planned is None:
                 delay = self._until_expected_lag(seen, age + lead, cap)
                 spread = delay
             else:
-                delay, spread = min(cap, planned[0]), planned[1]
+                delay, spread = min(cap, planned), 0.0  # jittered once, in `_from_plan`
             # Re-planned when the model changes: plans near or past the edge of
             # what was learned, and plans that wait longer than the fallback would.
             # And every plan while the model follows a shift: its answers move fast.
@@ -590,12 +591,19 @@ class AdaptiveSchedule:
             delay = min(cap, delay + self.jitter * min(delay, spread) * (2.0 * rng() - 1.0))
         return max(self.min_interval, delay)
 
-    def _from_plan(self, track: Track, seen: float, age: float) -> tuple[float, float] | None:
-        """(seconds until the task's next poll on its learned plan, the plan's local spacing).
+    def _from_plan(
+        self, track: Track, seen: float, age: float, rng: Callable[[], float]
+    ) -> float | None:
+        """Seconds until the task's next poll on its learned plan, jittered.
 
         None where the plan does not apply: the task follows none, the model is
         following a shift, or the next planned age lies at or past the oldest
         age at which tasks were seen running (the local rule extrapolates there).
+
+        The jitter moves a planned age by up to ``jitter`` times the planned
+        spacing around it, drawn once per task and planned age: a plan revised
+        again and again (the engine re-plans on every move of `epoch`) keeps
+        its poll where it was, instead of keeping the earliest of many draws.
         """
         model = self._model
         if track.plan == _NO_PLAN or model.shifted > 0:
@@ -607,14 +615,21 @@ class AdaptiveSchedule:
         # (a busy client or server) is followed by the next planned age after it,
         # not by the one after that; one made much earlier (a safety cap, a
         # re-plan) by the next planned age after it too.
-        target, since = track.target
-        i = bisect.bisect_right(ages, target if since <= seen < target else seen)
+        target, since, at, polls = track.target
+        if polls == track.polls:
+            # Not polled since its next planned age was chosen (a re-plan): that
+            # age stands while the plan holds it.
+            i = bisect.bisect_left(ages, target)
+        else:
+            i = bisect.bisect_right(ages, target if since <= seen < target else seen)
         if i >= len(ages) or ages[i] >= horizon:
             return None
-        track.target = (ages[i], (ages[i] + (ages[i - 1] if i else 0.0)) / 2)
-        before = ages[i] - (ages[i - 1] if i else 0.0)
-        after = ages[i + 1] - ages[i] if i + 1 < len(ages) else before
-        return max(0.0, ages[i] - age), min(before, after)
+        if ages[i] != target or polls != track.polls:
+            before = ages[i] - (ages[i - 1] if i else 0.0)
+            after = ages[i + 1] - ages[i] if i + 1 < len(ages) else before
+            at = ages[i] + self.jitter * min(before, after) * (2.0 * rng() - 1.0)
+            track.target = (ages[i], ages[i] - before / 2, at, track.polls)
+        return max(0.0, at - age)
 
     def _plan(self, kind: int, horizon: float) -> tuple[float, ...]:
         """The poll ages of the best fixed schedule for what was learned (`_plan.best_polls`).

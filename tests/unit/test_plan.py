@@ -304,3 +304,18 @@ def test_answers_that_say_tasks_ended_before_they_were_seen_running_give_no_lead
     assert schedule.next_delay(schedule.begin(0.0), 0.0) == pytest.approx(
         reference.next_delay(reference.begin(0.0), 0.0)
     )
+
+
+def test_a_plan_revised_before_its_poll_keeps_the_poll_where_it_was() -> None:
+    schedule = AdaptiveSchedule(seed=1, jitter=0.2)
+    teach(schedule, [10.0 + i % 10 for i in range(300)])
+    track = schedule.begin(0.0)
+    first = schedule.next_delay(track, 0.0)
+    # The engine revises provisional plans whenever `epoch` moves: the revised
+    # poll is the same one, not a new jitter draw (the earliest of many draws
+    # would come systematically early).
+    assert [schedule.next_delay(track, 1.0) for _ in range(20)] == [first - 1.0] * 20
+    schedule.observe(track, RUNNING, first)
+    second = schedule.next_delay(track, first)
+    assert second > 2 * schedule.min_interval
+    assert schedule.next_delay(track, first + 0.5) == pytest.approx(second - 0.5)
