@@ -15,11 +15,13 @@ over the points:
     F(j) = min over i < j of  F(i) + sum_{i < m <= j} w_m (d_j - d_m)
                                    + price * (weight of the points after i)
 
-With ``W(i)`` and ``P(i)`` the running sums of ``w`` and ``w * d``, the term
-for ``i`` is the line ``-W(i) * d_j + F(i) + P(i) + price * (W(n) - W(i))``
-evaluated at ``d_j``, plus ``d_j * W(j) - P(j)``: slopes decrease as ``i``
-grows and the queries ``d_j`` increase, so the lower envelope of the lines is
-kept as a deque (the convex-hull trick) and the whole schedule costs O(n).
+With ``W(i)`` and ``P(i)`` the running sums of ``w`` and ``w * d``, and
+``G(j) = F(j) + P(j)``, the recurrence is ``G(j) = d_j * W(j) + min over i
+of the line -W(i) * d_j + G(i) + price * (W(n) - W(i))`` evaluated at
+``d_j`` (``P`` only adds the constant ``sum w * d`` to the objective, so it
+is never computed): slopes decrease as ``i`` grows and the queries ``d_j``
+increase, so the lower envelope of the lines is kept as a deque (the
+convex-hull trick) and the whole schedule costs O(n).
 
 The schedule uses it on the distribution it learned (`DurationModel.points`):
 the same computation, on a batch's true durations, is the *frontier* the
@@ -53,10 +55,8 @@ def best_polls(points: Sequence[tuple[float, float]], price: float) -> tuple[flo
     if n == 0:
         return ()
     weight = [0.0] * (n + 1)
-    moment = [0.0] * (n + 1)
-    for j, (age, w) in enumerate(points, start=1):
+    for j, (_, w) in enumerate(points, start=1):
         weight[j] = weight[j - 1] + w
-        moment[j] = moment[j - 1] + w * age
     total = weight[n]
     best = [0.0] * (n + 1)
     parent = [0] * (n + 1)
@@ -68,7 +68,7 @@ def best_polls(points: Sequence[tuple[float, float]], price: float) -> tuple[flo
 
     def add(i: int) -> None:
         slope = -weight[i]
-        intercept = best[i] + moment[i] + price * (total - weight[i])
+        intercept = best[i] + price * (total - weight[i])
         if len(slopes) > head and slopes[-1] == slope:
             # Parallel lines (points of weight 0): only the lower one can win.
             if intercepts[-1] <= intercept:
@@ -97,7 +97,7 @@ def best_polls(points: Sequence[tuple[float, float]], price: float) -> tuple[flo
             <= slopes[head] * age + intercepts[head]
         ):
             head += 1
-        best[j] = slopes[head] * age + intercepts[head] + age * weight[j] - moment[j]
+        best[j] = slopes[head] * age + intercepts[head] + age * weight[j]
         parent[j] = owners[head]
         add(j)
     ages: list[float] = []

@@ -62,6 +62,39 @@ def test_the_plan_is_the_brute_force_optimum_of_lag_plus_price_times_polls(
     assert cost(points, plan, price) == pytest.approx(best, rel=1e-9, abs=1e-9)
 
 
+def brute_force(points: list[tuple[float, float]], price: float) -> float:
+    ages = [age for age, _ in points]
+    return min(
+        cost(points, (*subset, ages[-1]), price)
+        for size in range(len(ages))
+        for subset in itertools.combinations(sorted(set(ages[:-1])), size)
+    )
+
+
+FIXED_CASES = [
+    [(1.0, 0.2), (2.0, 0.2), (3.0, 0.2), (4.0, 0.2), (5.0, 0.2)],
+    [(0.5, 0.05), (0.9, 0.4), (1.1, 0.05), (7.0, 0.1), (7.5, 0.3), (9.0, 0.1)],
+    [(1.0, 0.6), (1.2, 0.0), (30.0, 0.1), (31.0, 0.1), (33.0, 0.1), (35.0, 0.1)],
+    [(2.0, 0.01), (2.5, 0.01), (3.0, 0.9), (3.5, 0.04), (40.0, 0.04)],
+    [(1.0, 0.1), (1.0, 0.1), (2.0, 0.3), (2.0, 0.0), (6.0, 0.5)],
+]
+
+
+@pytest.mark.parametrize("points", FIXED_CASES)
+@pytest.mark.parametrize("price", [0.0, 0.05, 0.3, 2.0, 50.0])
+def test_the_plan_is_optimal_on_fixed_cases(
+    points: list[tuple[float, float]], price: float
+) -> None:
+    # A few cases of each shape, checked every run (the property above draws
+    # its own; mutation runs draw only ten).
+    plan = best_polls(points, price)
+    merged = [
+        (age, sum(w for a, w in points if a == age)) for age in sorted({a for a, _ in points})
+    ]
+    assert plan[-1] == merged[-1][0]
+    assert cost(merged, plan, price) == pytest.approx(brute_force(merged, price), abs=1e-12)
+
+
 def test_the_price_of_a_poll_trades_polls_for_lag() -> None:
     points = [(1.0 + i / 10, 0.01) for i in range(100)]  # uniform 1-11 s
     assert best_polls([], 1.0) == ()
