@@ -91,6 +91,11 @@ def _records(path: Path) -> list[dict[str, Any]]:
     return records
 
 
+def _default_sigint() -> None:
+    """In the child before exec: SIGINT back to its default, which Python then handles."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
 def test_an_interrupted_batch_resumes_without_resubmitting_finished_lines(
     sig: signal.Signals, tmp_path: Path
@@ -115,7 +120,15 @@ def test_an_interrupted_batch_resumes_without_resubmitting_finished_lines(
         )
         args = [*CLI, "batch", str(source), "--out", str(out), "--concurrency", "8"]
         args += ["--max-in-flight", "8", "--no-progress"]
-        first = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        first = subprocess.Popen(
+            args,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            # A test run started in the background of a shell ignores SIGINT, and
+            # an ignored signal stays ignored across exec: the CLI gets Python's own.
+            preexec_fn=_default_sigint,
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if out.exists() and len(out.read_text().splitlines()) >= 10:
