@@ -439,8 +439,7 @@ class AdaptiveSchedule:
         with self._lock:
             track.polls += 1
             model = self._model
-            # The model counts ages as the server does (see `_follow_lead`).
-            lead = self._lead if track.exact and track.plan != _NO_PLAN else 0.0
+            lead = self._lead_for(track)
             if not task.is_terminal:
                 model.expose(track.seen + lead, age + lead)
                 track.seen = max(track.seen, age)
@@ -567,15 +566,13 @@ class AdaptiveSchedule:
                 cap = min(cap, self._dense(age) if beyond else fallback)
             elif track.role == _PARKED:
                 track.role = _PLAIN
-            # The model counts ages as the server does (see `_follow_lead`).
-            lead = self._lead if track.exact and track.plan != _NO_PLAN else 0.0
+            lead = self._lead_for(track)
             seen = min(track.seen, age) + lead
             planned = self._from_plan(track, seen, age + lead, rng)
             if planned is None:
                 delay = self._until_expected_lag(seen, age + lead, cap)
-                spread = delay
             else:
-                delay, spread = min(cap, planned), 0.0  # jittered once, in `_from_plan`
+                delay = min(cap, planned)
             # Re-planned when the model changes: plans near or past the edge of
             # what was learned, and plans that wait longer than the fallback would.
             # And every plan while the model follows a shift: its answers move fast.
@@ -585,11 +582,17 @@ class AdaptiveSchedule:
         if delay >= cap:
             delay = cap * (1.0 - self.jitter * rng())
         else:
-            # Spread by a fraction of the gap around a planned poll, not of the wait
-            # before it: a poll planned 23 s ahead at 25.9 s, where polls are 1.4 s
-            # apart, moves by at most 0.14 s, not 2.3 s.
-            delay = min(cap, delay + self.jitter * min(delay, spread) * (2.0 * rng() - 1.0))
+            # Drawn for a planned poll too (already jittered, in `_from_plan`): one
+            # draw per plan keeps a seeded schedule's sequence of draws.
+            wobble = 2.0 * rng() - 1.0
+            if planned is None:
+                delay = min(cap, delay + self.jitter * delay * wobble)
         return max(self.min_interval, delay)
+
+    def _lead_for(self, track: Track) -> float:
+        """The lead (`_follow_lead`) to add to `track`'s ages: the model counts ages as the
+        server does for tasks of known age on a plan; 0 for the others (see `begin`)."""
+        return self._lead if track.exact and track.plan != _NO_PLAN else 0.0
 
     def _from_plan(
         self, track: Track, seen: float, age: float, rng: Callable[[], float]
