@@ -69,8 +69,18 @@ def simulate(
     rate: float = 500.0,
     latency: float = 0.005,
     timeout: float = 600.0,
+    capacity: float | None = None,
 ) -> dict[str, Any]:
-    """Run one batch through a model of the engine; its polls/task, lags and frontier."""
+    """Run one batch through a model of the engine; its polls/task, lags and frontier.
+
+    `capacity`: polls per second the client can send (None: unlimited). A
+    real client is CPU-bound at a few thousand requests per second, and a
+    schedule that sends many tasks' polls at the same moment makes them queue:
+    with a capacity, polls are sent one after the other in the order they
+    fell due, each taking ``1 / capacity`` seconds of the client, and a poll
+    is answered ``latency`` after it was sent. Polls in flight are not
+    re-planned (as in the engine).
+    """
     now = 0.0
     heap: list[tuple[float, int, int]] = []
     seq = itertools.count()
@@ -99,6 +109,8 @@ def simulate(
     # Submissions interleave with polls: push them as events too.
     for i in range(len(durations)):
         heapq.heappush(heap, (born[i], -1 - i, i))
+    free = 0.0  # when the client can send its next poll (with a capacity)
+    answering: set[int] = set()  # sequence numbers of polls sent, their answer queued
     while heap:
         at, s, i = heapq.heappop(heap)
         if s < 0:
@@ -106,7 +118,15 @@ def simulate(
             continue
         if current.get(i) != s:
             continue
-        now = at + latency
+        if capacity is not None and s not in answering:
+            # Sent when the client is free; answered `latency` later (an event of its own).
+            free = max(free, at) + 1.0 / capacity
+            answering.add(s)
+            provisional.discard(i)
+            heapq.heappush(heap, (free + latency, s, i))
+            continue
+        answering.discard(s)
+        now = at if capacity is not None else at + latency
         polls[i] += 1
         age = now - born[i]
         done = age >= durations[i]
@@ -123,7 +143,7 @@ def simulate(
         if schedule.epoch != epoch:  # the engine's re-plan: only ever brings polls earlier
             epoch = schedule.epoch
             for j in list(provisional):
-                if j not in current or j == i:
+                if j not in current or j == i or current[j] in answering:
                     continue
                 delay = schedule.next_delay(tracks[j], now)
                 if now + delay < due[j] - 1e-3:
@@ -157,6 +177,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--latency", type=float, default=0.005, help="seconds each poll takes (a busy client: 0.2)"
     )
+    parser.add_argument(
+        "--capacity",
+        type=float,
+        default=None,
+        help="polls per second the client can send (default: unlimited)",
+    )
     args = parser.parse_args(argv)
     names = args.workload or [*WORKLOADS, *SHIFTS]
     for name in names:
@@ -166,16 +192,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows = []
             for phase, sampler in enumerate(SHIFTS[name], 1):
                 durations = sampler(rng, args.tasks // 2)
-                geo = simulate(PollSchedule(), durations, latency=args.latency)
-                ada = simulate(adaptive, durations, latency=args.latency)
+                geo = simulate(
+                    PollSchedule(), durations, latency=args.latency, capacity=args.capacity
+                )
+                ada = simulate(adaptive, durations, latency=args.latency, capacity=args.capacity)
                 rows.append(f"p{phase} geo {_fmt(geo)} | ada {_fmt(ada)}")
             print(f"{name:15}", "\n                ".join(rows))
             continue
         adaptive = AdaptiveSchedule(seed=args.seed)
         cold = WORKLOADS[name](rng, args.tasks)
-        geo = simulate(PollSchedule(), cold, latency=args.latency)
-        first = simulate(adaptive, cold, latency=args.latency)
-        second = simulate(adaptive, WORKLOADS[name](rng, args.tasks), latency=args.latency)
+        geo = simulate(PollSchedule(), cold, latency=args.latency, capacity=args.capacity)
+        first = simulate(adaptive, cold, latency=args.latency, capacity=args.capacity)
+        second = simulate(
+            adaptive, WORKLOADS[name](rng, args.tasks), latency=args.latency, capacity=args.capacity
+        )
         print(f"{name:15} geo {_fmt(geo)} | cold {_fmt(first)} | warm {_fmt(second)}")
     return 0
 
