@@ -119,6 +119,24 @@ def test_a_little_more_running_time_waits_for_the_next_estimate() -> None:
     assert model.refreshes == refreshes + 1
 
 
+def test_a_completion_where_none_was_learned_is_estimated_at_once() -> None:
+    model = DurationModel()
+    for _ in range(300):
+        model.learn(2.0)
+    for _ in range(100):
+        model.expose(0.0, 29.5)  # the long tasks, still running
+    assert model.hazard_at(30.0) == 0.0
+    refreshes = model.refreshes
+    model.expose(29.5, 30.0)  # far less than 2 % more running time
+    model.finish(30.0)  # the first long one: news, not 1 % more of what was learned
+    assert model.hazard_at(30.0) > 0.0
+    assert model.refreshes == refreshes + 1
+    model.expose(29.5, 30.0)
+    model.finish(30.0)  # the second in that bin waits for the next 1 %
+    _ = model.median
+    assert model.refreshes == refreshes + 1
+
+
 def test_running_time_outside_zero_to_a_week_is_not_credited() -> None:
     model = DurationModel()
     for start, end in [(5.0, 5.0), (6.0, 5.0), (-1.0, 5.0), (0.0, WEEK * 1.01)]:
