@@ -284,9 +284,9 @@ def test_the_edge_is_where_tasks_were_last_seen_running_and_its_measured_hazard(
     k = bin_of(duration)
     horizon, rate = model.edge()
     assert horizon == edge(k + 1)
-    # Completions over running time in the last four bins seen: each task ran
+    # Completions over running time in the last two bins seen: each task ran
     # there from the lower edge of the first of them to its end.
-    low = edge(max(0, k - 3))
+    low = edge(max(0, k - 1))
     assert rate == pytest.approx(1.0 / (duration - low), rel=0.01)
 
 
