@@ -11,10 +11,11 @@ failed poll (with other parameters, `_polling.POLL_RETRY`: no count limit, a
   transport and the pollers agree).
 - POST creates something (a task, a key), so it retries only when the server
   provably did not act on it: a 429 (the API rejects before acting), or a
-  failure to connect (nothing was sent). Any other POST failure after sending
-  (a lost answer, a 5xx, a success whose answer cannot be read) is *ambiguous*:
-  `decide` returns `Ambiguous` and the transport raises `AmbiguousRequestError`,
-  never retrying into a duplicate. A 4xx other than 429 is a plain failure.
+  request that never left the client (the connection failed, or the attempt
+  timed out before it had one: `sent=False`). Any other POST failure after
+  sending (a lost answer, a 5xx, a success whose answer cannot be read) is
+  *ambiguous*: `decide` returns `Ambiguous` and the transport raises
+  `AmbiguousRequestError`, never retrying into a duplicate. A 4xx other than 429 is a plain failure.
 - Waits grow exponentially with jitter: uniformly random between
   ``min_jitter * ceiling`` and the exponential ceiling (``min_jitter=0`` is
   *full jitter*, as recommended for many clients sharing one server).
@@ -173,7 +174,8 @@ class RetryPolicy:
             failure: what went wrong, as the SDK error that would be raised.
             attempt: the number of the retry this would be (1 for the first).
             sent: False when the request provably never left this process
-                (the connection could not be made).
+                (the connection could not be made, or the attempt timed out
+                before it had one).
             repeatable: False when the answer arrived whole and asking again
                 would get the same one (it does not fit the expected model).
         """
