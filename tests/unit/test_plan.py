@@ -113,6 +113,20 @@ def test_zero_weight_points_never_attract_a_poll() -> None:
     assert best_polls(points, 0.01) == (1.0, 10.0)
 
 
+def test_free_polls_are_not_spent_at_an_age_where_nothing_finishes() -> None:
+    # Polls that cost nothing: one wherever a task may finish, none at 2 s.
+    assert best_polls([(1.0, 0.5), (2.0, 0.0), (3.0, 0.5)], 0.0) == (1.0, 3.0)
+
+
+def test_a_tie_between_two_plans_goes_to_the_one_with_less_lag() -> None:
+    # Half the tasks take 1 s, half 2 s, a poll costs 1 s of lag: polling at 1 s
+    # and 2 s (0.5 s of lag saved, 0.5 poll more) costs what polling once at 2 s
+    # costs. The plan polls the 1 s tasks when they finish.
+    points = [(1.0, 0.5), (2.0, 0.5)]
+    assert cost(points, (1.0, 2.0), 1.0) == cost(points, (2.0,), 1.0)
+    assert best_polls(points, 1.0) == (1.0, 2.0)
+
+
 # -- the learned distribution -------------------------------------------------------
 
 
@@ -352,3 +366,26 @@ def test_a_plan_revised_before_its_poll_keeps_the_poll_where_it_was() -> None:
     second = schedule.next_delay(track, first)
     assert second > 2 * schedule.min_interval
     assert schedule.next_delay(track, first + 0.5) == pytest.approx(second - 0.5)
+
+
+def test_a_plan_is_made_while_most_tasks_are_still_running() -> None:
+    # One task finished at 5 s, nine still running at 60 s: no median yet, so the
+    # price of a poll comes from the durations seen (the plan still follows).
+    schedule = AdaptiveSchedule(seed=1, jitter=0.0)
+    running = [schedule.begin(0.0) for _ in range(9)]
+    teach(schedule, [5.0])
+    for track in running:
+        schedule.observe(track, RUNNING, 60.0)
+    assert schedule.quantile(0.5) is None
+    first = schedule.next_delay(schedule.begin(0.0), 0.0)
+    assert 5.0 <= first <= 6.0  # where the one completion was seen
+
+
+def test_a_task_not_polled_yet_follows_its_plan_when_the_plan_moves() -> None:
+    schedule = AdaptiveSchedule(seed=1, jitter=0.0, half_life=32)
+    teach(schedule, [10.0 + i % 10 for i in range(300)])
+    track = schedule.begin(0.0)
+    assert 10.0 <= schedule.next_delay(track, 0.0) <= 20.0
+    teach(schedule, [20.0 + i % 10 for i in range(300)])  # the workload moved to 20-30 s
+    assert schedule.next_delay(track, 0.0) == schedule.next_delay(schedule.begin(0.0), 0.0)
+    assert schedule.next_delay(track, 0.0) >= 20.0

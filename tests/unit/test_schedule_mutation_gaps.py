@@ -394,3 +394,13 @@ def test_a_young_task_s_poll_is_priced_at_the_typical_duration_not_at_its_age() 
     schedule.observe(track, RUNNING, 12.0)
     # Priced at its age (12 s) instead, the next poll would come after about 7.6 s.
     assert schedule.next_delay(track, 12.0) > 10.0
+
+
+def test_a_task_of_a_sub_second_workload_is_polled_again_within_a_second() -> None:
+    schedule = AdaptiveSchedule(seed=1, jitter=0.0)
+    early = schedule.begin(0.0)  # watched before anything was learned: the local rule
+    for i in range(50):
+        d = 0.4 + (i % 5) / 50
+        schedule.observe(schedule.begin(0.0), finished(d), d)
+    schedule.observe(early, RUNNING, 0.3)
+    assert schedule.next_delay(early, 0.3) < 0.5
