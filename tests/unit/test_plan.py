@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from stablebrowse_async import AdaptiveSchedule, Task, TaskStatus
 from stablebrowse_async._estimator import SUB, DurationModel, bin_of, edge
 from stablebrowse_async._plan import best_polls
-from stablebrowse_async._schedule import Track
+from stablebrowse_async._schedule import _STREAM_REPLAN, Track
 
 RUNNING = Task(task_id="t", status=TaskStatus.RUNNING)
 
@@ -389,3 +389,45 @@ def test_a_task_not_polled_yet_follows_its_plan_when_the_plan_moves() -> None:
     teach(schedule, [20.0 + i % 10 for i in range(300)])  # the workload moved to 20-30 s
     assert schedule.next_delay(track, 0.0) == schedule.next_delay(schedule.begin(0.0), 0.0)
     assert schedule.next_delay(track, 0.0) >= 20.0
+
+
+def skewed(n: int) -> list[float]:
+    """Durations within 10-20 s, as `teach`'s 10-20 s, but bunched towards 10-15 s."""
+    return [10.0 + (i % 10) * 0.5 + (5.0 if i % 4 == 0 else 0.0) for i in range(n)]
+
+
+def test_the_plan_of_tasks_watched_one_by_one_is_renewed_every_few_hundred_completions() -> None:
+    schedule = AdaptiveSchedule(seed=1, jitter=0.0, half_life=32)
+    teach(schedule, [10.0 + i % 10 for i in range(_STREAM_REPLAN)])
+    before = schedule.next_delay(schedule.begin(0.0), 0.0)
+    # The workload moves within the same range: the plan holds until the next renewal...
+    teach(schedule, skewed(_STREAM_REPLAN - 1))
+    assert schedule.next_delay(schedule.begin(0.0), 0.0) == before
+    teach(schedule, [12.0])  # ... and is renewed there, on what was learned meanwhile
+    assert schedule.next_delay(schedule.begin(0.0), 0.0) < before
+
+
+def test_a_warm_batch_keeps_its_plan_past_a_renewal_of_the_one_by_one_plan() -> None:
+    schedule = AdaptiveSchedule(seed=1, jitter=0.0, half_life=32)
+    teach(schedule, [10.0 + i % 10 for i in range(_STREAM_REPLAN - 6)])
+    first, _sentinels = plain_batch_task(schedule)
+    before = schedule.next_delay(first, 0.0)
+    teach(schedule, skewed(40), batch=True)  # past a multiple of _STREAM_REPLAN completions
+    later = schedule.begin(0.0, batch=True)
+    assert schedule.next_delay(later, 0.0) == before
+
+
+def test_past_the_plan_s_last_age_but_one_a_task_is_polled_by_the_local_rule() -> None:
+    # Tasks of 10-20 s: the plan's last age is the oldest age seen running (the
+    # upper edge of 19.x s's bin). A task seen running at 19.3 s is polled where
+    # the local rule says, as a task that follows no plan is, not at that edge.
+    delays = []
+    for planned in (True, False):
+        schedule = AdaptiveSchedule(seed=1, jitter=0.0)
+        planless = schedule.begin(0.0)  # watched before anything was learned: no plan
+        teach(schedule, [10.0 + i % 10 for i in range(300)])
+        track = schedule.begin(0.0) if planned else planless
+        schedule.observe(track, RUNNING, 19.3)
+        delays.append(schedule.next_delay(track, 19.3))
+    assert delays[0] == delays[1]
+    assert 19.3 + delays[0] > edge(bin_of(19.0) + 1)
