@@ -431,3 +431,14 @@ def test_past_the_plan_s_last_age_but_one_a_task_is_polled_by_the_local_rule() -
         delays.append(schedule.next_delay(track, 19.3))
     assert delays[0] == delays[1]
     assert 19.3 + delays[0] > edge(bin_of(19.0) + 1)
+
+
+def test_a_prior_that_knows_no_median_yet_still_gives_a_plan() -> None:
+    donor = AdaptiveSchedule(seed=1)
+    running = [donor.begin(0.0) for _ in range(9)]
+    teach(donor, [5.0])
+    for track in running:
+        donor.observe(track, RUNNING, 60.0)
+    schedule = AdaptiveSchedule(prior=donor.snapshot(), seed=1, jitter=0.0)
+    assert schedule.quantile(0.5) is None
+    assert 5.0 <= schedule.next_delay(schedule.begin(0.0), 0.0) <= 6.0

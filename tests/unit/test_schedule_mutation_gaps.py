@@ -472,3 +472,13 @@ def test_plans_near_the_longest_learned_are_provisional_and_young_ones_are_not()
     schedule.observe(old, RUNNING, age)
     schedule.next_delay(old, age)
     assert old.provisional
+
+
+def test_a_lone_sentinel_polls_less_densely_than_one_of_two_under_a_steep_fallback() -> None:
+    steep = PollSchedule(first=1.0, factor=201.0, max_interval=1000.0)
+    delays = []
+    for size in (1, 2):
+        schedule = AdaptiveSchedule(fallback=steep, jitter=0.0, sentinels=size)
+        tracks = [schedule.begin(0.0, batch=True) for _ in range(size)]
+        delays.append(schedule.next_delay(tracks[0], 0.1))
+    assert delays[0] > delays[1] > schedule.min_interval
