@@ -152,9 +152,12 @@ def test_a_snapshot_rounds_and_lists_only_the_bins_that_saw_something() -> None:
     model.seed([3.3, 3.3, 47.0])
     snapshot = model.snapshot()
     assert snapshot["observed"] == 3
-    assert snapshot["weight"] == round(snapshot["weight"], 3) > 0
-    for value in snapshot["quantiles"].values():
-        assert value is not None and value == round(value, 3)
+    # The weight (forgetting makes it a little less than 3) and the quantiles, to 3 decimals.
+    assert snapshot["weight"] == round(model.weight, 3) < 3.0
+    for name, q in (("p10", 0.1), ("p50", 0.5), ("p90", 0.9)):
+        value = model.quantile(q)
+        assert value is not None and value != round(value)
+        assert snapshot["quantiles"][name] == round(value, 3)
     rows = snapshot["bins"]
     # Exposure from 0 to 47 s covers every bin up to the one of 47 s, no further.
     assert len(rows) == bin_of(47.0) + 1
@@ -181,6 +184,16 @@ def test_seeding_adds_the_snapshot_to_what_was_learned() -> None:
     events = {round(row[0], 3): row[2] for row in after["bins"]}
     old = {round(row[0], 3): row[2] for row in before["bins"]}
     assert events[round(edge(k), 3)] == pytest.approx(old[round(edge(k), 3)] + 8.0, rel=0.02)
+    # So do the running time and the completions by eighth of the bin.
+    donated = {round(row[0], 3): row for row in donor.snapshot()["bins"]}
+    olds = {round(row[0], 3): row for row in before["bins"]}
+    for row in after["bins"]:
+        low = round(row[0], 3)
+        assert row[3] == pytest.approx(olds[low][3] + donated[low][3], rel=0.02)
+        assert row[4] == pytest.approx(
+            [a + b for a, b in zip(olds[low][4], donated[low][4], strict=True)], rel=0.02
+        )
+    assert any(sum(row[4]) > 0 for row in after["bins"])
 
 
 def test_two_rows_of_one_bin_both_count() -> None:
@@ -193,7 +206,7 @@ def test_two_rows_of_one_bin_both_count() -> None:
 
 @pytest.mark.parametrize(
     ("observed", "expected"),
-    [(5, 5), (0, 0), (-3, 0), (True, 0), ("7", 0), (None, 0)],
+    [(5, 5), (1, 1), (0, 0), (-3, 0), (True, 0), ("7", 0), (None, 0)],
 )
 def test_a_snapshot_s_observed_count_is_added_when_it_is_a_positive_int(
     observed: Any, expected: int
@@ -220,6 +233,26 @@ def test_a_snapshot_s_observed_count_is_added_when_it_is_a_positive_int(
 def test_a_bad_snapshot_row_is_refused_naming_it(row: Any) -> None:
     with pytest.raises(ValueError, match=r"^prior\['bins'\]\[1\] must be \[low, high"):
         DurationModel().seed(snapshot_with([[1.0, 2.0, 0.0, 1.0], row]))
+
+
+def test_a_bin_with_completions_but_no_running_time_survives_a_snapshot() -> None:
+    # Half a completion (what forgetting leaves of one), no running time credited.
+    low, high = edge(40), edge(41)
+    model = DurationModel()
+    model.seed(snapshot_with([[low, high, 0.5, 0.0]]))
+    (row,) = model.snapshot()["bins"]
+    assert row[2:4] == [0.5, 0.0]
+
+
+def test_a_model_seeded_from_a_snapshot_has_the_same_support() -> None:
+    model = DurationModel()
+    model.seed([3.0, 10.0, 47.0])
+    copy = DurationModel()
+    copy.seed(model.snapshot())
+    assert copy.support() == model.support() == (edge(bin_of(3.0)), edge(bin_of(47.0) + 1))
+    lone = DurationModel()
+    lone.seed(snapshot_with([[edge(40), edge(41), 1.0, 1.0]]))
+    assert lone.support() == (edge(40), edge(41))
 
 
 def test_snapshot_rows_with_no_completion_or_up_to_the_last_edge_are_accepted() -> None:
@@ -302,3 +335,68 @@ def test_durations_up_to_a_week_have_bins_of_their_own() -> None:
     assert all(rate >= 0.0 for rate in model._hazard)
     assert model.survival(100.0) >= model.survival(61 * 3600.0) >= model.survival(7 * 86400.0)
     assert model.hazard_at(60.5 * 3600.0) == 0.0  # seen running there, nothing finished
+
+
+def test_a_shift_verdict_is_taken_back_as_soon_as_a_new_batch_starts() -> None:
+    model = DurationModel()
+    for i in range(300):
+        model.learn(10.0 + i % 10)
+    for _ in range(20):
+        model.learn(1.0)  # recent completions where the long run has none: a shift
+    assert model.shifted > 0
+    model.forget_recent()  # a new batch: tested on its own evidence, none yet
+    assert model.shifted == 0
+
+
+# -- the distribution the plans are made on (`points`) ---------------------------------
+
+
+def test_points_below_one_second_and_their_horizon() -> None:
+    model = DurationModel()
+    for _ in range(10):
+        model.learn(0.3)
+    for _ in range(10):
+        model.expose(0.0, 0.5)  # ten more seen running at 0.5 s
+    points = model.points(0.5)
+    assert sum(weight for age, weight in points if age < 0.4) == pytest.approx(0.5, abs=0.05)
+    assert points[-1] == (0.5, pytest.approx(0.5, abs=0.05))
+
+
+def test_points_of_tasks_shorter_than_the_first_bin_lie_in_it() -> None:
+    model = DurationModel()
+    for _ in range(10):
+        model.learn(0.02)
+    for _ in range(10):
+        model.learn(1.0)
+    points = model.points(2.0)
+    assert points[0][0] < FIRST_EDGE
+    assert sum(weight for age, weight in points if age <= FIRST_EDGE) == pytest.approx(
+        0.5, abs=0.05
+    )
+
+
+def test_points_list_only_ages_where_tasks_may_finish() -> None:
+    model = DurationModel()
+    for _ in range(20):
+        model.learn(10.0)
+    points = model.points(12.0)
+    # Not one point per bin from 0 s: those below 9 s hold nothing.
+    assert all(weight > 0 for _, weight in points[:-1])
+    assert min(age for age, _ in points) > 8.0
+    assert sum(weight for _, weight in points) == pytest.approx(1.0)
+
+
+def test_points_up_to_a_horizon_past_the_last_bin_end_there() -> None:
+    model = DurationModel()
+    for _ in range(10):
+        model.learn(2.0)
+    points = model.points(3 * WEEK)
+    assert points[-1][0] == 3 * WEEK
+    assert sum(weight for _, weight in points) == pytest.approx(1.0)
+
+
+def test_no_points_up_to_age_zero() -> None:
+    model = DurationModel()
+    for _ in range(10):
+        model.learn(2.0)
+    assert model.points(0.0) == []

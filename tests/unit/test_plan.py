@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from stablebrowse_async import AdaptiveSchedule, Task, TaskStatus
 from stablebrowse_async._estimator import SUB, DurationModel, bin_of, edge
 from stablebrowse_async._plan import best_polls
-from stablebrowse_async._schedule import Track
+from stablebrowse_async._schedule import _STREAM_REPLAN, Track
 
 RUNNING = Task(task_id="t", status=TaskStatus.RUNNING)
 
@@ -111,6 +111,20 @@ def test_the_price_of_a_poll_trades_polls_for_lag() -> None:
 def test_zero_weight_points_never_attract_a_poll() -> None:
     points = [(1.0, 0.5), (2.0, 0.0), (3.0, 0.0), (10.0, 0.5)]
     assert best_polls(points, 0.01) == (1.0, 10.0)
+
+
+def test_free_polls_are_not_spent_at_an_age_where_nothing_finishes() -> None:
+    # Polls that cost nothing: one wherever a task may finish, none at 2 s.
+    assert best_polls([(1.0, 0.5), (2.0, 0.0), (3.0, 0.5)], 0.0) == (1.0, 3.0)
+
+
+def test_a_tie_between_two_plans_goes_to_the_one_with_less_lag() -> None:
+    # Half the tasks take 1 s, half 2 s, a poll costs 1 s of lag: polling at 1 s
+    # and 2 s (0.5 s of lag saved, 0.5 poll more) costs what polling once at 2 s
+    # costs. The plan polls the 1 s tasks when they finish.
+    points = [(1.0, 0.5), (2.0, 0.5)]
+    assert cost(points, (1.0, 2.0), 1.0) == cost(points, (2.0,), 1.0)
+    assert best_polls(points, 1.0) == (1.0, 2.0)
 
 
 # -- the learned distribution -------------------------------------------------------
@@ -352,3 +366,79 @@ def test_a_plan_revised_before_its_poll_keeps_the_poll_where_it_was() -> None:
     second = schedule.next_delay(track, first)
     assert second > 2 * schedule.min_interval
     assert schedule.next_delay(track, first + 0.5) == pytest.approx(second - 0.5)
+
+
+def test_a_plan_is_made_while_most_tasks_are_still_running() -> None:
+    # One task finished at 5 s, nine still running at 60 s: no median yet, so the
+    # price of a poll comes from the durations seen (the plan still follows).
+    schedule = AdaptiveSchedule(seed=1, jitter=0.0)
+    running = [schedule.begin(0.0) for _ in range(9)]
+    teach(schedule, [5.0])
+    for track in running:
+        schedule.observe(track, RUNNING, 60.0)
+    assert schedule.quantile(0.5) is None
+    first = schedule.next_delay(schedule.begin(0.0), 0.0)
+    assert 5.0 <= first <= 6.0  # where the one completion was seen
+
+
+def test_a_task_not_polled_yet_follows_its_plan_when_the_plan_moves() -> None:
+    schedule = AdaptiveSchedule(seed=1, jitter=0.0, half_life=32)
+    teach(schedule, [10.0 + i % 10 for i in range(300)])
+    track = schedule.begin(0.0)
+    assert 10.0 <= schedule.next_delay(track, 0.0) <= 20.0
+    teach(schedule, [20.0 + i % 10 for i in range(300)])  # the workload moved to 20-30 s
+    assert schedule.next_delay(track, 0.0) == schedule.next_delay(schedule.begin(0.0), 0.0)
+    assert schedule.next_delay(track, 0.0) >= 20.0
+
+
+def skewed(n: int) -> list[float]:
+    """Durations within 10-20 s, as `teach`'s 10-20 s, but bunched towards 10-15 s."""
+    return [10.0 + (i % 10) * 0.5 + (5.0 if i % 4 == 0 else 0.0) for i in range(n)]
+
+
+def test_the_plan_of_tasks_watched_one_by_one_is_renewed_every_few_hundred_completions() -> None:
+    schedule = AdaptiveSchedule(seed=1, jitter=0.0, half_life=32)
+    teach(schedule, [10.0 + i % 10 for i in range(_STREAM_REPLAN)])
+    before = schedule.next_delay(schedule.begin(0.0), 0.0)
+    # The workload moves within the same range: the plan holds until the next renewal...
+    teach(schedule, skewed(_STREAM_REPLAN - 1))
+    assert schedule.next_delay(schedule.begin(0.0), 0.0) == before
+    teach(schedule, [12.0])  # ... and is renewed there, on what was learned meanwhile
+    assert schedule.next_delay(schedule.begin(0.0), 0.0) < before
+
+
+def test_a_warm_batch_keeps_its_plan_past_a_renewal_of_the_one_by_one_plan() -> None:
+    schedule = AdaptiveSchedule(seed=1, jitter=0.0, half_life=32)
+    teach(schedule, [10.0 + i % 10 for i in range(_STREAM_REPLAN - 6)])
+    first, _sentinels = plain_batch_task(schedule)
+    before = schedule.next_delay(first, 0.0)
+    teach(schedule, skewed(40), batch=True)  # past a multiple of _STREAM_REPLAN completions
+    later = schedule.begin(0.0, batch=True)
+    assert schedule.next_delay(later, 0.0) == before
+
+
+def test_past_the_plan_s_last_age_but_one_a_task_is_polled_by_the_local_rule() -> None:
+    # Tasks of 10-20 s: the plan's last age is the oldest age seen running (the
+    # upper edge of 19.x s's bin). A task seen running at 19.3 s is polled where
+    # the local rule says, as a task that follows no plan is, not at that edge.
+    delays = []
+    for planned in (True, False):
+        schedule = AdaptiveSchedule(seed=1, jitter=0.0)
+        planless = schedule.begin(0.0)  # watched before anything was learned: no plan
+        teach(schedule, [10.0 + i % 10 for i in range(300)])
+        track = schedule.begin(0.0) if planned else planless
+        schedule.observe(track, RUNNING, 19.3)
+        delays.append(schedule.next_delay(track, 19.3))
+    assert delays[0] == delays[1]
+    assert 19.3 + delays[0] > edge(bin_of(19.0) + 1)
+
+
+def test_a_prior_that_knows_no_median_yet_still_gives_a_plan() -> None:
+    donor = AdaptiveSchedule(seed=1)
+    running = [donor.begin(0.0) for _ in range(9)]
+    teach(donor, [5.0])
+    for track in running:
+        donor.observe(track, RUNNING, 60.0)
+    schedule = AdaptiveSchedule(prior=donor.snapshot(), seed=1, jitter=0.0)
+    assert schedule.quantile(0.5) is None
+    assert 5.0 <= schedule.next_delay(schedule.begin(0.0), 0.0) <= 6.0

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from stablebrowse_async import AdaptiveSchedule, PollSchedule, Task, TaskStatus
-from stablebrowse_async._estimator import bin_of, edge
+from stablebrowse_async._estimator import RATIO, bin_of, edge
 from stablebrowse_async._schedule import Track, duration_of
 
 RUNNING = Task(task_id="t", status=TaskStatus.RUNNING)
@@ -397,3 +397,91 @@ def test_a_young_task_s_poll_is_priced_at_the_typical_duration_not_at_its_age() 
     schedule.observe(track, RUNNING, 12.0)
     # Priced at its age (12 s) instead, the next poll would come after about 7.6 s.
     assert schedule.next_delay(track, 12.0) > 10.0
+
+
+def test_a_task_of_a_sub_second_workload_is_polled_again_within_a_second() -> None:
+    schedule = AdaptiveSchedule(seed=1, jitter=0.0)
+    early = schedule.begin(0.0)  # watched before anything was learned: the local rule
+    for i in range(50):
+        d = 0.4 + (i % 5) / 50
+        schedule.observe(schedule.begin(0.0), finished(d), d)
+    schedule.observe(early, RUNNING, 0.3)
+    assert schedule.next_delay(early, 0.3) < 0.5
+
+
+def taught_1_to_2_s(**options: Any) -> AdaptiveSchedule:
+    schedule = AdaptiveSchedule(seed=1, **options)
+    for i in range(100):
+        d = 1.0 + i / 100
+        schedule.observe(schedule.begin(0.0), finished(d), d)
+    return schedule
+
+
+def test_polls_follow_a_task_s_age_not_the_clock_s_reading() -> None:
+    delays = []
+    for start in (0.0, 1000.0):
+        schedule = taught_1_to_2_s(jitter=0.0)
+        track = schedule.begin(start)
+        schedule.observe(track, RUNNING, start + 0.5)
+        delays.append(schedule.next_delay(track, start + 0.5))
+    assert delays[0] == delays[1] < 1.5
+
+
+def test_past_the_longest_learned_a_task_is_polled_on_the_fallback_within_max_interval() -> None:
+    schedule = taught_1_to_2_s(jitter=0.0)
+    track = schedule.begin(0.0)
+    schedule.observe(track, RUNNING, 10.0)
+    # The geometric fallback from age 10 s: 1 + 0.3 * 10 = 4 s.
+    assert schedule.next_delay(track, 10.0) == pytest.approx(4.0)
+    assert track.provisional
+    capped = taught_1_to_2_s(jitter=0.0, max_interval=3.0)
+    track = capped.begin(0.0)
+    capped.observe(track, RUNNING, 10.0)
+    assert capped.next_delay(track, 10.0) == pytest.approx(3.0)
+
+
+def test_tasks_sent_back_cold_wait_max_interval_shortened_by_jitter_only() -> None:
+    # A batch running past the 1-2 s learned, none finished: its plain tasks wait
+    # for the sentinels, max_interval less at most `jitter` of it.
+    schedule = taught_1_to_2_s(sentinels=4)
+    tracks = [schedule.begin(0.0, batch=True) for _ in range(60)]
+    for track in tracks:
+        schedule.observe(track, RUNNING, 1.9)
+    delays = [schedule.next_delay(track, 1.9) for track in tracks[4:]]
+    assert all(0.9 * schedule.max_interval <= d <= schedule.max_interval for d in delays)
+    assert max(delays) - min(delays) > 0.05 * schedule.max_interval
+
+
+def test_a_capped_poll_past_the_longest_learned_is_jittered_below_the_cap_only() -> None:
+    schedule = taught_1_to_2_s(jitter=0.1)
+    delays = []
+    for _ in range(40):
+        track = schedule.begin(0.0)
+        schedule.observe(track, RUNNING, 10.0)
+        delays.append(schedule.next_delay(track, 10.0))
+    assert all(3.6 <= d <= 4.0 for d in delays)  # the fallback's 4 s, less up to 10 %
+    assert max(delays) - min(delays) > 0.1
+
+
+def test_plans_near_the_longest_learned_are_provisional_and_young_ones_are_not() -> None:
+    schedule = taught_1_to_2_s(jitter=0.0)
+    longest = edge(bin_of(1.99) + 1)  # the upper edge of the longest learned's bin
+    young, old = schedule.begin(0.0), schedule.begin(0.0)
+    schedule.observe(young, RUNNING, 0.5)
+    schedule.next_delay(young, 0.5)
+    assert not young.provisional
+    # Within two bins of the longest learned: the plan may move as the model learns.
+    age = longest / RATIO**1.5
+    schedule.observe(old, RUNNING, age)
+    schedule.next_delay(old, age)
+    assert old.provisional
+
+
+def test_a_lone_sentinel_polls_less_densely_than_one_of_two_under_a_steep_fallback() -> None:
+    steep = PollSchedule(first=1.0, factor=201.0, max_interval=1000.0)
+    delays = []
+    for size in (1, 2):
+        schedule = AdaptiveSchedule(fallback=steep, jitter=0.0, sentinels=size)
+        tracks = [schedule.begin(0.0, batch=True) for _ in range(size)]
+        delays.append(schedule.next_delay(tracks[0], 0.1))
+    assert delays[0] > delays[1] > schedule.min_interval
