@@ -15,9 +15,11 @@ transport's tests. Each group runs in its own directory, ``mutants/GROUP/``
 (a ``pyproject.toml`` written there from this checkout's, with the group's
 ``only_mutate`` and ``pytest_add_cli_args_test_selection`` in ``[tool.mutmut]``,
 and copies of the package and the tests); mutmut keeps its copy and results in
-``mutants/GROUP/mutants/``. mutmut is given the modules as name patterns, so
-every run tests each of their mutants again (a new test can kill an old
-survivor); results stay for ``--report-only`` and for
+``mutants/GROUP/mutants/``. Every run starts that copy afresh: mutmut (3.8)
+keeps the verdict of every mutant whose function did not change, even when
+the tests did (a weakened test would leave a stale "killed", a new one an
+old "survived"), so each run tests every mutant of the modules named again,
+against the tests as they are. Results stay for ``--report-only`` and for
 ``cd mutants/GROUP && ../../.venv/bin/mutmut show NAME``.
 
 mutmut switches mutants at call time in processes forked after the package
@@ -530,7 +532,9 @@ def run_group(
     """
     started = time.monotonic()
     _prepare(group)
-    if _copy(group).exists():
+    if not args.fresh_only:
+        shutil.rmtree(_copy(group), ignore_errors=True)  # no verdict kept (module docstring)
+    elif _copy(group).exists():
         _sync_unmutated(group)
     if args.fresh_only:
         # mutmut copies the tests itself at every run; here, the current ones.
