@@ -16,6 +16,7 @@ Usage: ``python benchmarks/polling_sim.py [--tasks N] [--workload NAME ...]``.
 from __future__ import annotations
 
 import argparse
+import functools
 import heapq
 import itertools
 import math
@@ -184,6 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="polls per second the client can send (default: unlimited)",
     )
     args = parser.parse_args(argv)
+    run = functools.partial(simulate, latency=args.latency, capacity=args.capacity)
     names = args.workload or [*WORKLOADS, *SHIFTS]
     for name in names:
         rng = random.Random(args.seed)
@@ -192,20 +194,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows = []
             for phase, sampler in enumerate(SHIFTS[name], 1):
                 durations = sampler(rng, args.tasks // 2)
-                geo = simulate(
-                    PollSchedule(), durations, latency=args.latency, capacity=args.capacity
-                )
-                ada = simulate(adaptive, durations, latency=args.latency, capacity=args.capacity)
+                geo = run(PollSchedule(), durations)
+                ada = run(adaptive, durations)
                 rows.append(f"p{phase} geo {_fmt(geo)} | ada {_fmt(ada)}")
             print(f"{name:15}", "\n                ".join(rows))
             continue
         adaptive = AdaptiveSchedule(seed=args.seed)
         cold = WORKLOADS[name](rng, args.tasks)
-        geo = simulate(PollSchedule(), cold, latency=args.latency, capacity=args.capacity)
-        first = simulate(adaptive, cold, latency=args.latency, capacity=args.capacity)
-        second = simulate(
-            adaptive, WORKLOADS[name](rng, args.tasks), latency=args.latency, capacity=args.capacity
-        )
+        geo = run(PollSchedule(), cold)
+        first = run(adaptive, cold)
+        second = run(adaptive, WORKLOADS[name](rng, args.tasks))
         print(f"{name:15} geo {_fmt(geo)} | cold {_fmt(first)} | warm {_fmt(second)}")
     return 0
 

@@ -532,14 +532,13 @@ def run_group(
     """
     started = time.monotonic()
     _prepare(group)
-    if not args.fresh_only:
-        shutil.rmtree(_copy(group), ignore_errors=True)  # no verdict kept (module docstring)
-    elif _copy(group).exists():
-        _sync_unmutated(group)
     if args.fresh_only:
+        if _copy(group).exists():
+            _sync_unmutated(group)
         # mutmut copies the tests itself at every run; here, the current ones.
         shutil.copytree(ROOT / "tests", _copy(group) / "tests", dirs_exist_ok=True)
     else:
+        shutil.rmtree(_copy(group), ignore_errors=True)  # no verdict kept (module docstring)
         patterns = [f"{PACKAGE}.{module}.*" for module in chosen]
         log = _group_dir(group) / "mutmut-run.log" if parallel else None
         where = f", progress in {log.relative_to(ROOT)}" if log is not None else ""
