@@ -49,13 +49,13 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
+    Coroutine,
     Iterable,
 )
 from typing import Any
 
 import anyio
 import attrs
-from anyio.abc import TaskGroup
 
 from . import _tracing
 from ._retry import Retry, RetryPolicy
@@ -416,6 +416,8 @@ class _Batch:
         self._wake = asyncio.Event()
         self._outcomes: asyncio.Queue[Any] = asyncio.Queue()
         self._runner: asyncio.Task[None] | None = None
+        self._requests_in_flight: set[asyncio.Task[None]] = set()
+        self._crash: BaseException | None = None
         self._feeding = True
         self._active = 0
         self._counts = _Counts()
@@ -468,9 +470,14 @@ class _Batch:
 
     async def _run(self) -> None:
         try:
-            async with anyio.create_task_group() as group:
-                group.start_soon(self._feed, group)
-                await self._schedule_polls(group)
+            try:
+                async with anyio.create_task_group() as group:
+                    group.start_soon(self._feed)
+                    await self._schedule_polls()
+            finally:
+                await self._stop_requests()
+            if self._crash is not None:
+                raise self._crash
         except Exception as error:
             # Not a task's failure (those are outcomes) but a bug or a failing
             # callback: hand it to the consumer instead of leaving it waiting.
@@ -478,6 +485,37 @@ class _Batch:
             return
         # Every outcome is delivered before an input failure is raised to the consumer.
         self._outcomes.put_nowait(self._input_error if self._input_error is not None else _DONE)
+
+    def _start(self, request: Coroutine[Any, Any, None]) -> None:
+        """Run one request (a submission or a poll) as its own asyncio task.
+
+        A plain task, not a task group's child: spawning one costs about a
+        sixth of an anyio ``start_soon`` (5 against 31 us here), and a batch
+        spawns one per request. The structure a task group gives is kept by
+        hand: the first error a request raises (a failing callback, a bug)
+        stops the batch (`_schedule_polls` raises it) and `_run` cancels and
+        waits for every request still running before it returns.
+        """
+        name = getattr(request, "__qualname__", None)  # "_Batch._poll_one": what it runs
+        task = asyncio.get_running_loop().create_task(request, name=name)
+        self._requests_in_flight.add(task)
+        task.add_done_callback(self._reap)
+
+    def _reap(self, task: asyncio.Task[None]) -> None:
+        """Forget a finished request; keep the first error one raised (idempotent)."""
+        self._requests_in_flight.discard(task)
+        if not task.cancelled() and task.exception() is not None and self._crash is None:
+            self._crash = task.exception()
+            self._wake.set()
+
+    async def _stop_requests(self) -> None:
+        running = list(self._requests_in_flight)
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running)
+        for task in running:  # their done callbacks may not have run yet
+            self._reap(task)
 
     def _progress(self) -> None:
         if self._on_progress is not None:
@@ -502,7 +540,7 @@ class _Batch:
             for item in source:
                 yield item
 
-    async def _feed(self, group: TaskGroup) -> None:
+    async def _feed(self) -> None:
         try:
             index = 0
             # Closed explicitly when the batch stops: an async generator left to
@@ -519,7 +557,7 @@ class _Batch:
                     else:
                         await self._slots.acquire(poll=False)
                         self._active += 1
-                        group.start_soon(self._submit_one, index, request)
+                        self._start(self._submit_one(index, request))
                     index += 1
         except Exception as error:
             # The caller's input failed: submit nothing more, finish what is in
@@ -629,9 +667,11 @@ class _Batch:
                 keep.append(entry)
         self._provisional = keep
 
-    async def _schedule_polls(self, group: TaskGroup) -> None:
+    async def _schedule_polls(self) -> None:
         heap = self._heap
         while self._feeding or self._queued or self._active:
+            if self._crash is not None:
+                raise self._crash  # the task group stops the feeder; `_run` the requests
             while heap and heap[0][2].seq != heap[0][1]:
                 heapq.heappop(heap)  # superseded by a re-plan: nothing to wait for
             if not heap:
@@ -649,7 +689,7 @@ class _Batch:
             self._queued -= 1
             await self._slots.acquire(poll=True)
             self._active += 1
-            group.start_soon(self._poll_one, entry)
+            self._start(self._poll_one(entry))
 
     async def _poll_one(self, entry: _Entry) -> None:
         try:

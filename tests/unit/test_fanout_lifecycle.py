@@ -104,6 +104,25 @@ async def test_a_callback_s_single_error_reaches_the_consumer_unwrapped(nested: 
     assert raised.value is bug
 
 
+async def test_a_callback_failing_in_many_requests_stops_the_batch_with_its_first_error() -> None:
+    errors: list[RuntimeError] = []
+
+    def explode(index: int, task: object) -> None:
+        errors.append(RuntimeError(f"callback bug {index}"))
+        raise errors[-1]
+
+    requests = [{"end_user_id": "a", "task": f"t{i}"} for i in range(40)]
+    with pytest.raises(RuntimeError) as raised:
+        async for _ in _engine(FakeApi(), requests, concurrency=20, on_submitted=explode):
+            pass
+    # One error, the first, not a group of every request's copy.
+    assert raised.value is errors[0]
+    # Every request the batch started has stopped: none is left running.
+    assert not [
+        t for t in asyncio.all_tasks() if t.get_name().endswith(("_submit_one", "_poll_one"))
+    ]
+
+
 async def test_a_timed_out_task_is_an_outcome_with_its_request() -> None:
     api = FakeApi(duration=10.0)
     request = TaskRequest(end_user_id="a", task="slow")
