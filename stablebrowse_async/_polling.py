@@ -30,8 +30,9 @@ becoming a coroutine. A poll that is due takes the next free connection before
 the next submission does (`_Slots`): a finished task is reported without
 waiting behind the rest of a large batch's submissions. When the schedule
 learns something that may bring provisional polls earlier (its ``epoch``
-changes), the engine re-plans those entries at once; a superseded heap item
-is skipped when popped.
+changes), the engine re-plans those entries at once (within `_EPOCH_CHECK`
+when the change came from another batch's polls); a superseded heap item is
+skipped when popped.
 """
 
 from __future__ import annotations
@@ -298,6 +299,11 @@ ObserverFactory = Callable[[int], Observe]
 
 
 _DONE = object()
+#: Seconds within which a batch notices that the shared schedule's ``epoch``
+#: moved through another poller's polls (its own polls re-plan at once): a
+#: batch whose tasks are all parked on sentinels of a concurrent batch has no
+#: poll of its own to notice that they reported.
+_EPOCH_CHECK = 0.05
 
 
 class _Slots:
@@ -672,6 +678,8 @@ class _Batch:
         while self._feeding or self._queued or self._active:
             if self._crash is not None:
                 raise self._crash  # the task group stops the feeder; `_run` the requests
+            if self._schedule.epoch != self._epoch:
+                self._replan()
             while heap and heap[0][2].seq != heap[0][1]:
                 heapq.heappop(heap)  # superseded by a re-plan: nothing to wait for
             if not heap:
@@ -681,6 +689,8 @@ class _Batch:
             wait = heap[0][0] - self._clock()
             if wait > 0:
                 self._wake.clear()
+                if self._provisional:
+                    wait = min(wait, _EPOCH_CHECK)
                 with anyio.move_on_after(wait):
                     await self._wake.wait()
                 continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import anyio
 import pytest
 
 from stablebrowse_async import AdaptiveSchedule, AsyncClient, PollSchedule
@@ -112,3 +113,23 @@ def test_the_sync_facade_shares_the_clients_schedule() -> None:
         assert client.poll_schedule is schedule
         assert schedule.observed == 6
         assert schedule.snapshot()["observed"] == 6
+
+
+async def test_concurrent_cold_batches_on_one_client_follow_the_first_batchs_sentinels(
+    emu: Emulator,
+) -> None:
+    # The first batch takes every sentinel; the others' tasks are parked on
+    # them and have no poll of their own: they must notice the sentinels'
+    # report through the shared schedule, not wait out the parked interval
+    # (60 s, capped here by poll_timeout at 30 s).
+    schedule = fast(sentinels=4)
+
+    async def batch(client: AsyncClient, name: str) -> list[bool]:
+        requests = [{"end_user_id": "a", "task": f"{name}{i} [[duration=0.2]]"} for i in range(20)]
+        return [o.ok async for o in client.tasks.run_many(requests, poll_timeout=30)]
+
+    async with AsyncClient(emu.api_key, base_url=emu.url, poll_interval=schedule) as client:
+        with anyio.fail_after(10):  # a liveness bound, not a speed target
+            results = await asyncio.gather(*(batch(client, name) for name in "abc"))
+    assert [sum(oks) for oks in results] == [20, 20, 20]
+    assert schedule.observed == 60
