@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 __all__ = ["NBINS", "DurationModel", "bin_of", "edge"]
@@ -74,6 +74,12 @@ SUB = 8
 POOL = 1
 #: The wider neighbourhood (bins on each side, a factor ~2 in age) also tested for a shift.
 WIDE_POOL = 4
+#: Completions (after forgetting) in a bin's pooled neighbourhood from which
+#: `DurationModel.points` trusts the bin's own estimate over the pooled one.
+#: Simulated warm batches and shifts, 6 seeds: 2 let the phase after a shift
+#: plan on too few (one seed 2.1x the frontier); 10 keeps the spill at the
+#: edge of a mode whose last bin holds ~5 (bimodal 1.22x, as pooled; 5: 1.18x).
+RICH = 5.0
 #: Standard deviations by which recent completions must disagree with the long-run hazard.
 Z = 4.0
 #: ... and completions by which they must disagree (a test on one or two is noise).
@@ -409,12 +415,23 @@ class DurationModel:
     def points(self, horizon: float) -> list[tuple[float, float]]:
         """The learned distribution up to age `horizon`, as sorted (age, probability) points.
 
-        Each bin's probability (from the hazards, so censoring-corrected) is
-        spread over its eighths in proportion to the completions seen there,
-        each share at the eighth's upper edge; a bin where none was seen (a
-        pooled hazard, or a seeded snapshot) keeps its share at its upper edge.
-        The probability of running past `horizon` is the last point, at
-        `horizon`. What `_plan.best_polls` plans on.
+        Where the bin's neighbourhood holds `RICH` completions or more, the
+        bin's probability is estimated from that bin alone (`_finishing`), not
+        from the hazard pooled with its neighbours that the local rule and the
+        quantiles use: pooled, a mode's edge spills probability into the empty
+        bins beside it, and the plan spends a poll at each such bin's upper
+        edge, where no task was ever seen finishing. (Planned on a bimodal
+        workload learned from 1 000 exact durations, 2/3 at 1.5-2.5 s and 1/3
+        at 25-35 s, and tested on another 1 000: a poll at 2.93 s and one
+        before 25 s, 1.39x the frontier at ~5 polls/task; bin by bin: 1.19x.)
+        Where completions are few, the pooled hazard: a plan on a handful of
+        them, bin by bin, polls only where those few finished (simulated
+        shifting workloads, the phase that follows a shift: up to 3.5x the
+        frontier, 1.5x pooled). The probability is spread over the bin's eighths in proportion
+        to the completions seen there, each share at the eighth's upper edge; a
+        bin whose completions have no eighths (a seeded snapshot) keeps its
+        share at its upper edge. The probability of running past `horizon` is
+        the last point, at `horizon`. What `_plan.best_polls` plans on.
         """
         self._refresh()
         result: list[tuple[float, float]] = []
@@ -424,12 +441,11 @@ class DurationModel:
         k = 0
         while low < horizon and k < NBINS:
             high = min(_EDGES[k + 1], horizon)
-            after = math.exp(-self.cumulative_hazard(high))
-            mass = before - after
+            parts = sub[k * SUB : (k + 1) * SUB]
+            seen = sum(parts) if high == _EDGES[k + 1] else 0.0
+            mass = before * self._finishing(k, high - low, parts, seen)
             if mass > 0:
-                parts = sub[k * SUB : (k + 1) * SUB]
-                seen = sum(parts)
-                if seen > 0 and high == _EDGES[k + 1]:
+                if seen > 0:
                     width = (high - _EDGES[k]) / SUB
                     result.extend(
                         (_EDGES[k] + width * (j + 1), mass * count / seen)
@@ -438,11 +454,37 @@ class DurationModel:
                     )
                 else:
                     result.append((high, mass))
-            before, low = after, high
+            before -= mass
+            low = high
             k += 1
         if horizon > 0:
             result.append((horizon, before))
         return result
+
+    def _finishing(self, k: int, span: float, parts: Sequence[float], seen: float) -> float:
+        """The share of the tasks running at the start of bin `k` that finish within `span` of it.
+
+        The pooled hazard over `span` where the bin's neighbourhood holds fewer
+        than `RICH` completions, or the bin no running time (a completion
+        credited before the age its lead estimate puts it at). Otherwise, with
+        the completions' eighths known (`seen` > 0, a whole bin), the actuarial
+        estimate: completions over the tasks at risk at the bin's start, those
+        being the completions plus the running time not spent by them (each at
+        its eighth's middle) in whole bins. (A constant hazard across the bin
+        reads completions bunched early in it as fewer: 10 of 20 tasks
+        finishing at 2.0 s, a survival of 0.53 after the bin instead of 0.5.)
+        Else the bin's own constant hazard (none where none finished).
+        """
+        events, exposure = self._events[k], self._exposure[k]
+        nearby = sum(self._events[max(0, k - POOL) : k + POOL + 1])
+        if exposure <= 0 or nearby < RICH * self._unit:
+            return 1.0 - math.exp(-self._hazard[k] * span)
+        if seen > 0 and events > 0:
+            width = _EDGES[k + 1] - _EDGES[k]
+            spent = sum(count * width * (j + 0.5) / SUB for j, count in enumerate(parts))
+            at_risk = events + max(0.0, exposure - spent * events / seen) / width
+            return events / at_risk
+        return 1.0 - math.exp(-events / exposure * span)
 
     def edge(self) -> tuple[float, float]:
         """(age up to which tasks were seen running, the hazard measured just before it).

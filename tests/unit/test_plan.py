@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stablebrowse_async import AdaptiveSchedule, Task, TaskStatus
-from stablebrowse_async._estimator import SUB, DurationModel, bin_of, edge
+from stablebrowse_async._estimator import RICH, SUB, DurationModel, bin_of, edge
 from stablebrowse_async._plan import best_polls
 from stablebrowse_async._schedule import _STREAM_REPLAN, Track
 
@@ -215,13 +215,15 @@ def plain_batch_task(schedule: AdaptiveSchedule) -> tuple[Track, list[Track]]:
 def test_a_warm_batch_waits_for_the_long_mode_where_it_starts() -> None:
     # 2/3 of the tasks take 1.5-2.5 s, 1/3 take 25-35 s. The hazard's log bins are
     # ~2 s wide at 25 s; the plan places the first poll after the short mode where
-    # the long tasks were seen to start finishing, not up to a bin earlier.
+    # the long tasks were seen to start finishing, not up to a bin earlier. (The
+    # best fixed schedule for these 600 durations, at the schedule's price of a
+    # poll, polls first at 26.78 s: benchmarks/frontier.py's best_for_price.)
     schedule = AdaptiveSchedule(seed=1, jitter=0.0)
     teach(schedule, bimodal(random.Random(1), 600), batch=True)
     track, _sentinels = plain_batch_task(schedule)
     schedule.observe(track, RUNNING, 3.0)
     first_long = 3.0 + schedule.next_delay(track, 3.0)
-    assert 25.0 <= first_long <= 26.5
+    assert 25.0 <= first_long <= 27.0
 
 
 def test_a_warm_batch_keeps_its_plan_while_its_own_tasks_finish() -> None:
@@ -296,6 +298,97 @@ def test_a_poll_made_early_stands_for_its_planned_age_and_one_made_late_for_itse
     assert first + late_by + schedule.next_delay(late, first + late_by) == pytest.approx(
         max(second, first + late_by + schedule.min_interval)
     )
+
+
+def test_a_poll_the_max_interval_cap_brought_early_does_not_stand_for_the_planned_age() -> None:
+    schedule = AdaptiveSchedule(seed=1, jitter=0.0, max_interval=5.0)
+    teach(schedule, [1.0] * 50 + [30.0] * 50)
+    track = schedule.begin(0.0)
+    ages = [1.2]
+    for _ in range(10):
+        schedule.observe(track, RUNNING, ages[-1])
+        ages.append(ages[-1] + schedule.next_delay(track, ages[-1]))
+    # Every 5 s (the cap) from 1.2 s, then the plan's age for the 30 s tasks: the
+    # polls at 21.2 s and 26.2 s came early because of the cap, not for that age.
+    assert ages[:6] == pytest.approx([1.2, 6.2, 11.2, 16.2, 21.2, 26.2])
+    assert 30.0 <= ages[6] <= 30.0 + (edge(bin_of(30.0) + 1) - edge(bin_of(30.0))) / SUB
+
+
+def test_a_planned_poll_at_the_end_of_a_mode_is_not_jittered_into_it() -> None:
+    # Tasks of 1.0-1.1 s and of 30 s: the plan's first age is the end of the
+    # short mode, and a long gap follows. A poll jittered early there would
+    # miss the last short tasks for ~29 s; jittered late, it costs a little lag.
+    durations = [1.0 + 0.01 * (i % 10) if i % 3 else 30.0 for i in range(150)]
+    exact = AdaptiveSchedule(seed=1, jitter=0.0)
+    teach(exact, durations)
+    planned = exact.next_delay(exact.begin(0.0), 0.0)
+    jittered = AdaptiveSchedule(seed=1, jitter=0.1)
+    teach(jittered, durations)
+    firsts = [jittered.next_delay(jittered.begin(0.0), 0.0) for _ in range(200)]
+    before, after = planned, 30.0 - planned  # the spacings around the planned age
+    assert min(firsts) >= planned - 0.1 * before * before / after - 1e-9
+    assert max(firsts) > planned + 0.05 * before  # still spread, later
+    assert len(set(firsts)) > 100
+
+
+def test_points_put_no_probability_where_no_task_was_seen_finishing() -> None:
+    # Pooled with its neighbours, a mode's edge spilled probability into the
+    # empty bins beside it, and the plan polled there (at 2.93 s, before 25 s).
+    # Every neighbourhood that holds completions holds RICH of them or more
+    # (nothing forgotten), where the bins' own estimates are trusted.
+    durations = bimodal(random.Random(1), 600)
+    model = DurationModel(half_life=10_000)
+    for d in durations:
+        model.learn(d)
+    end = edge(bin_of(max(durations)) + 1)  # a bin's upper edge: no bin cut in two
+    *inside, (horizon, past) = model.points(end)
+    for age, weight in inside:
+        k = bin_of(age - 1e-9)
+        eighth = (edge(k + 1) - edge(k)) / SUB
+        assert weight > 0
+        assert any(age - eighth - 1e-9 <= d <= age + 1e-9 for d in durations), age
+    assert horizon == end
+    assert past == pytest.approx(0.0, abs=1e-9)
+    assert sum(weight for _, weight in inside) == pytest.approx(1.0)
+
+
+def test_points_pool_where_completions_are_few() -> None:
+    # Four tasks of 2.0-2.1 s: too few to trust bin by bin (RICH), so the
+    # pooled hazard spreads them over the bins beside theirs too.
+    model = DurationModel()
+    for d in (2.0, 2.03, 2.07, 2.1):
+        model.learn(d)
+    assert RICH > 4
+    end = edge(bin_of(2.1) + 3)
+    *inside, (_, past) = model.points(end)
+    assert any(age > edge(bin_of(2.1) + 1) for age, _ in inside)
+    assert any(age <= edge(bin_of(2.0)) for age, _ in inside)
+    assert sum(weight for _, weight in inside) + past == pytest.approx(1.0)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    durations=st.lists(st.floats(min_value=0.01, max_value=100.0), min_size=1, max_size=60),
+    running=st.lists(st.floats(min_value=0.01, max_value=100.0), max_size=30),
+    horizon=st.floats(min_value=0.05, max_value=200.0),
+)
+def test_points_are_a_distribution_ending_at_the_horizon(
+    durations: list[float], running: list[float], horizon: float
+) -> None:
+    # Rich bins (their own estimates) beside sparse ones (pooled), censored
+    # tasks, horizons inside a bin or past everything: always a distribution.
+    model = DurationModel()
+    for d in durations:
+        model.learn(d)
+    for age in running:
+        model.expose(0.0, age)
+    points = model.points(horizon)
+    ages = [age for age, _ in points]
+    assert ages == sorted(ages)
+    assert ages[-1] == horizon
+    assert all(0.0 < age <= horizon for age in ages)
+    assert all(weight >= 0.0 for _, weight in points)
+    assert sum(weight for _, weight in points) == pytest.approx(1.0)
 
 
 # -- the server's age of a task leads the client's -----------------------------------
@@ -392,8 +485,8 @@ def test_a_task_not_polled_yet_follows_its_plan_when_the_plan_moves() -> None:
 
 
 def skewed(n: int) -> list[float]:
-    """Durations within 10-20 s, as `teach`'s 10-20 s, but bunched towards 10-15 s."""
-    return [10.0 + (i % 10) * 0.5 + (5.0 if i % 4 == 0 else 0.0) for i in range(n)]
+    """Durations within 10-20 s, as `teach`'s 10-20 s, but bunched towards 10-12 s."""
+    return [10.0 + (i % 10) * 0.2 + (5.0 if i % 4 == 0 else 0.0) for i in range(n)]
 
 
 def test_the_plan_of_tasks_watched_one_by_one_is_renewed_every_few_hundred_completions() -> None:
@@ -403,7 +496,7 @@ def test_the_plan_of_tasks_watched_one_by_one_is_renewed_every_few_hundred_compl
     # The workload moves within the same range: the plan holds until the next renewal...
     teach(schedule, skewed(_STREAM_REPLAN - 1))
     assert schedule.next_delay(schedule.begin(0.0), 0.0) == before
-    teach(schedule, [12.0])  # ... and is renewed there, on what was learned meanwhile
+    teach(schedule, [10.4])  # ... and is renewed there, on what was learned meanwhile
     assert schedule.next_delay(schedule.begin(0.0), 0.0) < before
 
 
