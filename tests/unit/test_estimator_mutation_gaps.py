@@ -400,3 +400,125 @@ def test_no_points_up_to_age_zero() -> None:
     for _ in range(10):
         model.learn(2.0)
     assert model.points(0.0) == []
+
+
+# -- `points`: each bin's own estimate where completions are plenty (RICH) -----------
+
+
+def _bin_weight(points: list[tuple[float, float]], k: int) -> float:
+    return sum(w for age, w in points if edge(k) < age <= edge(k + 1))
+
+
+def _learn_at(model: DurationModel, k: int, share: float, count: int) -> None:
+    """Learn `count` tasks that took `share` of the way through bin `k`."""
+    for _ in range(count):
+        model.learn(edge(k) + share * (edge(k + 1) - edge(k)))
+
+
+def _before(points: list[tuple[float, float]], age: float) -> float:
+    return sum(w for a, w in points if a <= age + 1e-12)
+
+
+def test_points_where_completions_are_few_follow_the_pooled_survival() -> None:
+    model = DurationModel()
+    for d in (2.0, 2.03, 2.07, 2.1):
+        model.learn(d)
+    k = bin_of(2.0)
+    points = model.points(edge(k + 3))
+    for j in range(k - 2, k + 2):
+        assert _before(points, edge(j + 1)) == pytest.approx(
+            1.0 - model.survival(edge(j + 1)), abs=1e-9
+        )
+
+
+def test_a_neighbourhood_of_exactly_rich_completions_is_estimated_bin_by_bin() -> None:
+    # Learned tasks are forgotten a little at every completion, so only a
+    # snapshot holds exactly RICH (5) completions: enough, no spill beside them.
+    k = bin_of(10.0)
+    rows = [[edge(j), edge(j + 1), 5.0 if j == k else 0.0, 5.0] for j in range(k - 2, k + 3)]
+    model = DurationModel()
+    model.seed({"version": 1, "bins": rows})
+    *inside, _ = model.points(edge(k + 3))
+    assert [bin_of(age - 1e-9) for age, _ in inside] == [k]
+
+
+def test_tiny_bins_with_plenty_of_completions_are_estimated_bin_by_bin() -> None:
+    # Bins of 25 ms at 0.3 s: the tasks spend less than a second in each, and
+    # their completions in the bins beside are RICH or more: no spill there.
+    model = DurationModel()
+    k = bin_of(0.3)
+    for j in (k - 1, k, k + 1):
+        _learn_at(model, j, 0.5625, 6)
+    *inside, _ = model.points(edge(k + 2))
+    assert {bin_of(age - 1e-9) for age, _ in inside} == {k - 1, k, k + 1}
+
+
+def test_the_neighbourhood_is_one_bin_either_side() -> None:
+    # Three completions two bins apart: neither neighbourhood holds RICH, so
+    # each bin is pooled (its mass the pooled survival's drop across it).
+    model = DurationModel()
+    k = bin_of(10.0)
+    _learn_at(model, k, 0.5625, 3)
+    _learn_at(model, k + 2, 0.5625, 3)
+    points = model.points(edge(k + 4))
+    drop = model.survival(edge(k)) - model.survival(edge(k + 1))
+    assert _bin_weight(points, k) == pytest.approx(drop, abs=1e-9)
+
+
+def test_the_first_bin_counts_in_the_neighbourhood_of_the_second() -> None:
+    # Three tasks shorter than the first bin's edge, three in the second bin:
+    # six nearby, so the second bin is estimated on its own, not pooled: all
+    # three tasks still running at its start finish in it.
+    model = DurationModel()
+    _learn_at(model, 0, 0.5625, 3)
+    _learn_at(model, 1, 0.5625, 3)
+    points = model.points(edge(4))
+    at_start = 1.0 - _before(points, edge(1))
+    assert _bin_weight(points, 1) == pytest.approx(at_start, rel=1e-9)
+    pooled = model.survival(edge(1)) - model.survival(edge(2))
+    assert abs(_bin_weight(points, 1) - pooled) > 1e-3
+
+
+def test_one_completion_late_in_a_bin_is_one_of_those_at_risk_at_its_start() -> None:
+    # The actuarial estimate: 1 of the 6 tasks running at the bin's start
+    # (5 finish in the next bin). A constant hazard across the bin, from one
+    # completion over ~5.9 bins of running time, would say 0.155.
+    model = DurationModel()
+    k = bin_of(10.0)
+    _learn_at(model, k, 0.9375, 1)
+    _learn_at(model, k + 1, 0.0625, 5)
+    points = model.points(edge(k + 3))
+    share = _bin_weight(points, k) / (1.0 - _before(points, edge(k)))
+    assert share == pytest.approx(1 / 6, abs=0.002)
+
+
+def test_a_bin_cut_by_the_horizon_keeps_its_mass_at_the_horizon() -> None:
+    # The bin's own constant hazard over the part before the horizon: five
+    # completions over 0.1 of the bin each, over half the bin: 1 - exp(-5).
+    model = DurationModel()
+    k = bin_of(10.0)
+    _learn_at(model, k, 0.9375, 1)
+    _learn_at(model, k + 1, 0.1, 5)
+    horizon = edge(k + 1) + 0.5 * (edge(k + 2) - edge(k + 1))
+    points = model.points(horizon)
+    inside = [(age, w) for age, w in points if age > edge(k + 1)]
+    assert [age for age, _ in inside] == [horizon, horizon]  # the bin's share, then the rest
+    share = inside[0][1] / (1.0 - _before(points, edge(k + 1)))
+    assert share == pytest.approx(1.0 - math.exp(-5.0), rel=1e-3)  # (forgetting: not exact)
+
+
+def test_a_single_completion_of_a_snapshot_is_one_of_those_at_risk() -> None:
+    # As above, from a snapshot (a learned completion weighs a little more
+    # than one: forgetting scales up what comes later).
+    k = bin_of(10.0)
+    w = edge(k + 1) - edge(k)
+    last = [0.0] * (SUB - 1) + [1.0]
+    rows = [
+        [edge(k), edge(k + 1), 1.0, 5.9375 * w, last],  # 1 at 15/16 of the bin, 5 through it
+        [edge(k + 1), edge(k + 2), 5.0, 5.0 * (edge(k + 2) - edge(k + 1)) / 16],
+    ]
+    model = DurationModel()
+    model.seed({"version": 1, "bins": rows})
+    points = model.points(edge(k + 2))
+    share = _bin_weight(points, k) / (1.0 - _before(points, edge(k)))
+    assert share == pytest.approx(1 / 6, rel=1e-9)
