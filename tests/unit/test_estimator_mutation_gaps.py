@@ -409,10 +409,14 @@ def _bin_weight(points: list[tuple[float, float]], k: int) -> float:
     return sum(w for age, w in points if edge(k) < age <= edge(k + 1))
 
 
-def _learn_at(model: DurationModel, k: int, share: float, count: int) -> None:
-    """Learn `count` tasks that took `share` of the way through bin `k`."""
-    for _ in range(count):
-        model.learn(edge(k) + share * (edge(k + 1) - edge(k)))
+def _learned(*groups: tuple[int, float, int]) -> DurationModel:
+    """A model that learned, for each (bin k, share, count), `count` tasks that
+    took `share` of the way through bin `k`."""
+    model = DurationModel()
+    for k, share, count in groups:
+        for _ in range(count):
+            model.learn(edge(k) + share * (edge(k + 1) - edge(k)))
+    return model
 
 
 def _before(points: list[tuple[float, float]], age: float) -> float:
@@ -445,10 +449,8 @@ def test_a_neighbourhood_of_exactly_rich_completions_is_estimated_bin_by_bin() -
 def test_tiny_bins_with_plenty_of_completions_are_estimated_bin_by_bin() -> None:
     # Bins of 25 ms at 0.3 s: the tasks spend less than a second in each, and
     # their completions in the bins beside are RICH or more: no spill there.
-    model = DurationModel()
     k = bin_of(0.3)
-    for j in (k - 1, k, k + 1):
-        _learn_at(model, j, 0.5625, 6)
+    model = _learned(*((j, 0.5625, 6) for j in (k - 1, k, k + 1)))
     *inside, _ = model.points(edge(k + 2))
     assert {bin_of(age - 1e-9) for age, _ in inside} == {k - 1, k, k + 1}
 
@@ -456,10 +458,8 @@ def test_tiny_bins_with_plenty_of_completions_are_estimated_bin_by_bin() -> None
 def test_the_neighbourhood_is_one_bin_either_side() -> None:
     # Three completions two bins apart: neither neighbourhood holds RICH, so
     # each bin is pooled (its mass the pooled survival's drop across it).
-    model = DurationModel()
     k = bin_of(10.0)
-    _learn_at(model, k, 0.5625, 3)
-    _learn_at(model, k + 2, 0.5625, 3)
+    model = _learned((k, 0.5625, 3), (k + 2, 0.5625, 3))
     points = model.points(edge(k + 4))
     drop = model.survival(edge(k)) - model.survival(edge(k + 1))
     assert _bin_weight(points, k) == pytest.approx(drop, abs=1e-9)
@@ -469,9 +469,7 @@ def test_the_first_bin_counts_in_the_neighbourhood_of_the_second() -> None:
     # Three tasks shorter than the first bin's edge, three in the second bin:
     # six nearby, so the second bin is estimated on its own, not pooled: all
     # three tasks still running at its start finish in it.
-    model = DurationModel()
-    _learn_at(model, 0, 0.5625, 3)
-    _learn_at(model, 1, 0.5625, 3)
+    model = _learned((0, 0.5625, 3), (1, 0.5625, 3))
     points = model.points(edge(4))
     at_start = 1.0 - _before(points, edge(1))
     assert _bin_weight(points, 1) == pytest.approx(at_start, rel=1e-9)
@@ -483,10 +481,8 @@ def test_one_completion_late_in_a_bin_is_one_of_those_at_risk_at_its_start() -> 
     # The actuarial estimate: 1 of the 6 tasks running at the bin's start
     # (5 finish in the next bin). A constant hazard across the bin, from one
     # completion over ~5.9 bins of running time, would say 0.155.
-    model = DurationModel()
     k = bin_of(10.0)
-    _learn_at(model, k, 0.9375, 1)
-    _learn_at(model, k + 1, 0.0625, 5)
+    model = _learned((k, 0.9375, 1), (k + 1, 0.0625, 5))
     points = model.points(edge(k + 3))
     share = _bin_weight(points, k) / (1.0 - _before(points, edge(k)))
     assert share == pytest.approx(1 / 6, abs=0.002)
@@ -495,10 +491,8 @@ def test_one_completion_late_in_a_bin_is_one_of_those_at_risk_at_its_start() -> 
 def test_a_bin_cut_by_the_horizon_keeps_its_mass_at_the_horizon() -> None:
     # The bin's own constant hazard over the part before the horizon: five
     # completions over 0.1 of the bin each, over half the bin: 1 - exp(-5).
-    model = DurationModel()
     k = bin_of(10.0)
-    _learn_at(model, k, 0.9375, 1)
-    _learn_at(model, k + 1, 0.1, 5)
+    model = _learned((k, 0.9375, 1), (k + 1, 0.1, 5))
     horizon = edge(k + 1) + 0.5 * (edge(k + 2) - edge(k + 1))
     points = model.points(horizon)
     inside = [(age, w) for age, w in points if age > edge(k + 1)]
