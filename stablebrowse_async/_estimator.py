@@ -427,11 +427,12 @@ class DurationModel:
         Where completions are few, the pooled hazard: a plan on a handful of
         them, bin by bin, polls only where those few finished (simulated
         shifting workloads, the phase that follows a shift: up to 3.5x the
-        frontier, 1.5x pooled). The probability is spread over the bin's eighths in proportion
-        to the completions seen there, each share at the eighth's upper edge; a
-        bin whose completions have no eighths (a seeded snapshot) keeps its
-        share at its upper edge. The probability of running past `horizon` is
-        the last point, at `horizon`. What `_plan.best_polls` plans on.
+        frontier, 1.5x pooled). The probability is spread over the bin's
+        eighths in proportion to the completions seen there, each share at the
+        eighth's upper edge; a bin whose completions have no eighths (a seeded
+        snapshot) keeps its share at its upper edge. The probability of running
+        past `horizon` is the last point, at `horizon`. What `_plan.best_polls`
+        plans on.
         """
         self._refresh()
         result: list[tuple[float, float]] = []

@@ -619,9 +619,9 @@ class AdaptiveSchedule:
         mode, early, misses the last completions for the whole gap; simulated
         trimodal warm batch, seed 1: the tasks of the 1 s mode detected 0.87 s
         late on average, 0.21 s by the plan), drawn once per task and planned
-        age: a plan revised
-        again and again (the engine re-plans on every move of `epoch`) keeps
-        its poll where it was, instead of keeping the earliest of many draws.
+        age: a plan revised again and again (the engine re-plans on every move
+        of `epoch`) keeps its poll where it was, instead of keeping the
+        earliest of many draws.
         """
         model = self._model
         if track.plan == _NO_PLAN or model.shifted > 0:
