@@ -141,13 +141,15 @@ def simulate(
             lags.append(now - born[i] - durations[i])
             current.pop(i)
             provisional.discard(i)
-        if schedule.epoch != epoch:  # the engine's re-plan: only ever brings polls earlier
+        if schedule.epoch != epoch:  # the engine's re-plan: earlier, later only if deferred
             epoch = schedule.epoch
             for j in list(provisional):
                 if j not in current or j == i or current[j] in answering:
                     continue
                 delay = schedule.next_delay(tracks[j], now)
-                if now + delay < due[j] - 1e-3:
+                if now + delay < due[j] - 1e-3 or (
+                    tracks[j].deferred and now + delay > due[j] + 1e-3
+                ):
                     s2 = next(seq)
                     current[j] = s2
                     due[j] = now + delay

@@ -31,8 +31,10 @@ the next submission does (`_Slots`): a finished task is reported without
 waiting behind the rest of a large batch's submissions. When the schedule
 learns something that may bring provisional polls earlier (its ``epoch``
 changes), the engine re-plans those entries at once (within `_EPOCH_CHECK`
-when the change came from another batch's polls); a superseded heap item is
-skipped when popped.
+when the change came from another batch's polls); a re-plan brings a poll
+earlier, never later unless the schedule marks the new plan ``deferred`` (a
+batch found to be cold again waits for its sentinels). A superseded heap
+item is skipped when popped.
 """
 
 from __future__ import annotations
@@ -657,7 +659,8 @@ class _Batch:
         self._wake.set()
 
     def _replan(self) -> None:
-        """Bring forward the queued provisional polls that what was just learned improves."""
+        """Bring forward the queued provisional polls that what was just learned improves
+        (or move them later, where the schedule marks its new plan ``deferred``)."""
         self._epoch = self._schedule.epoch
         now = self._clock()
         keep: list[_Entry] = []
@@ -666,7 +669,9 @@ class _Batch:
             if entry.seq < 0:  # in flight or finished: planned afresh after its poll
                 continue
             delay = self._schedule.next_delay(entry.track, now)
-            if now + delay < entry.due - 1e-3:
+            if now + delay < entry.due - 1e-3 or (
+                entry.track.deferred and now + delay > entry.due + 1e-3
+            ):
                 self._push(entry, delay)
             if entry.track.provisional:
                 entry.listed = True

@@ -1,6 +1,6 @@
 """How the run_many engine re-plans when its schedule learns: provisional polls are
-brought forward (never pushed back) once per move of ``schedule.epoch``, tasks
-polled meanwhile included. Driven by a scripted schedule and in-memory tasks, so
+brought forward (pushed back only when the schedule marks the new plan deferred)
+once per move of ``schedule.epoch``, tasks polled meanwhile included. Driven by a scripted schedule and in-memory tasks, so
 the order of the polls follows from the plans alone."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from stablebrowse_async._schedule import Track
 
 pytestmark = pytest.mark.anyio
 
-Plan = tuple[float, bool]  # (delay, provisional)
+Plan = tuple[float, bool] | tuple[float, bool, bool]  # (delay, provisional[, deferred])
 
 
 class ScriptedSchedule:
@@ -41,7 +41,8 @@ class ScriptedSchedule:
 
     def next_delay(self, track: Track, now: float) -> float:
         index = self._index[id(track)]
-        delay, track.provisional = self._plans[index][self.asked[index]]
+        delay, track.provisional, *deferred = self._plans[index][self.asked[index]]
+        track.deferred = bool(deferred and deferred[0])
         self.asked[index] += 1
         return delay
 
@@ -121,3 +122,17 @@ async def test_a_task_in_flight_during_a_replan_is_replanned_at_the_next_move() 
     records = {0: [RUNNING, DONE], 1: [DONE], 2: [DONE], 3: [RUNNING, DONE]}
     assert await _polls_in_order(schedule, records) == [3, 0, 1, 2, 0, 3]
     assert schedule.asked == {0: 3, 1: 2, 2: 1, 3: 3}
+
+
+async def test_a_deferred_replan_moves_a_poll_later() -> None:
+    schedule = ScriptedSchedule(
+        plans={
+            0: [(0.3, True), (0.5, True, True), (0.0, False)],  # re-planned later: deferred
+            1: [(0.1, False)],  # its completion moves the epoch (1)
+            2: [(0.45, False)],  # planned after task 0's first plan, polled before its second
+        },
+        moves={(1, 1)},
+    )
+    records = {0: [DONE], 1: [DONE], 2: [DONE]}
+    assert await _polls_in_order(schedule, records) == [1, 2, 0]
+    assert schedule.asked == {0: 2, 1: 1, 2: 1}

@@ -310,6 +310,45 @@ def test_a_batch_of_longer_tasks_than_learned_waits_for_its_sentinels() -> None:
     assert schedule.next_delay(plain, 6.0) < 0.85 * schedule.max_interval
 
 
+def test_the_first_polls_that_show_a_batch_cold_again_defer_the_others_plans() -> None:
+    # Learned: tasks of 1-2 s. Polls of a new batch at 1.9 s all find their
+    # tasks running: as soon as the model sees the shift, the epoch moves (no
+    # completion needed), and the tasks not polled yet are re-planned to wait
+    # for the sentinels, later than their plan: deferred, once per batch.
+    schedule = taught([1.0 + i / 100 for i in range(100)], sentinels=4)
+    tracks = [schedule.begin(0.0, batch=True) for _ in range(200)]
+    waiting = tracks[-1]
+    assert schedule.next_delay(waiting, 0.0) < 2.0 and not waiting.deferred
+    epoch, moved_after = schedule.epoch, None
+    for polled, track in enumerate(tracks[:150], 1):
+        schedule.observe(track, RUNNING, 1.9)
+        if moved_after is None and schedule.epoch != epoch:
+            moved_after = polled
+    assert moved_after is not None and moved_after < 150
+    assert schedule.epoch == epoch + 1  # the verdict moved it once, not at every poll
+    delay = schedule.next_delay(waiting, 1.9)
+    assert waiting.deferred and waiting.provisional
+    assert 0.85 * schedule.max_interval - 1.9 <= delay <= schedule.max_interval - 1.9
+    # However often re-planned, it waits at most max_interval after its last poll.
+    polled = tracks[20]
+    assert schedule.next_delay(polled, 12.0) <= 1.9 + schedule.max_interval - 12.0
+    # Any other answer is not deferred.
+    assert schedule.next_delay(tracks[0], 1.9) < 2.0 and not tracks[0].deferred
+
+
+def test_while_the_model_follows_a_shift_a_poll_is_priced_on_the_tasks_age() -> None:
+    schedule = taught([1.0 + i / 100 for i in range(100)], sentinels=4)
+    steady = schedule._cost(20.0)
+    assert steady < schedule.poll_cost * 2.0  # priced on the learned 1-2 s
+    tracks = [schedule.begin(0.0, batch=True) for _ in range(200)]
+    for track in tracks:
+        schedule.observe(track, RUNNING, 1.9)
+    assert schedule._model.shifted > 0
+    assert schedule._cost(20.0) == pytest.approx(schedule.poll_cost * 20.0)
+    # Younger than the learned typical duration: priced on that, as before.
+    assert schedule._cost(0.5) == schedule._cost(0.01) < schedule.poll_cost * 2.0
+
+
 def test_threads_share_one_schedule_and_a_forked_child_can_use_it() -> None:
     schedule = taught([1.0, 2.0] * 10)
     errors: list[BaseException] = []
