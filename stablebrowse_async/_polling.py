@@ -29,7 +29,7 @@ request that would only queue for a connection stays a heap entry instead of
 becoming a coroutine. A poll that is due takes the next free connection before
 the next submission does (`_Slots`): a finished task is reported without
 waiting behind the rest of a large batch's submissions. When the schedule
-learns something that may bring provisional polls earlier (its ``epoch``
+learns something that may change provisional polls (its ``epoch``
 changes), the engine re-plans those entries at once (within `_EPOCH_CHECK`
 when the change came from another batch's polls); a re-plan brings a poll
 earlier, never later unless the schedule marks the new plan ``deferred`` (a

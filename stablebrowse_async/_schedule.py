@@ -366,7 +366,7 @@ class AdaptiveSchedule:
         self._cold_again = False  # whether the current batch was found to be cold again
         self._plans: dict[int, tuple[Any, tuple[float, ...]]] = {}
         self.epoch = 0
-        """Bumped when what was learned may bring provisional polls earlier."""
+        """Bumped when what was learned may bring provisional polls earlier (or defer them)."""
         _SCHEDULES.add(self)
 
     def _reset_after_fork(self) -> None:
