@@ -729,7 +729,7 @@ class AdaptiveSchedule:
             median if median is not None else age,
             math.exp(self._scale) if self._scale is not None else age,
         )
-        if self._model.shifted > 0:
+        if self._shifted > 0:  # the verdict at the last completion: no re-estimate here
             # A task this old says tasks now take at least that (simulated
             # shift from 1-2 s to 20-30 s tasks, 4 seeds: 2.28x -> 2.00x the
             # frontier at 3.58 -> 2.81 polls/task).

@@ -341,8 +341,12 @@ def test_while_the_model_follows_a_shift_a_poll_is_priced_on_the_tasks_age() -> 
     steady = schedule._cost(20.0)
     assert steady < schedule.poll_cost * 2.0  # priced on the learned 1-2 s
     tracks = [schedule.begin(0.0, batch=True) for _ in range(200)]
-    for track in tracks:
+    for track in tracks[1:]:
         schedule.observe(track, RUNNING, 1.9)
+    assert schedule._model.shifted > 0
+    # Priced on the verdict seen at the last completion (no re-estimate per poll).
+    assert schedule._cost(20.0) < schedule.poll_cost * 2.0
+    schedule.observe(tracks[0], finished(6.0), 6.0)
     assert schedule._model.shifted > 0
     assert schedule._cost(20.0) == pytest.approx(schedule.poll_cost * 20.0)
     # Younger than the learned typical duration: priced on that, as before.
