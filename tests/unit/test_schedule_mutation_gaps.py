@@ -485,3 +485,33 @@ def test_a_lone_sentinel_polls_less_densely_than_one_of_two_under_a_steep_fallba
         tracks = [schedule.begin(0.0, batch=True) for _ in range(size)]
         delays.append(schedule.next_delay(tracks[0], 0.1))
     assert delays[0] > delays[1] > schedule.min_interval
+
+
+# -- a batch found cold again by its running polls --------------------------------------
+
+
+def _batch_on_learned_1_to_2_s(size: int) -> tuple[AdaptiveSchedule, list[Track]]:
+    schedule = taught_1_to_2_s(sentinels=4)
+    return schedule, [schedule.begin(0.0, batch=True) for _ in range(size)]
+
+
+def test_running_polls_of_a_batch_like_the_learned_one_leave_the_epoch_alone() -> None:
+    schedule, tracks = _batch_on_learned_1_to_2_s(200)
+    epoch = schedule.epoch
+    for track in tracks:
+        schedule.observe(track, RUNNING, 0.8)  # before any learned task finished
+    assert schedule._model.shifted == 0 and schedule.epoch == epoch
+
+
+def test_one_shifted_bin_finds_a_batch_cold_again_and_prices_polls_on_age() -> None:
+    schedule, tracks = _batch_on_learned_1_to_2_s(10)
+    model = schedule._model
+    assert model.shifted == 0  # re-estimated: the poll below is too small to dirty it
+    # Exactly one pooled bin disagreeing is hard to produce from polls: set it.
+    model._shifted = 1
+    epoch = schedule.epoch
+    schedule.observe(tracks[-1], RUNNING, 0.01)
+    assert model.shifted == 1 and schedule.epoch == epoch + 1
+    assert schedule._cost(20.0) < schedule.poll_cost * 2.0  # no completion said so yet
+    schedule._shifted = 1  # the verdict a completion would have recorded
+    assert schedule._cost(20.0) == pytest.approx(schedule.poll_cost * 20.0)
