@@ -34,12 +34,17 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping, Sequence
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from celery import Celery
 from celery.signals import worker_process_init, worker_process_shutdown
+from kombu.exceptions import ChannelError
+from kombu.transport import filesystem as kombu_filesystem
+from kombu.utils import json as kombu_json
 
 from .._logging import get_logger
 from ..errors import AmbiguousRequestError, APIConnectionError, RateLimitError, StablebrowseError
@@ -51,6 +56,7 @@ __all__ = [
     "BATCH_TASK_NAME",
     "OUTCOME_COLUMNS",
     "TASK_NAME",
+    "WholeMessageFilesystemTransport",
     "client",
     "filesystem_config",
     "install",
@@ -150,11 +156,47 @@ def run_one(
     return outcome, error
 
 
+#: kombu's JSON encoder (its types: datetimes, UUIDs, decimals), typed for mypy.
+_kombu_dumps: Callable[[Any], str] = kombu_json.dumps
+
+
+class _WholeMessageChannel(kombu_filesystem.Channel):
+    """kombu's filesystem channel, each message written whole before it can be taken.
+
+    kombu creates a message's file, then writes it: a consumer listing the
+    folder in between takes an empty message, fails to decode it and its
+    worker stops (celery/kombu#1551; seen here as a worker dying with
+    ``JSONDecodeError`` in the Celery tests). Written under a name consumers
+    skip (``.msg.part``), then renamed, which is atomic on one filesystem.
+    """
+
+    # kombu's filesystem channel, which this overrides, calls it `payload`;
+    # kombu's abstract channel calls it `message`: mypy sees the two disagree.
+    def _put(self, queue: Any, payload: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        name = f"{round(time.monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        final = os.path.join(self.data_folder_out, name)
+        partial = final + ".part"
+        try:
+            with open(partial, "wb") as file:
+                file.write(_kombu_dumps(payload).encode())
+            os.replace(partial, final)
+        except OSError as exc:
+            raise ChannelError(f"Cannot add file {final!r} to directory") from exc
+
+
+class WholeMessageFilesystemTransport(kombu_filesystem.Transport):
+    """kombu's ``filesystem://`` transport without its partly written messages
+    (`filesystem_config` selects it with ``broker_transport``)."""
+
+    Channel = _WholeMessageChannel
+
+
 def filesystem_config(folder: str | os.PathLike[str]) -> dict[str, Any]:
     """Celery settings for a broker and result store in `folder`: one host, no server.
 
-    kombu's ``filesystem://`` transport and a ``file://`` result backend,
-    with late acknowledgement so a message whose worker child died is
+    kombu's ``filesystem://`` transport (`WholeMessageFilesystemTransport`:
+    a message becomes visible only once written whole) and a ``file://``
+    result backend, with late acknowledgement so a message whose worker child died is
     delivered again (``task_acks_late``, ``task_reject_on_worker_lost``).
     For development, CI and single-host batches; on a cluster use a Redis or
     RabbitMQ ``broker_url`` instead. ``app.conf.update(filesystem_config(d))``.
@@ -164,6 +206,7 @@ def filesystem_config(folder: str | os.PathLike[str]) -> dict[str, Any]:
         (root / name).mkdir(parents=True, exist_ok=True)
     return {
         "broker_url": "filesystem://",
+        "broker_transport": f"{__name__}:WholeMessageFilesystemTransport",
         "broker_transport_options": {
             "data_folder_in": str(root / "queue"),
             "data_folder_out": str(root / "queue"),
