@@ -459,13 +459,7 @@ class AdaptiveSchedule:
                 # The first polls of a warm batch that show it shifted past what
                 # was learned re-plan its tasks (`next_delay`: cold again), before
                 # the ones not yet polled spend polls at the old durations.
-                if (
-                    not self._cold_again
-                    and model.recent_completions == 0
-                    and track in self._batch
-                    and self._probing()
-                    and model.shifted > 0
-                ):
+                if not self._cold_again and self._batch_ran_past_learned(track):
                     self._cold_again = True
                     self.epoch += 1
                 return
@@ -552,13 +546,7 @@ class AdaptiveSchedule:
                     cap = fallback
                 return max(self.min_interval, cap * (1.0 - self.jitter * rng()))
             shortest, longest = support
-            if (
-                track.role == _PLAIN
-                and track in self._batch
-                and self._probing()
-                and self._model.recent_completions == 0
-                and self._model.shifted > 0
-            ):
+            if track.role == _PLAIN and self._batch_ran_past_learned(track):
                 # This batch's tasks run where the learned ones had finished, and
                 # none of them has finished yet: what was learned says nothing
                 # about them. Cold again: wait for the sentinels, at most
@@ -705,6 +693,18 @@ class AdaptiveSchedule:
         ages = best_polls(model.points(horizon), self._cost(horizon))
         self._plans[kind] = (key, ages)
         return ages
+
+    def _batch_ran_past_learned(self, track: Track) -> bool:
+        """Whether `track`'s batch is cold again: sentinels probe for it, none of it
+        has finished, and its tasks run where the learned ones had finished (the
+        model's shift test)."""
+        model = self._model
+        return (
+            track in self._batch
+            and self._probing()
+            and model.recent_completions == 0
+            and model.shifted > 0
+        )
 
     def _probing(self) -> bool:
         """Whether enough sentinels are live to let the other tasks of a batch wait for them."""
