@@ -9,7 +9,11 @@ detection lag, the frontier at the same polls per task (`frontier.py`: the
 least mean lag any fixed schedule reaches on the batch's true durations), and
 the ratio. A last part runs many 1-3 s tasks at once (``concurrency`` = the
 number of tasks) with the default client: median lag, wall time against the
-last server-side completion, RSS growth and client CPU per task.
+last server-side completion, RSS growth and client CPU per task and per
+request, beside the same tasks sent with bare aiohttp on the geometric
+intervals (`_raw_fan_out`): client CPU depends on the machine and its load
+from hour to hour, and only a baseline measured in the same run says what
+the SDK itself costs.
 
 Measured in real time: the emulator runs in its own process on loopback on
 its real clock (a virtual clock would not move the client's timers), each
@@ -39,6 +43,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -161,22 +166,28 @@ async def _at_once(url: str, api_key: str, count: int, schedule: str) -> dict[st
             peak = max(peak, rss_bytes())
             await asyncio.sleep(0.05)
 
+    def delivered(created: float, duration_ms: float) -> None:
+        done = created + duration_ms / 1000
+        finishes.append(done)
+        lags.append(time.time() - done)
+
     sampler = asyncio.ensure_future(sample())
     try:
-        polls = PollSchedule() if schedule == "geometric" else None
-        async with AsyncClient(api_key, base_url=url, poll_interval=polls) as client:
-            started, cpu = time.time(), time.process_time()
-            async for outcome in client.tasks.run_many(
-                _requests(durations, "scale"), concurrency=count, poll_timeout=300
-            ):
-                received = time.time()
-                task = outcome.task
-                if task is not None and task.created_at and task.duration_ms is not None:
-                    done = task.created_at.timestamp() + task.duration_ms / 1000
-                    finishes.append(done)
-                    lags.append(received - done)
-            wall = time.time() - started
-            cpu = time.process_time() - cpu
+        started, cpu = time.time(), time.process_time()
+        if schedule == "raw":
+            await _raw_fan_out(url, api_key, durations, delivered)
+        else:
+            polls = PollSchedule() if schedule == "geometric" else None
+            async with AsyncClient(api_key, base_url=url, poll_interval=polls) as client:
+                started, cpu = time.time(), time.process_time()
+                async for outcome in client.tasks.run_many(
+                    _requests(durations, "scale"), concurrency=count, poll_timeout=300
+                ):
+                    task = outcome.task
+                    if task is not None and task.created_at and task.duration_ms is not None:
+                        delivered(task.created_at.timestamp(), task.duration_ms)
+        wall = time.time() - started
+        cpu = time.process_time() - cpu
     finally:
         sampler.cancel()
         await asyncio.wait([sampler])
@@ -194,6 +205,56 @@ async def _at_once(url: str, api_key: str, count: int, schedule: str) -> dict[st
     }
 
 
+async def _raw_fan_out(
+    url: str, api_key: str, durations: Sequence[float], delivered: Callable[[float, float], None]
+) -> None:
+    """The baseline: the same tasks with bare aiohttp, nothing an SDK adds.
+
+    All submitted at once on one session (a 100-connection pool, as the
+    SDK's), each polled on `PollSchedule`'s default intervals (first, factor,
+    cap, jitter), every body decoded with orjson; no model, no retry, no
+    rate-limit gate. Its CPU per *request* is what aiohttp itself costs on
+    this machine in this run.
+    """
+    import aiohttp
+    import orjson
+
+    plan = PollSchedule()
+    jitter = random.Random(f"{SEED}:raw")
+    headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
+    connector = aiohttp.TCPConnector(limit=100, limit_per_host=100)
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+
+        async def one(i: int, duration: float) -> None:
+            body = orjson.dumps(
+                {"endUserId": "bench", "task": f"scale {i} [[duration={duration:.3f}]]"}
+            )
+            post = {"Content-Type": "application/json"}
+            async with session.post(f"{url}/tasks", data=body, headers=post) as response:
+                response.raise_for_status()
+                task_id = orjson.loads(await response.read())["taskId"]
+            interval = plan.first
+            for _ in range(1000):  # bounded: 1 000 polls of at least ~1 s
+                await asyncio.sleep(interval * (1.0 - plan.jitter * jitter.random()))
+                interval = min(plan.max_interval, interval * plan.factor)
+                async with session.get(f"{url}/tasks/{task_id}") as response:
+                    response.raise_for_status()
+                    record = orjson.loads(await response.read())
+                if record["status"] in ("completed", "failed", "cancelled"):
+                    created = datetime.fromisoformat(record["createdAt"].replace("Z", "+00:00"))
+                    delivered(created.timestamp(), record["durationMs"])
+                    return
+
+        await asyncio.gather(*(one(i, d) for i, d in enumerate(durations)))
+
+
+_AT_ONCE_LABELS = {
+    "raw": "raw aiohttp, geometric (baseline)",
+    "geometric": "geometric",
+    "adaptive": "adaptive",
+}
+
+
 def _spawn_at_once(emu: EmulatorProcess, count: int, schedule: str) -> dict[str, Any]:
     """One run in a fresh interpreter, so its RSS growth is its own."""
     emu.clear()
@@ -201,7 +262,10 @@ def _spawn_at_once(emu: EmulatorProcess, count: int, schedule: str) -> dict[str,
         __file__, ["--child", str(count), emu.url, emu.api_key, schedule], timeout=900
     )
     stats = emu.stats()
-    result["polls_per_task"] = round(stats["task_gets"] / max(1, stats["tasks_created"]), 2)
+    created = max(1, stats["tasks_created"])
+    result["polls_per_task"] = round(stats["task_gets"] / created, 2)
+    requests = stats["task_gets"] + stats["tasks_created"]
+    result["cpu_us_per_request"] = round(result["cpu_us_per_task"] * count / max(1, requests))
     return result
 
 
@@ -219,7 +283,7 @@ def run(quick: bool) -> dict[str, Any]:
         figures["at_once"] = [
             _spawn_at_once(emu, count, schedule)
             for count in ((500, 2000) if quick else (1000, 10_000))
-            for schedule in ("geometric", "adaptive")
+            for schedule in ("raw", "geometric", "adaptive")
         ]
     figures["targets"] = targets(figures)
     return figures
@@ -255,8 +319,9 @@ def targets(f: dict[str, Any]) -> list[tuple[str, str, bool]]:
         )
     )
     small, large = (r for r in f["at_once"] if r["schedule"] == "adaptive")
-    baseline = next(
-        r for r in f["at_once"] if r["schedule"] == "geometric" and r["tasks"] == large["tasks"]
+    baseline, raw = (
+        next(r for r in f["at_once"] if r["schedule"] == kind and r["tasks"] == large["tasks"])
+        for kind in ("geometric", "raw")
     )
     rows.append(
         (
@@ -273,7 +338,10 @@ def targets(f: dict[str, Any]) -> list[tuple[str, str, bool]]:
             "(RESULTS.md's earlier figure; the geometric schedule in this same run beside it)",
             f"{large['median_lag_s']} s, {large['wall_vs_last_completion']}x, "
             f"{large['rss_growth_mb']} MB, {large['cpu_us_per_task']} us/task "
-            f"(geometric, same run: {baseline['cpu_us_per_task']} us/task)",
+            f"(same run: geometric {baseline['cpu_us_per_task']} us/task; per request, "
+            f"adaptive {large['cpu_us_per_request']} us, raw aiohttp "
+            f"{raw['cpu_us_per_request']} us, "
+            f"{large['cpu_us_per_request'] / max(1, raw['cpu_us_per_request']):.2f}x)",
             (large["median_lag_s"] or 9e9) <= SCALE_LAG
             and large["wall_vs_last_completion"] <= SCALE_WALL
             and large["rss_growth_mb"] <= SCALE_RSS_MB
@@ -385,12 +453,12 @@ def write_results(f: dict[str, Any], images: Sequence[Path]) -> None:
         *table(f),
         "",
         "| many at once (concurrency = tasks) | schedule | polls/task | median lag s "
-        "| wall / last completion | RSS growth MB | client CPU us/task |",
-        "|---|---|---|---|---|---|---|",
+        "| wall / last completion | RSS growth MB | client CPU us/task | us/request |",
+        "|---|---|---|---|---|---|---|---|",
         *[
-            f"| {r['tasks']} tasks of 1-3 s | {r['schedule']} | {r['polls_per_task']} "
-            f"| {r['median_lag_s']} | {r['wall_vs_last_completion']} | {r['rss_growth_mb']} "
-            f"| {r['cpu_us_per_task']} |"
+            f"| {r['tasks']} tasks of 1-3 s | {_AT_ONCE_LABELS[r['schedule']]} "
+            f"| {r['polls_per_task']} | {r['median_lag_s']} | {r['wall_vs_last_completion']} "
+            f"| {r['rss_growth_mb']} | {r['cpu_us_per_task']} | {r['cpu_us_per_request']} |"
             for r in f["at_once"]
         ],
         "",
