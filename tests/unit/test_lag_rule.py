@@ -49,14 +49,24 @@ def test_the_lag_expected_grows_with_the_time_waited_and_the_share_finished() ->
 def expected_lag(model: DurationModel, seen: float, until: float, steps: int = 20_000) -> float:
     """The lag expected at age `until` of a task last seen running at age `seen`, by the
     rule's definition: the integral over (seen, until) of P(finished by s | running at
-    seen), with the model's survival, and past the age where tasks were last seen
-    running (`edge`) the hazard measured there taken as constant (trapezoids)."""
+    seen), with the survival of the local rule's hazard (`segments`), and past the age
+    where tasks were last seen running (`edge`) the hazard measured there taken as
+    constant (trapezoids)."""
     horizon, measured = model.edge()
+    pieces = list(model.segments(0.0))
+
+    def local_survival(age: float) -> float:
+        total = 0.0
+        for low, high, hazard in pieces:
+            if low >= age:
+                break
+            total += hazard * (min(high, age) - low)
+        return math.exp(-total)
 
     def survival(age: float) -> float:
         if age <= horizon:
-            return model.survival(age)
-        return model.survival(horizon) * math.exp(-measured * (age - horizon))
+            return local_survival(age)
+        return local_survival(horizon) * math.exp(-measured * (age - horizon))
 
     start = survival(seen)
     width = (until - seen) / steps

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stablebrowse_async import AdaptiveSchedule, PollSchedule, Task, TaskStatus
-from stablebrowse_async._estimator import DurationModel
+from stablebrowse_async._estimator import DurationModel, bin_of, edge
 from stablebrowse_async._schedule import coerce_schedule, duration_of
 
 RUNNING = Task(task_id="t", status=TaskStatus.RUNNING)
@@ -287,6 +287,86 @@ def test_a_cold_batch_parks_all_but_the_sentinels_until_one_reports() -> None:
     for track in tracks:
         schedule.release(track)
     assert not schedule._probes
+
+
+def _a_batch_past_what_it_learned(schedule: AdaptiveSchedule, start: float) -> list[Any]:
+    """60 tasks submitted at `start`; one sentinel finishes at 1 s; the others are
+    polled running at 3 s, past the little learned. Returns the tracks of the
+    live ones (the schedule holds them weakly, as the engine's entries hold them)."""
+    tracks = [schedule.begin(start, batch=True) for _ in range(60)]
+    for track in tracks:
+        schedule.next_delay(track, start)
+    schedule.observe(tracks[0], finished(1.0), start + 1.0)
+    for track in tracks[1:]:
+        schedule.next_delay(track, start + 1.0)
+    for track in tracks[4:]:
+        schedule.observe(track, RUNNING, start + 3.0)
+    return tracks[1:]
+
+
+def test_a_cold_batch_spreads_its_parked_waits_past_what_it_learned() -> None:
+    # Parked in step, all of a cold batch's tasks would poll a quiet gap between
+    # two modes at the same ages. Each waits instead up to 30 s less a share
+    # fixed by its own phase, counted from its last poll: one poll in the gap,
+    # spread so that the batch probes it continuously.
+    schedule = AdaptiveSchedule(seed=1, sentinels=4)
+    tracks = _a_batch_past_what_it_learned(schedule, 0.0)
+    planned = {track: schedule.next_delay(track, 3.0) for track in tracks}
+    # (One plain task took the finished sentinel's place: sentinels keep probing.)
+    plain = [track for track in tracks if track not in schedule._probes]
+    assert not schedule._warm_batch and len(plain) > 40
+    cap = min(schedule.max_interval, 6 * schedule.fallback.max_interval)
+    delays = [planned[track] for track in plain]
+    assert all(0.7 * cap - 1e-9 <= d <= cap for d in delays)
+    assert max(delays) - min(delays) > 0.15 * cap  # spread, not in step
+    # Re-planned later without a poll, each keeps its due time: the phase is
+    # drawn once and the wait counts from the last poll.
+    for track, delay in zip(plain, delays, strict=True):
+        assert schedule.next_delay(track, 5.0) == pytest.approx(3.0 + delay - 5.0)
+    # A warm batch's parked tasks keep the shorter cap (a tail, or a shift the
+    # sentinels must find first).
+    for track in tracks:
+        schedule.release(track)
+    warm = _a_batch_past_what_it_learned(schedule, 100.0)
+    assert schedule._warm_batch
+    delays = [schedule.next_delay(track, 103.0) for track in warm[3:]]
+    assert max(delays) <= 3 * schedule.fallback.max_interval
+
+
+def test_the_local_rule_takes_a_bins_own_rate_where_its_neighbourhood_is_rich() -> None:
+    # 20 tasks finish at 2.0 s, 20 more run on to 4.0 s. Pooled with its
+    # neighbours, the bin holding 2.0 s reads a third of its own rate: a steep
+    # edge flattened, where a batch of one age needs polls close together.
+    def local_hazard(model: DurationModel, age: float) -> float:
+        return next(h for low, high, h in model.segments(0.0) if low <= age < high)
+
+    model = DurationModel(half_life=1e9)  # no forgetting: exact counts
+    for _ in range(20):
+        model.learn(2.0)
+        model.learn(4.0)
+    low, high = edge(bin_of(2.0)), edge(bin_of(2.0) + 1)
+    own = 20 / (20 * (2.0 - low) + 20 * (high - low))
+    assert local_hazard(model, 2.0) == pytest.approx(own)
+    assert model.hazard_at(2.0) < own / 2  # the pooled rate, for everything else
+    # Where the bin saw no completion, pooled: "nothing finishes here" is what
+    # pooling exists to prevent.
+    assert local_hazard(model, 2.1) == model.hazard_at(2.1) > 0
+    # Too few completions around it: pooled too.
+    few = DurationModel(half_life=1e9)
+    for _ in range(3):
+        few.learn(2.0)
+        few.learn(4.0)
+    assert local_hazard(few, 2.0) == few.hazard_at(2.0)
+    # A rate the shift test replaced stays replaced: here the new batch's tasks
+    # all ran past 2.0 s, where the old ones finished.
+    shifted = DurationModel(half_life=1e9)
+    for _ in range(100):
+        shifted.learn(2.0)
+    shifted.forget_recent()
+    for _ in range(30):
+        shifted.learn(4.0)
+    assert shifted.shifted > 0
+    assert local_hazard(shifted, 2.0) == shifted.hazard_at(2.0) == 0.0
 
 
 def test_a_batch_of_longer_tasks_than_learned_waits_for_its_sentinels() -> None:
