@@ -566,8 +566,9 @@ class AdaptiveSchedule:
                 # max_interval after its last poll (or its start), however often
                 # re-planned; deferred: a poll already planned earlier moves here.
                 track.provisional = track.deferred = True
-                wait = self.max_interval * (1.0 - self.jitter * rng())
-                return max(self.min_interval, min(track.seen, age) + wait - age)
+                return self._after_last_poll(
+                    track, age, self.max_interval * (1.0 - self.jitter * rng())
+                )
             beyond = age >= longest
             if beyond:
                 # Past what was learned: never later than the fallback, except a
@@ -606,7 +607,7 @@ class AdaptiveSchedule:
                         track.phase = rng()
                     wait = min(self.max_interval, _PARKED_COLD_MAX * self.fallback.max_interval)
                     wait *= 1.0 - _PARKED_SPREAD * track.phase
-                    cap = max(self.min_interval, min(track.seen, age) + wait - age)
+                    cap = self._after_last_poll(track, age, wait)
                     phased = True
             else:
                 cap = min(
@@ -642,10 +643,9 @@ class AdaptiveSchedule:
             track.provisional = (
                 age * RATIO * RATIO >= longest or delay > fallback or self._model.shifted > 0
             )
-        if phased and delay >= cap:
-            delay = cap  # jittered by the task's phase already
-        elif delay >= cap:
-            delay = cap * (1.0 - self.jitter * rng())
+        if delay >= cap:
+            # A phased wait is spread by the task's phase already.
+            delay = cap if phased else cap * (1.0 - self.jitter * rng())
         else:
             # Drawn for a planned poll too (already jittered, in `_from_plan`): one
             # draw per plan keeps a seeded schedule's sequence of draws.
@@ -653,6 +653,11 @@ class AdaptiveSchedule:
             if planned is None:
                 delay = min(cap, delay + self.jitter * delay * wobble)
         return max(self.min_interval, delay)
+
+    def _after_last_poll(self, track: Track, age: float, wait: float) -> float:
+        """Seconds from `age` until `wait` after `track`'s last poll (its start if none
+        yet), at least `min_interval`: a bound that re-plans cannot push back."""
+        return max(self.min_interval, min(track.seen, age) + wait - age)
 
     def _lead_for(self, track: Track) -> float:
         """The lead (`_follow_lead`) to add to `track`'s ages: the model counts ages as the

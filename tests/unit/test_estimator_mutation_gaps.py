@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from stablebrowse_async._estimator import NBINS, SUB, DurationModel, bin_of, edge
+from tests.unit.test_schedule import local_hazard
 
 FIRST_EDGE = edge(1)
 STEP = edge(2) / edge(1)
@@ -527,27 +528,22 @@ def _seeded(bins: dict[int, tuple[float, float]]) -> DurationModel:
     return model
 
 
-def _local_hazard(model: DurationModel, age: float) -> float:
-    """The local rule's hazard at `age` (`segments`)."""
-    return next(h for low, high, h in model.segments(0.0) if low <= age < high)
-
-
 def test_a_bins_own_rate_needs_one_completion_and_five_around_it_counted_exactly() -> None:
     k = bin_of(2.0)
     mid = (edge(k) + edge(k + 1)) / 2
     # One completion in the bin, five in the bin and its two neighbours: its own rate.
     at_the_bounds = _seeded({k - 1: (2.0, 2.0), k: (1.0, 2.0), k + 1: (2.0, 2.0)})
-    assert _local_hazard(at_the_bounds, mid) == pytest.approx(0.5)
+    assert local_hazard(at_the_bounds, mid) == pytest.approx(0.5)
     assert at_the_bounds.hazard_at(mid) == pytest.approx(5 / 6)  # pooled, for the rest
     # Four around it: pooled, whatever lies two bins away or far below.
     few = _seeded(
         {20: (10.0, 5.0), k - 1: (0.0, 2.0), k: (1.0, 2.0), k + 1: (0.0, 2.0), k + 2: (4.0, 2.0)}
     )
-    assert _local_hazard(few, mid) == few.hazard_at(mid) == pytest.approx(1 / 6)
+    assert local_hazard(few, mid) == few.hazard_at(mid) == pytest.approx(1 / 6)
     # The first bins: the neighbourhood starts at bin 0.
     first = _seeded({0: (3.0, 1.0), 1: (1.0, 1.0), 2: (1.0, 1.0)})
     age = (edge(1) + edge(2)) / 2
-    assert _local_hazard(first, age) == pytest.approx(1.0)
+    assert local_hazard(first, age) == pytest.approx(1.0)
     assert first.hazard_at(age) == pytest.approx(5 / 3)
     # Past every bin the model computes, no hazard at all (as `hazard_at`).
-    assert _local_hazard(at_the_bounds, 1000.0) == at_the_bounds.hazard_at(1000.0) == 0.0
+    assert local_hazard(at_the_bounds, 1000.0) == at_the_bounds.hazard_at(1000.0) == 0.0

@@ -333,13 +333,15 @@ def test_a_cold_batch_spreads_its_parked_waits_past_what_it_learned() -> None:
     assert max(delays) <= 3 * schedule.fallback.max_interval
 
 
+def local_hazard(model: DurationModel, age: float) -> float:
+    """The local rule's hazard at `age` (`DurationModel.segments`)."""
+    return next(h for low, high, h in model.segments(0.0) if low <= age < high)
+
+
 def test_the_local_rule_takes_a_bins_own_rate_where_its_neighbourhood_is_rich() -> None:
     # 20 tasks finish at 2.0 s, 20 more run on to 4.0 s. Pooled with its
     # neighbours, the bin holding 2.0 s reads a third of its own rate: a steep
     # edge flattened, where a batch of one age needs polls close together.
-    def local_hazard(model: DurationModel, age: float) -> float:
-        return next(h for low, high, h in model.segments(0.0) if low <= age < high)
-
     model = DurationModel(half_life=1e9)  # no forgetting: exact counts
     for _ in range(20):
         model.learn(2.0)
