@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stablebrowse_async import AdaptiveSchedule, Task, TaskStatus
-from stablebrowse_async._estimator import RICH, SUB, DurationModel, bin_of, edge
+from stablebrowse_async._estimator import MIN_GAP, RICH, SUB, DurationModel, bin_of, edge
 from stablebrowse_async._plan import best_polls
 from stablebrowse_async._schedule import _STREAM_REPLAN, Track
 
@@ -365,6 +365,53 @@ def test_points_pool_where_completions_are_few() -> None:
     assert any(age > edge(bin_of(2.1) + 1) for age, _ in inside)
     assert any(age <= edge(bin_of(2.0)) for age, _ in inside)
     assert sum(weight for _, weight in inside) + past == pytest.approx(1.0)
+
+
+def _mode_then_quiet(reach: float) -> tuple[DurationModel, int]:
+    """A mode of 2 s tasks whose last bin `k` holds 4 completions, and 100 longer
+    tasks seen running up to `reach`: the bin after `k` saw none (fewer than
+    RICH nearby, so pooled), while bin `k` is estimated bin by bin."""
+    k = bin_of(2.5)
+    model = DurationModel(half_life=10_000)
+    for i in range(60):
+        model.learn(edge(k - 1) + (edge(k) - edge(k - 1)) * (i + 0.5) / 60)
+    for i in range(4):
+        model.learn(edge(k) + (edge(k + 1) - edge(k)) * (i + 0.5) / 5)
+    for _ in range(100):
+        model.expose(0.0, reach)
+    model.forget_recent()  # as a new batch does: no shift verdict (plans need none)
+    assert model.shifted == 0
+    return model, k
+
+
+def test_a_mode_does_not_spill_into_the_quiet_bin_after_it() -> None:
+    # Pooled with bin k, bin k + 1 read as "a few finish here" although its
+    # running time, at bin k's own rate, should have shown MIN_GAP completions
+    # and showed none: the plan spent a poll at its edge (2.93 s in the
+    # benchmark's warm bimodal batch).
+    model, k = _mode_then_quiet(30.0)
+    assert model._nearby(k + 1) < RICH * model._unit <= model._nearby(k)
+    rate_k = model._events[k] / model._exposure[k]
+    assert rate_k * model._exposure[k + 1] >= MIN_GAP * model._unit
+    assert model.hazard_at(edge(k + 1)) > 0  # the pooled hazard (quantiles, local rule)
+    *inside, _ = model.points(edge(k + 4))
+    assert max(bin_of(age - 1e-9) for age, _ in inside) == k
+    assert best_polls(model.points(edge(k + 4)), 0.05)[-2] <= edge(k + 1)
+
+
+def test_a_quiet_bin_barely_reached_keeps_the_pooled_hazard() -> None:
+    # Tasks seen running only just past bin k: too little running time to say
+    # nothing finishes there (a shifted batch's first completions), so pooled.
+    k = bin_of(2.5)
+    model, _ = _mode_then_quiet(edge(k + 1) + 0.01)
+    rate_k = model._events[k] / model._exposure[k]
+    assert 0 < rate_k * model._exposure[k + 1] < MIN_GAP * model._unit
+    points = model.points(edge(k + 2))
+    before = 1.0 - sum(w for age, w in points if age <= edge(k + 1) + 1e-9)
+    spilled = sum(w for age, w in points[:-1] if bin_of(age - 1e-9) == k + 1)
+    width = edge(k + 2) - edge(k + 1)
+    assert spilled == pytest.approx(before * -math.expm1(-model.hazard_at(edge(k + 1)) * width))
+    assert spilled > 1e-3
 
 
 @settings(max_examples=150, deadline=None)

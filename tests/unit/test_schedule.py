@@ -418,6 +418,30 @@ def test_the_first_polls_that_show_a_batch_cold_again_defer_the_others_plans() -
     assert schedule.next_delay(tracks[0], 1.9) < 2.0 and not tracks[0].deferred
 
 
+def test_a_cold_batch_prices_a_poll_on_no_less_than_the_oldest_age_seen_running() -> None:
+    # The first completions of a cold batch are its shortest: priced on them,
+    # polls were cheap at half their worth. While the median is unknown it lies
+    # past the age every task still running has reached.
+    schedule = AdaptiveSchedule(seed=1, sentinels=0)
+    tracks = [schedule.begin(0.0, batch=True) for _ in range(100)]
+    for i, track in enumerate(tracks[:5]):
+        schedule.observe(track, finished(1.0 + i / 100), 1.05 + i / 100)
+    for track in tracks[5:]:
+        schedule.observe(track, RUNNING, 1.6)
+    assert schedule._model.median is None
+    assert schedule._model.edge()[0] >= 1.6
+    assert math.exp(schedule._scale) < 1.1  # what the completions alone say
+    assert schedule._cost(0.5) == schedule._cost(1.6) >= schedule.poll_cost * 1.6
+    # Once half have finished, the median (or the completions, if shorter) again.
+    for i, track in enumerate(tracks[5:60]):
+        schedule.observe(track, finished(1.7 + i / 100), 2.4)
+    median = schedule._model.median
+    assert median is not None and median < 2.4
+    assert schedule._cost(2.4) == pytest.approx(
+        schedule.poll_cost * min(median, math.exp(schedule._scale))
+    )
+
+
 def test_while_the_model_follows_a_shift_a_poll_is_priced_on_the_tasks_age() -> None:
     schedule = taught([1.0 + i / 100 for i in range(100)], sentinels=4)
     steady = schedule._cost(20.0)
