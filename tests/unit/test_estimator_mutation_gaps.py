@@ -445,6 +445,117 @@ def test_a_neighbourhood_of_exactly_rich_completions_is_estimated_bin_by_bin() -
     model.seed({"version": 1, "bins": rows})
     *inside, _ = model.points(edge(k + 3))
     assert [bin_of(age - 1e-9) for age, _ in inside] == [k]
+    # Its own rate (5 in 5 s of running time), not the pooled one (5 in 15 s).
+    assert inside[0][1] == pytest.approx(-math.expm1(-(edge(k + 1) - edge(k))))
+
+
+# -- `points`: a quiet bin beside a mode's edge ----------------------------------------
+
+Q = bin_of(10.0)  # the quiet bin: no completion, fewer than RICH nearby (pooled)
+
+
+def _holding(rows: dict[int, tuple[float, float]], halvings: int = 0) -> DurationModel:
+    """A model holding exactly `rows` (bin -> (events, exposure)), then everything
+    halved `halvings` times by completions far away (its weight unit doubles each
+    time: stored counts stay, what they are worth halves)."""
+    model = DurationModel(half_life=1.0)
+    bins = [[edge(k), edge(k + 1), events, ran] for k, (events, ran) in sorted(rows.items())]
+    model.seed({"version": 1, "bins": bins})
+    for _ in range(halvings):
+        model.finish(5000.0)
+    return model
+
+
+def _quiet_mass(model: DurationModel, k: int = Q) -> float:
+    return _bin_weight(model.points(edge(k + 2)), k)
+
+
+# The mode's last bin Q-1 holds 4 completions in 4 s of running time (a rate of
+# 1/s) and Q-2 many more, so Q-1 is estimated bin by bin; Q-6 and Q+2 hold two
+# each, too few to be estimated bin by bin (and outside Q's neighbourhood).
+_MODE = {Q - 6: (2.0, 2.0), Q - 2: (10.0, 10.0), Q - 1: (4.0, 4.0), Q + 2: (2.0, 2.0)}
+
+
+@pytest.mark.parametrize(
+    ("rows", "halvings", "spills"),
+    [
+        # Q's 3 s of running time at Q-1's rate: exactly MIN_GAP (3) completions.
+        ({**_MODE, Q: (0.0, 3.0), Q + 1: (0.0, 1.0)}, 0, False),
+        ({**_MODE, Q: (0.0, 2.9), Q + 1: (0.0, 1.0)}, 0, True),
+        # Q-1's neighbourhood holds exactly RICH (5) completions.
+        ({**_MODE, Q - 2: (1.0, 1.0), Q: (0.0, 3.0), Q + 1: (0.0, 1.0)}, 0, False),
+        # Q-1's running time is short (0.5 s, a rate of 8/s): still its own estimate.
+        ({**_MODE, Q - 1: (4.0, 0.5), Q: (0.0, 1.0), Q + 1: (0.0, 1.0)}, 0, False),
+        # Q-1 saw completions but no running time: no rate of its own to go by.
+        ({**_MODE, Q - 1: (4.0, 0.0), Q: (0.0, 3.0), Q + 1: (0.0, 1.0)}, 0, True),
+        # Halved twice (a unit of 4): Q's stored 3 s are worth 0.75 s, 0.75
+        # completions at Q-1's rate, short of MIN_GAP.
+        ({**_MODE, Q - 2: (40.0, 40.0), Q: (0.0, 3.0), Q + 1: (0.0, 1.0)}, 2, True),
+        # ... and Q-1's stored 10 completions around it are worth 2.5, short of RICH.
+        ({**_MODE, Q - 2: (6.0, 6.0), Q: (0.0, 20.0), Q + 1: (0.0, 1.0)}, 2, True),
+    ],
+)
+def test_a_quiet_bin_is_pooled_without_a_neighbour_whose_own_rate_it_contradicts(
+    rows: dict[int, tuple[float, float]], halvings: int, spills: bool
+) -> None:
+    model = _holding(rows, halvings)
+    assert model.shifted == 0
+    mass = _quiet_mass(model)
+    if spills:
+        # The pooled hazard of Q-1..Q+1 (Q-1's completions included).
+        points = model.points(edge(Q + 2))
+        alive = 1.0 - _before(points, edge(Q))
+        width = edge(Q + 1) - edge(Q)
+        assert mass == pytest.approx(alive * -math.expm1(-model.hazard_at(edge(Q)) * width))
+        assert mass > 0
+    else:
+        # Pooled with Q+1 alone: neither saw a completion. (Not with Q-6 or
+        # Q+2, outside Q's neighbourhood.)
+        assert mass == 0.0
+
+
+def test_a_quiet_bin_pooled_without_one_neighbour_keeps_the_other() -> None:
+    # Q-1 (3 in 3 s) expects 3 completions in Q's 3 s and is left out; Q+1's
+    # one completion in 1 s still counts: 1 in Q's and Q+1's 4 s, 0.25/s.
+    model = _holding({**_MODE, Q - 1: (3.0, 3.0), Q: (0.0, 3.0), Q + 1: (1.0, 1.0)})
+    points = model.points(edge(Q + 2))
+    alive = 1.0 - _before(points, edge(Q))
+    width = edge(Q + 1) - edge(Q)
+    assert _quiet_mass(model) == pytest.approx(alive * -math.expm1(-0.25 * width))
+
+
+def test_a_bin_with_a_completion_is_pooled_with_all_its_neighbours() -> None:
+    # One completion in Q: not a quiet bin, so Q-1 (whose rate would expect
+    # five there) still counts in its pooled hazard.
+    model = _holding({**_MODE, Q - 1: (3.0, 3.0), Q: (1.0, 5.0), Q + 1: (0.0, 1.0)})
+    points = model.points(edge(Q + 2))
+    alive = 1.0 - _before(points, edge(Q))
+    width = edge(Q + 1) - edge(Q)
+    assert _quiet_mass(model) == pytest.approx(
+        alive * -math.expm1(-model.hazard_at(edge(Q)) * width)
+    )
+    assert model.hazard_at(edge(Q)) == pytest.approx(4.0 / 9.0)
+
+
+def test_the_first_bin_is_pooled_without_a_contradicting_second() -> None:
+    # Tasks under 50 ms never finish (bin 0), bin 1 holds 4 completions and
+    # bin 2 ten: bin 1 is estimated bin by bin, and bin 0 is not pooled with it.
+    model = _holding({0: (0.0, 3.0), 1: (4.0, 4.0), 2: (10.0, 10.0)})
+    assert _quiet_mass(model, 0) == 0.0
+
+
+def test_a_quiet_bin_keeps_the_hazard_a_shift_replaced() -> None:
+    # Recent tasks ran through Q-4..Q+1 and none finished where the long-run
+    # counts expect dozens (bins Q-4, Q-3): the shift test sets Q's hazard to
+    # the recent estimate, none, though its long-run neighbourhood holds 2.
+    model = _holding(
+        {Q - 4: (100.0, 100.0), Q - 3: (100.0, 100.0), Q + 1: (2.0, 2.0), Q: (0.0, 1.0)}
+    )
+    for _ in range(200):
+        model.expose(0.0, edge(Q + 2))
+    assert model.shifted > 0
+    assert model.hazard_at(edge(Q)) == 0.0
+    assert _quiet_mass(model) == 0.0
 
 
 def test_tiny_bins_with_plenty_of_completions_are_estimated_bin_by_bin() -> None:
