@@ -332,6 +332,32 @@ def test_a_planned_poll_at_the_end_of_a_mode_is_not_jittered_into_it() -> None:
     assert len(set(firsts)) > 100
 
 
+def test_a_later_planned_poll_is_jittered_by_the_spacings_around_it() -> None:
+    # Tasks of 1.0-1.9 s and of 30 s: the plan's last age for the short ones
+    # sits between a short spacing before it and a long gap after. Its jitter
+    # is a share of the shorter of the two (the spacing before).
+    durations = [1.0 + 0.1 * (i % 10) if i % 3 else 30.0 for i in range(300)]
+    exact = AdaptiveSchedule(seed=1, jitter=0.0)
+    teach(exact, durations)
+    exact.next_delay(exact.begin(0.0), 0.0)
+    ages = exact._plans[2][1]
+    i = next(j for j in range(1, len(ages) - 1) if ages[j + 1] - ages[j] > 2.0)
+    before, after = ages[i] - ages[i - 1], ages[i + 1] - ages[i]
+    assert before < after / 10
+    jittered = AdaptiveSchedule(seed=1, jitter=0.1)
+    teach(jittered, durations)
+    polls = []
+    for _ in range(60):  # few: more tasks seen running at that age would read as a shift
+        task = jittered.begin(0.0)
+        jittered.observe(task, RUNNING, ages[i - 1])
+        polls.append(ages[i - 1] + jittered.next_delay(task, ages[i - 1]))
+    assert jittered._plans[2][1] == ages
+    assert all(abs(at - ages[i]) <= 0.1 * before + 1e-9 for at in polls)
+    assert jittered._model.shifted == 0
+    assert max(polls) > ages[i] + 0.08 * before  # spread later by up to that share
+    assert len(set(polls)) > 50
+
+
 def test_points_put_no_probability_where_no_task_was_seen_finishing() -> None:
     # Pooled with its neighbours, a mode's edge spilled probability into the
     # empty bins beside it, and the plan polled there (at 2.93 s, before 25 s).
