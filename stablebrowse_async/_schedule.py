@@ -769,11 +769,11 @@ class AdaptiveSchedule:
         While the median is unknown (most tasks outlived every age seen, a
         cold batch's first completions), at least the oldest age at which
         tasks were seen running (to the end of its bin, `DurationModel.edge`):
-        the median lies past it, and the first
-        completions, the shortest, priced polls at half their worth
-        (simulated cold batches, 18 seeds: uniform 1-3 s 1.34x -> 1.21x the
-        frontier at 3.54 -> 3.23 polls/task, exponential 1.48x -> 1.31x,
-        trimodal 2.35x -> 2.19x; warm batches as before).
+        the median lies past it, and the first completions, the shortest,
+        priced polls at half their worth (simulated cold batches, 18 seeds:
+        uniform 1-3 s 1.34x -> 1.21x the frontier at 3.54 -> 3.23 polls/task,
+        exponential 1.48x -> 1.31x, trimodal 2.35x -> 2.19x; warm batches as
+        before).
         """
         model = self._model
         median = model.median

@@ -454,13 +454,14 @@ def test_a_neighbourhood_of_exactly_rich_completions_is_estimated_bin_by_bin() -
 Q = bin_of(10.0)  # the quiet bin: no completion, fewer than RICH nearby (pooled)
 
 
-def _holding(rows: dict[int, tuple[float, float]], halvings: int = 0) -> DurationModel:
-    """A model holding exactly `rows` (bin -> (events, exposure)), then everything
-    halved `halvings` times by completions far away (its weight unit doubles each
-    time: stored counts stay, what they are worth halves)."""
+def _seeded(bins: dict[int, tuple[float, float]], halvings: int = 0) -> DurationModel:
+    """A model holding exactly these (completions, running seconds) per bin, then
+    everything halved `halvings` times by completions far away (its weight unit
+    doubles each time: stored counts stay, what they are worth halves)."""
     model = DurationModel(half_life=1.0)
-    bins = [[edge(k), edge(k + 1), events, ran] for k, (events, ran) in sorted(rows.items())]
-    model.seed({"version": 1, "bins": bins})
+    model.seed(
+        {"version": 1, "bins": [[edge(k), edge(k + 1), ev, ex] for k, (ev, ex) in bins.items()]}
+    )
     for _ in range(halvings):
         model.finish(5000.0)
     return model
@@ -498,7 +499,7 @@ _MODE = {Q - 6: (2.0, 2.0), Q - 2: (10.0, 10.0), Q - 1: (4.0, 4.0), Q + 2: (2.0,
 def test_a_quiet_bin_is_pooled_without_a_neighbour_whose_own_rate_it_contradicts(
     rows: dict[int, tuple[float, float]], halvings: int, spills: bool
 ) -> None:
-    model = _holding(rows, halvings)
+    model = _seeded(rows, halvings)
     assert model.shifted == 0
     mass = _quiet_mass(model)
     if spills:
@@ -517,7 +518,7 @@ def test_a_quiet_bin_is_pooled_without_a_neighbour_whose_own_rate_it_contradicts
 def test_a_quiet_bin_pooled_without_one_neighbour_keeps_the_other() -> None:
     # Q-1 (3 in 3 s) expects 3 completions in Q's 3 s and is left out; Q+1's
     # one completion in 1 s still counts: 1 in Q's and Q+1's 4 s, 0.25/s.
-    model = _holding({**_MODE, Q - 1: (3.0, 3.0), Q: (0.0, 3.0), Q + 1: (1.0, 1.0)})
+    model = _seeded({**_MODE, Q - 1: (3.0, 3.0), Q: (0.0, 3.0), Q + 1: (1.0, 1.0)})
     points = model.points(edge(Q + 2))
     alive = 1.0 - _before(points, edge(Q))
     width = edge(Q + 1) - edge(Q)
@@ -527,7 +528,7 @@ def test_a_quiet_bin_pooled_without_one_neighbour_keeps_the_other() -> None:
 def test_a_bin_with_a_completion_is_pooled_with_all_its_neighbours() -> None:
     # One completion in Q: not a quiet bin, so Q-1 (whose rate would expect
     # five there) still counts in its pooled hazard.
-    model = _holding({**_MODE, Q - 1: (3.0, 3.0), Q: (1.0, 5.0), Q + 1: (0.0, 1.0)})
+    model = _seeded({**_MODE, Q - 1: (3.0, 3.0), Q: (1.0, 5.0), Q + 1: (0.0, 1.0)})
     points = model.points(edge(Q + 2))
     alive = 1.0 - _before(points, edge(Q))
     width = edge(Q + 1) - edge(Q)
@@ -540,7 +541,7 @@ def test_a_bin_with_a_completion_is_pooled_with_all_its_neighbours() -> None:
 def test_the_first_bin_is_pooled_without_a_contradicting_second() -> None:
     # Tasks under 50 ms never finish (bin 0), bin 1 holds 4 completions and
     # bin 2 ten: bin 1 is estimated bin by bin, and bin 0 is not pooled with it.
-    model = _holding({0: (0.0, 3.0), 1: (4.0, 4.0), 2: (10.0, 10.0)})
+    model = _seeded({0: (0.0, 3.0), 1: (4.0, 4.0), 2: (10.0, 10.0)})
     assert _quiet_mass(model, 0) == 0.0
 
 
@@ -548,7 +549,7 @@ def test_a_quiet_bin_keeps_the_hazard_a_shift_replaced() -> None:
     # Recent tasks ran through Q-4..Q+1 and none finished where the long-run
     # counts expect dozens (bins Q-4, Q-3): the shift test sets Q's hazard to
     # the recent estimate, none, though its long-run neighbourhood holds 2.
-    model = _holding(
+    model = _seeded(
         {Q - 4: (100.0, 100.0), Q - 3: (100.0, 100.0), Q + 1: (2.0, 2.0), Q: (0.0, 1.0)}
     )
     for _ in range(200):
@@ -628,15 +629,6 @@ def test_a_single_completion_of_a_snapshot_is_one_of_those_at_risk() -> None:
     points = model.points(edge(k + 2))
     share = _bin_weight(points, k) / (1.0 - _before(points, edge(k)))
     assert share == pytest.approx(1 / 6, rel=1e-9)
-
-
-def _seeded(bins: dict[int, tuple[float, float]]) -> DurationModel:
-    """A model holding exactly these (completions, running seconds) per bin (no forgetting)."""
-    model = DurationModel()
-    model.seed(
-        {"version": 1, "bins": [[edge(k), edge(k + 1), ev, ex] for k, (ev, ex) in bins.items()]}
-    )
-    return model
 
 
 def test_a_bins_own_rate_needs_one_completion_and_five_around_it_counted_exactly() -> None:
