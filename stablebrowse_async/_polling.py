@@ -44,6 +44,7 @@ import collections
 import contextlib
 import heapq
 import itertools
+import math
 import sys
 import time
 from collections.abc import (
@@ -94,6 +95,27 @@ def _check_poll_timeout(value: object) -> float:
         raise TypeError(f"poll_timeout must be a number, got {type(value).__name__}")
     if not value > 0:
         raise ValueError(f"poll_timeout must be > 0, got {value!r}")
+    return float(value)
+
+
+#: How far ahead of its even spacing a paced submission may go (seconds): the
+#: tolerance of the generic cell rate algorithm. It lets a feeder that fell
+#: behind (every slot busy) catch up by a few submissions instead of losing its
+#: rate, while a long stall never turns into a burst of more than this much.
+_SUBMIT_TOLERANCE = 0.01
+
+
+def _check_submit_rate(value: object) -> float | None:
+    """None (submissions as fast as slots allow) or a rate > 0 per second, as a float."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(
+            f"submit_rate must be a number of submissions per second or None, "
+            f"got {type(value).__name__}"
+        )
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"submit_rate must be a finite number > 0, got {value!r}")
     return float(value)
 
 
@@ -383,6 +405,7 @@ class _Batch:
         concurrency: int,
         connection_limit: int | None,
         max_in_flight: int,
+        submit_rate: float | None,
         on_progress: Callable[[Progress], None] | None,
         on_submitted: Callable[[int, Task], None] | None,
         return_exceptions: bool,
@@ -396,6 +419,7 @@ class _Batch:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         poll_timeout = _check_poll_timeout(poll_timeout)
+        rate = _check_submit_rate(submit_rate)
         if not isinstance(requests, (Iterable, AsyncIterable)):
             raise TypeError(
                 f"requests must be an iterable or async iterable, got {type(requests).__name__}"
@@ -416,6 +440,8 @@ class _Batch:
         self._keep_requests = keep_requests
         self._slots = _Slots(concurrency)
         self._room = asyncio.Semaphore(max_in_flight)
+        self._submit_spacing = None if rate is None else 1.0 / rate
+        self._paced_at = -math.inf  # when the next paced submission is due
         self._heap: list[tuple[float, int, _Entry]] = []
         self._provisional: list[_Entry] = []
         self._queued = 0  # entries with a live heap item (stale items do not count)
@@ -563,6 +589,7 @@ class _Batch:
                         kept = raw if self._keep_requests else None
                         self._deliver(TaskOutcome(index, kept, error=error), was_in_flight=False)
                     else:
+                        await self._pace()
                         await self._slots.acquire(poll=False)
                         self._active += 1
                         self._start(self._submit_one(index, request))
@@ -574,6 +601,31 @@ class _Batch:
         finally:
             self._feeding = False
             self._wake.set()
+
+    def _pacing_delay(self) -> float:
+        """Seconds until `submit_rate` allows the next submission (0.0: at once).
+
+        The generic cell rate algorithm: submissions are due `_submit_spacing`
+        apart and each may go up to `_SUBMIT_TOLERANCE` early; `_pace` moves
+        the due time from when one actually went, so a feeder that waited for
+        a slot never makes up for it with a burst, and the average rate stays
+        at most `submit_rate`. Drift-free at thousands per second, where
+        sleeping one spacing after each submission would be bound by the event
+        loop's millisecond timer.
+        """
+        if self._submit_spacing is None:
+            return 0.0
+        return max(0.0, self._paced_at - _SUBMIT_TOLERANCE - self._clock())
+
+    async def _pace(self) -> None:
+        """Wait until `submit_rate` allows the next submission, and count it."""
+        spacing = self._submit_spacing
+        if spacing is None:
+            return
+        delay = self._pacing_delay()
+        if delay > 0:
+            await anyio.sleep(delay)
+        self._paced_at = max(self._paced_at, self._clock()) + spacing
 
     async def _submit_one(self, index: int, item: Any) -> None:
         request = item if self._keep_requests else None
@@ -777,6 +829,7 @@ class RunMany:
         concurrency: int = 64,
         connection_limit: int | None = None,
         max_in_flight: int = 10_000,
+        submit_rate: float | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         on_submitted: Callable[[int, Task], None] | None = None,
         return_exceptions: bool = True,
@@ -794,6 +847,7 @@ class RunMany:
             concurrency=concurrency,
             connection_limit=connection_limit,
             max_in_flight=max_in_flight,
+            submit_rate=submit_rate,
             on_progress=on_progress,
             on_submitted=on_submitted,
             return_exceptions=return_exceptions,

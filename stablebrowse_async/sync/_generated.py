@@ -396,6 +396,7 @@ class Tasks(SyncResource[_AsyncTasks]):
         on_submitted: Callable[[int, Task], None] | None = None,
         return_exceptions: bool = True,
         on_update: Callable[[int, TaskUpdate], object] | None = None,
+        submit_rate: float | None = None,
     ) -> SyncIterator[TaskOutcome]:
         """Run many tasks; iterate the result for one `TaskOutcome` per request, as each ends.
 
@@ -403,7 +404,10 @@ class Tasks(SyncResource[_AsyncTasks]):
         `TaskRequest` or dicts with `submit`'s keyword names; it is read
         lazily. `concurrency` bounds the HTTP requests in flight (submissions
         and polls together); `max_in_flight` bounds tasks submitted but not yet
-        handed to you. An error of one task (invalid request, failed task,
+        handed to you; `submit_rate`, when given, spaces submissions evenly at
+        at most that many per second (see the README, "Very large batches on
+        one machine": a client that submits faster than it can poll detects
+        completions late). An error of one task (invalid request, failed task,
         timeout, ambiguous submission) is its outcome and never stops the
         others, unless `return_exceptions` is False: then the first error is
         raised and the batch stops. `on_progress` receives a `Progress` after
@@ -430,6 +434,7 @@ class Tasks(SyncResource[_AsyncTasks]):
                 on_submitted=on_submitted,
                 return_exceptions=return_exceptions,
                 on_update=on_update,
+                submit_rate=submit_rate,
             ),
         )
 

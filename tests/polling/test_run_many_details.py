@@ -16,6 +16,16 @@ pytestmark = pytest.mark.anyio
         ({"concurrency": 0}, ValueError, r"^concurrency must be a positive int, got 0$"),
         ({"concurrency": True}, ValueError, r"^concurrency must be a positive int, got True$"),
         ({"max_in_flight": 0}, ValueError, r"^max_in_flight must be a positive int, got 0$"),
+        ({"submit_rate": 0}, ValueError, r"^submit_rate must be a finite number > 0, got 0$"),
+        ({"submit_rate": -2.5}, ValueError, r"^submit_rate must be a finite number > 0, got -2.5$"),
+        ({"submit_rate": float("inf")}, ValueError, r"^submit_rate must be .* got inf$"),
+        ({"submit_rate": float("nan")}, ValueError, r"^submit_rate must be .* got nan$"),
+        (
+            {"submit_rate": True},
+            TypeError,
+            r"^submit_rate must be a number of submissions per second or None, got bool$",
+        ),
+        ({"submit_rate": "10/s"}, TypeError, r"^submit_rate must be a number .* got str$"),
     ],
 )
 async def test_bad_limits_are_refused_naming_the_argument_and_value(
