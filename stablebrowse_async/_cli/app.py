@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import math
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -376,6 +377,15 @@ def batch(
         int,
         typer.Option(min=1, help="Tasks submitted but not yet finished (bounds rework on resume)."),
     ] = 1000,
+    submit_rate: Annotated[
+        float | None,
+        typer.Option(
+            help="Submissions per second at most, evenly spaced (default: as fast as "
+            "connections allow). Near the client's request rate, a batch of thousands of "
+            "short tasks is detected sooner at the same wall time.",
+            show_default=False,
+        ),
+    ] = None,
     resume: Annotated[
         bool,
         typer.Option(
@@ -392,6 +402,10 @@ def batch(
     progress: Annotated[bool, typer.Option(help="Show the progress bar (on stderr).")] = True,
 ) -> None:
     """Run a JSONL file of tasks concurrently; exit 1 if any line failed."""
+    if submit_rate is not None and not (math.isfinite(submit_rate) and submit_rate > 0):
+        raise typer.BadParameter(
+            f"must be a finite number > 0, got {submit_rate!r}", param_hint="'--submit-rate'"
+        )
     as_json = _as_json(ctx, json_flag)
     err = render.err_console()
 
@@ -402,6 +416,7 @@ def batch(
             out,
             concurrency=concurrency,
             max_in_flight=max_in_flight,
+            submit_rate=submit_rate,
             resume=resume,
             overwrite=overwrite,
             poll_timeout=poll_timeout,

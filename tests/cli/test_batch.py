@@ -128,6 +128,27 @@ def test_batch_stops_on_an_auth_error(sb: Invoke, tmp_path: Path) -> None:
     assert _records(out) == []
 
 
+def test_submit_rate_paces_the_batch_and_a_bad_one_is_refused_before_any_file(
+    sb: Invoke, tmp_path: Path, emu: EmulatorThread
+) -> None:
+    source = _write(
+        tmp_path / "t.jsonl", [json.dumps({"end_user_id": "a", "task": f"t{i}"}) for i in range(4)]
+    )
+    out = tmp_path / "r.jsonl"
+    for bad in ("0", "-1", "inf", "nan"):
+        refused = sb("batch", str(source), "--out", str(out), "--submit-rate", bad)
+        assert refused.exit_code == 2
+        assert "--submit-rate" in refused.stderr and "finite number > 0" in refused.stderr
+    assert not out.exists() and not emu.requests
+    assert sb("batch", str(source), "--out", str(out), "--submit-rate", "40").exit_code == 0
+    records = _records(out)
+    assert sorted(r["line"] for r in records) == [1, 2, 3, 4] and all(r["ok"] for r in records)
+    posted = [r.received_at for r in emu.requests if r.method == "POST"]
+    # Three spacings, less the tolerance and 5 ms of jitter between the client's
+    # sending and the emulator's receiving (unpaced, the span is a few ms).
+    assert max(posted) - min(posted) >= 3 / 40 - 0.01 - 0.005
+
+
 def test_missing_input_exits_2(sb: Invoke, tmp_path: Path) -> None:
     result = sb("batch", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "r.jsonl"))
     assert result.exit_code == 2
