@@ -73,6 +73,15 @@ async def test_pacing_lets_a_late_feeder_catch_up_by_the_tolerance_and_no_more()
     assert batch._pacing_delay() == pytest.approx(0.005)
 
 
+@pytest.mark.parametrize(("rate", "spacing"), [(0.5, 2.0), (1, 1.0), (2500, 0.0004)])
+async def test_any_rate_above_zero_is_taken_even_below_one_a_second(
+    rate: float, spacing: float
+) -> None:
+    batch = _paced_batch(rate, _FrozenClock())._batch
+    assert batch._submit_spacing == pytest.approx(spacing)
+    assert isinstance(batch._submit_spacing, float)
+
+
 async def test_without_a_rate_nothing_is_paced() -> None:
     clock = _FrozenClock()
     batch = RunMany(
