@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import random
 import statistics
 import sys
 import time
@@ -32,7 +31,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from _bench import SEED, EmulatorProcess
-from polling import _requests
+from polling import scale_batch, scale_durations
 
 from stablebrowse_async import AsyncClient
 from stablebrowse_async import _polling as engine
@@ -89,18 +88,12 @@ async def _run(url: str, api_key: str, count: int, submit_rate: float | None) ->
     submissions: list[float] = []
     polls: list[tuple[float, float]] = []
     _instrument(times, submissions, polls)
-    rng = random.Random(f"{SEED}:scale")
-    durations = [rng.uniform(1.0, 3.0) for _ in range(count)]
+    durations = scale_durations(count)
     rows: list[tuple[float, float, float, float, float]] = []
     offset = time.time() - time.monotonic()  # the engine's clock is time.monotonic
     async with AsyncClient(api_key, base_url=url) as client:
         started, cpu = time.monotonic(), time.process_time()
-        async for outcome in client.tasks.run_many(
-            _requests(durations, "breakdown"),
-            concurrency=count,
-            poll_timeout=300,
-            submit_rate=submit_rate,
-        ):
+        async for outcome in scale_batch(client, durations, "breakdown", submit_rate):
             delivered = time.monotonic()
             task = outcome.task
             if task is None or task.created_at is None or task.duration_ms is None:
