@@ -8,9 +8,12 @@ the frontier: no client without per-task information does better.
 
 Only poll times equal to some duration matter (moving a poll earlier to the
 nearest duration at or above the previous one detects the same tasks sooner),
-so the candidates are the durations themselves, or ``grid`` of their quantiles
-for speed (the benchmark's choice: 400); the last poll is at the longest
-duration. For a price ``lam`` per
+so the candidates are the durations themselves (`polling.py`'s choice, about
+2 s for 1 000 durations), or for speed ``grid`` of their quantiles and the
+duration just below each (`polling_sim.py` beyond 2 000 tasks: 400; an
+approximation from above, within 2 % on most simulated workloads, up to
+23 % on multimodal ones at 8 polls per task); the last poll is at the
+longest duration. For a price ``lam`` per
 poll, minimising ``mean lag + lam * mean polls`` is a shortest path over the
 sorted candidates ``g_1 < ... < g_m``:
 
@@ -60,10 +63,26 @@ def evaluate(durations: Sequence[float], polls: Sequence[float]) -> tuple[float,
 
 
 def _grid(durations: Sequence[float], grid: int | None) -> list[float]:
+    """The candidate poll times: every duration, or `grid` quantiles and the duration below each.
+
+    A quantile alone is not enough where it lands past a gap in the durations
+    (a bimodal batch's quantile in its long mode): the durations between the
+    quantile before and the gap could then only be seen at the far side of
+    the gap, and the frontier came out far above the exact one (1 000 tasks
+    of the bimodal workload: 0.245 s against 0.194 s at 4.5 polls/task). The
+    duration just below each quantile closes every such gap, for at most
+    twice the candidates.
+    """
     ordered = sorted(durations)
     if grid is None or grid >= len(ordered):
         return sorted(set(ordered))
-    picks = {ordered[round(i * (len(ordered) - 1) / (grid - 1))] for i in range(grid)}
+    picks: set[float] = set()
+    for i in range(grid):
+        pick = ordered[round(i * (len(ordered) - 1) / (grid - 1))]
+        picks.add(pick)
+        below = bisect.bisect_left(ordered, pick) - 1
+        if below >= 0:
+            picks.add(ordered[below])
     return sorted(picks)
 
 

@@ -107,7 +107,7 @@ async def _batch(
     stats = emu.stats()
     polls = stats["task_gets"] / max(1, stats["tasks_created"])
     true = [round(d, 3) for d in durations]
-    curve = frontier_curve(true, grid=400)
+    curve = frontier_curve(true, grid=None)  # exact: every duration a candidate (~2 s)
     limit = frontier_at(curve, polls)
     mean = statistics.fmean(lags) if lags else float("nan")
     return {

@@ -66,3 +66,16 @@ def test_the_curve_is_a_decreasing_convex_lower_bound(durations: list[float]) ->
         for subset in itertools.combinations(candidates[:-1], size):
             polls, lag = frontier.evaluate(durations, (*subset, candidates[-1]))
             assert lag >= frontier.frontier_at(curve, polls) - 1e-9
+
+
+def test_the_grid_keeps_the_duration_below_each_quantile_so_no_gap_hides_a_mode() -> None:
+    # Quantile picks 1, 4, 100, 103: alone, the tasks of 5 and 6 s could only be
+    # seen at 100 s. The duration below each pick (3, 6, 102) closes the gap.
+    durations = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 100.0, 101.0, 102.0, 103.0]
+    assert frontier._grid(durations, 4) == [1.0, 3.0, 4.0, 6.0, 100.0, 102.0, 103.0]
+    # Polling at 6 and 103: 1.4 polls per task, mean lag (15 + 6) / 10 = 2.1 s,
+    # exactly as on every candidate.
+    exact = frontier.frontier_at(frontier.frontier_curve(durations, grid=None), 1.4)
+    on_grid = frontier.frontier_at(frontier.frontier_curve(durations, grid=4), 1.4)
+    assert exact == pytest.approx(2.1)
+    assert on_grid == pytest.approx(exact)
