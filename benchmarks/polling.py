@@ -126,10 +126,15 @@ def _schedules() -> dict[str, PollSchedule | AdaptiveSchedule]:
     return {"geometric": PollSchedule(), "adaptive": AdaptiveSchedule(seed=SEED)}
 
 
-async def _workload(emu: EmulatorProcess, name: str, size: int) -> dict[str, Any]:
+def workload_batches(name: str, size: int) -> tuple[list[float], list[float]]:
+    """The durations of workload `name`'s cold and warm batches, the same in every run."""
     sampler = WORKLOADS[name][1]
     rng = random.Random(f"{SEED}:{name}")
-    cold, warm = sampler(rng, size), sampler(rng, size)
+    return sampler(rng, size), sampler(rng, size)
+
+
+async def _workload(emu: EmulatorProcess, name: str, size: int) -> dict[str, Any]:
+    cold, warm = workload_batches(name, size)
     results: dict[str, Any] = {}
     for label, schedule in _schedules().items():
         async with AsyncClient(emu.api_key, base_url=emu.url, poll_interval=schedule) as client:

@@ -24,9 +24,8 @@ import random
 import sys
 from collections.abc import Sequence
 
-from _bench import SEED
 from frontier import Point, evaluate, frontier_at, frontier_curve
-from polling import WORKLOADS
+from polling import WORKLOADS, workload_batches
 from polling_sim import simulate
 
 from stablebrowse_async import AdaptiveSchedule
@@ -43,10 +42,9 @@ def _ratio(durations: Sequence[float], schedule: Sequence[float], curve: list[Po
 
 def report(name: str) -> None:
     """Print the distribution-optimal schedules' and the learned plan's ratios for `name`."""
-    sampler = WORKLOADS[name][1]
-    rng = random.Random(f"{SEED}:{name}")
-    batches = {"cold": sampler(rng, 1000), "warm": sampler(rng, 1000)}
-    draws = sampler(random.Random(DRAWS_SEED), DRAWS)
+    cold, warm = workload_batches(name, 1000)
+    batches = {"cold": cold, "warm": warm}
+    draws = WORKLOADS[name][1](random.Random(DRAWS_SEED), DRAWS)
     longest = max(max(draws), *(max(b) for b in batches.values()))
     distribution = frontier_curve(draws, grid=2000)
     curves = {
@@ -73,8 +71,12 @@ def report(name: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("workloads", nargs="*", choices=[*WORKLOADS, []], default=["bimodal"])
-    for name in parser.parse_args(argv).workloads or ["bimodal"]:
+    parser.add_argument("workloads", nargs="*", help=f"of {', '.join(WORKLOADS)}; default bimodal")
+    names = parser.parse_args(argv).workloads or ["bimodal"]
+    unknown = [name for name in names if name not in WORKLOADS]
+    if unknown:
+        parser.error(f"unknown workload(s): {', '.join(unknown)} (known: {', '.join(WORKLOADS)})")
+    for name in names:
         report(name)
     return 0
 

@@ -75,6 +75,7 @@ __all__ = [
     "PollSettings",
     "Progress",
     "RunMany",
+    "check_submit_rate",
     "follow_task",
 ]
 
@@ -105,7 +106,7 @@ def _check_poll_timeout(value: object) -> float:
 _SUBMIT_TOLERANCE = 0.01
 
 
-def _check_submit_rate(value: object) -> float | None:
+def check_submit_rate(value: object) -> float | None:
     """None (submissions as fast as slots allow) or a rate > 0 per second, as a float."""
     if value is None:
         return None
@@ -419,7 +420,7 @@ class _Batch:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         poll_timeout = _check_poll_timeout(poll_timeout)
-        rate = _check_submit_rate(submit_rate)
+        rate = check_submit_rate(submit_rate)
         if not isinstance(requests, (Iterable, AsyncIterable)):
             raise TypeError(
                 f"requests must be an iterable or async iterable, got {type(requests).__name__}"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-import math
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -34,6 +33,7 @@ from stablebrowse_async import (
     __version__,
 )
 from stablebrowse_async._convert import to_camel
+from stablebrowse_async._polling import check_submit_rate
 
 from . import exits, render, safe
 from .batch import InputError, run_batch
@@ -402,10 +402,10 @@ def batch(
     progress: Annotated[bool, typer.Option(help="Show the progress bar (on stderr).")] = True,
 ) -> None:
     """Run a JSONL file of tasks concurrently; exit 1 if any line failed."""
-    if submit_rate is not None and not (math.isfinite(submit_rate) and submit_rate > 0):
-        raise typer.BadParameter(
-            f"must be a finite number > 0, got {submit_rate!r}", param_hint="'--submit-rate'"
-        )
+    try:
+        check_submit_rate(submit_rate)  # run_many's own check, before any file is opened
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="'--submit-rate'") from None
     as_json = _as_json(ctx, json_flag)
     err = render.err_console()
 
