@@ -90,11 +90,12 @@ _LOG_RATIO = math.log(RATIO)
 _RESCALE_AT = 1e150
 
 
-def _prefix(values: list[float], unit: float) -> list[float]:
-    """Running sums of `values` divided by `unit` (what was learned, after forgetting)."""
-    sums = [0.0]
+def _prefix(values: list[float], start: int, stop: int, unit: float) -> list[float]:
+    """Running sums of ``values[start:stop]`` divided by `unit` (what was learned, after
+    forgetting), indexed like `values`: item ``k`` sums bins ``start`` to ``k - 1``."""
+    sums = [0.0] * (start + 1)
     total = 0.0
-    for value in values:
+    for value in values[start:stop]:
         total += value / unit
         sums.append(total)
     return sums
@@ -151,6 +152,7 @@ class DurationModel:
         "_edge",
         "_events",
         "_exposure",
+        "_first",
         "_fresh",
         "_hazard",
         "_local",
@@ -187,6 +189,7 @@ class DurationModel:
         self._sub_events = array("d", bytes(8 * NBINS * SUB))
         self._unit = 1.0
         self._used = 0  # bins [0, _used) may hold counts; the others are all zero
+        self._first = NBINS  # the lowest bin that ever held a completion
         self._recent_events = [0.0] * NBINS
         self._recent_exposure = [0.0] * NBINS
         self._recent_unit = 1.0
@@ -241,6 +244,7 @@ class DurationModel:
             self._recent_unit, self.recent_half_life, self._recent_events, self._recent_exposure
         )
         k = bin_of(duration)
+        self._first = min(self._first, k)
         if not self._events[k]:
             # A completion where none was ever learned (the first of a longer
             # mode, of a shifted workload) is re-estimated at once: waiting for
@@ -306,15 +310,21 @@ class DurationModel:
         # hazard is zero: only bins below `stop` are computed, which keeps a
         # refresh cheap when the durations are short (3 s: 50 bins of 176).
         stop = min(NBINS, self._used + WIDE_POOL + 1)
+        # Below `base` too: no bin there has a completion within `WIDE_POOL`
+        # bins, so none can have a hazard or fail the shift test, nor has any
+        # bin tested above it a window reaching below it. The running sums
+        # start at `base` (what lies below counts as zero: it is never used).
+        # Tasks of 30 s and more leave 60 bins or more below it.
+        base = max(0, min(self._first, self._used) - 2 * WIDE_POOL)
         # Pooled over neighbours with running sums over a sliding window.
         width = 2 * POOL + 1
-        ev = _prefix(self._events[:stop], self._unit)
-        ex = _prefix(self._exposure[:stop], self._unit)
-        rev = _prefix(self._recent_events[:stop], self._recent_unit)
-        rex = _prefix(self._recent_exposure[:stop], self._recent_unit)
+        ev = _prefix(self._events, base, stop, self._unit)
+        ex = _prefix(self._exposure, base, stop, self._unit)
+        rev = _prefix(self._recent_events, base, stop, self._recent_unit)
+        rex = _prefix(self._recent_exposure, base, stop, self._recent_unit)
         shifted = 0
         last = -1  # the last bin with any exposure
-        for k in range(stop):
+        for k in range(base, stop):
             lo, hi = max(0, k - POOL), min(stop, k - POOL + width)
             spent = ex[hi] - ex[lo]
             hazard[k] = (ev[hi] - ev[lo]) / spent if spent > 0 else 0.0
@@ -325,13 +335,13 @@ class DurationModel:
         # narrow workload.)
         recent = self._recent_exposure
         scale = 1.0 / self._recent_unit
-        expect = [0.0]
-        for k in range(stop):
+        expect = [0.0] * (base + 1)
+        for k in range(base, stop):
             spent = ex[k + 1] - ex[k]
             rate = (ev[k + 1] - ev[k]) / spent if spent > 0 else hazard[k]
             expect.append(expect[-1] + rate * recent[k] * scale)
         local = self._local
-        for k in range(stop):
+        for k in range(base, stop):
             rate = hazard[k]
             replaced = False
             # Tested on the bin's pooled neighbourhood, then on a wider one
@@ -378,7 +388,7 @@ class DurationModel:
             rate = (ev[last + 1] - ev[lo]) / (ex[last + 1] - ex[lo])
             self._edge = (_EDGES[last + 1], rate)
         cum = self._cum
-        for k in range(stop):
+        for k in range(base, stop):
             cum[k + 1] = cum[k] + hazard[k] * (_EDGES[k + 1] - _EDGES[k])
         cum[stop + 1 :] = [cum[stop]] * (NBINS - stop)
         self._dirty = False
@@ -647,6 +657,8 @@ class DurationModel:
                 raise ValueError(f"prior['bins'][{position}] lies beyond {MAX_DURATION:g} s")
             parsed.append((bin_of((row[0] + row[1]) / 2), float(row[2]), float(row[3]), parts))
         for k, events, spent, parts in parsed:
+            if events > 0:
+                self._first = min(self._first, k)
             self._events[k] += events * self._unit
             self._exposure[k] += spent * self._unit
             for j, count in enumerate(parts):

@@ -742,10 +742,12 @@ class AdaptiveSchedule:
         has finished, and its tasks run where the learned ones had finished (the
         model's shift test)."""
         model = self._model
+        # Cheapest first: once one of the batch's tasks finished (nearly every
+        # call), neither weak set is consulted.
         return (
-            track in self._batch
+            model.recent_completions == 0
+            and track in self._batch
             and self._probing()
-            and model.recent_completions == 0
             and model.shifted > 0
         )
 
