@@ -55,6 +55,7 @@ false alarms over ~170 bins tested twice: a censored steady stream drifted 10 %)
 
 from __future__ import annotations
 
+import bisect
 import math
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
@@ -298,6 +299,26 @@ class DurationModel:
         if not occupied:
             return None
         return _EDGES[occupied[0]], _EDGES[occupied[-1] + 1]
+
+    def quiet_past(self, age: float) -> bool:
+        """Whether completions stopped at `age` (the upper edge of the longest bin holding one).
+
+        True when the running time seen past `age` should, at the hazard of the
+        two bins before it, have shown completions that did not come: `MIN_GAP`
+        and `Z` standard deviations fewer than expected (with none there, at
+        least ``Z ** 2``: 16). Read from the counts as they stand, not from the
+        last re-estimation, so that a batch polled in step sees the end of a
+        mode while its polls come in, not 2 % of its running time later.
+        """
+        k = bisect.bisect_right(_EDGES, age) - 1
+        lo = max(0, k - 2)
+        before = sum(self._exposure[lo:k])
+        if before <= 0:
+            return False
+        rate = sum(self._events[lo:k]) / before
+        expected = rate * sum(self._exposure[k : self._used]) / self._unit
+        gap = expected - sum(self._events[k : self._used]) / self._unit
+        return gap > MIN_GAP and gap * gap > Z * Z * expected  # expected > gap > 0
 
     def _refresh(self) -> None:
         if not self._dirty:

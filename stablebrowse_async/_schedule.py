@@ -72,7 +72,12 @@ wait for the sentinels up to 30 s after their last poll (six times the
 fallback's cap, never past ``max_interval``), less up to 30 % fixed by each
 task's own phase: a quiet gap between two modes costs each task one poll,
 and those polls, spread over the gap, probe it continuously for the next
-mode.
+mode. Until the batch's completions are seen to stop (running time past the
+longest one learned that, at the hazard just before it, should have shown 16
+completions or more, none seen), a task past it follows the hazard measured
+there; from then on (``epoch`` moves), the tasks seen running past that end
+wait for the sentinels, and the polls planned before it was seen move there
+(deferred).
 
 Shifts. The model tests each batch on its own evidence (`DurationModel`
 keeps a recent copy of its counts, emptied when a batch starts) and uses the
@@ -376,6 +381,9 @@ class AdaptiveSchedule:
         self._generation = 0  # batches started (a batch: run_many tasks watched together)
         self._warm_batch = False  # whether the current batch started with something learned
         self._cold_again = False  # whether the current batch was found to be cold again
+        # The support past which a cold batch's completions were seen to stop
+        # (`DurationModel.quiet_past`), once the schedule said so (`epoch`).
+        self._quiet: tuple[float, float] | None = None
         self._plans: dict[int, tuple[Any, tuple[float, ...]]] = {}
         self.epoch = 0
         """Bumped when what was learned may bring provisional polls earlier (or defer them)."""
@@ -473,6 +481,21 @@ class AdaptiveSchedule:
                 # the ones not yet polled spend polls at the old durations.
                 if not self._cold_again and self._batch_ran_past_learned(track):
                     self._cold_again = True
+                    self.epoch += 1
+                # A cold batch seen running past its longest completion long
+                # enough to tell that its completions stopped there (the end of
+                # a mode) re-plans its tasks: polls planned from the hazard
+                # measured just before that end move to the sentinels' wait.
+                support = self._support
+                if (
+                    support is not None
+                    and not self._warm_batch
+                    and age >= support[1]
+                    and self._quiet != support
+                    and track in self._batch
+                    and model.quiet_past(support[1])
+                ):
+                    self._quiet = support
                     self.epoch += 1
                 return
             duration = duration_of(task)
@@ -624,7 +647,17 @@ class AdaptiveSchedule:
             seen = min(track.seen, age) + lead
             planned = self._from_plan(track, seen, age + lead, rng)
             if planned is None:
-                delay = self._until_expected_lag(seen, age + lead, cap)
+                if phased and self._quiet == support and seen >= longest:
+                    # Seen running past where this cold batch's completions
+                    # stopped: what the hazard before that end says no longer
+                    # holds. Wait for the sentinels; a plan made from it
+                    # before the end was seen moves here (deferred). A task
+                    # last seen before the end is planned as before: it may
+                    # have finished there.
+                    delay = cap
+                    track.deferred = True
+                else:
+                    delay = self._until_expected_lag(seen, age + lead, cap)
             else:
                 delay = min(cap, planned)
                 if not beyond and planned > cap >= self.max_interval:
