@@ -331,20 +331,25 @@ class DurationModel:
         # hazard is zero: only bins below `stop` are computed, which keeps a
         # refresh cheap when the durations are short (3 s: 50 bins of 176).
         stop = min(NBINS, self._used + WIDE_POOL + 1)
-        # Below `base` too: no bin there has a completion within `WIDE_POOL`
-        # bins, so none can have a hazard or fail the shift test, nor has any
-        # bin tested above it a window reaching below it. The running sums
-        # start at `base` (what lies below counts as zero: it is never used).
-        # Tasks of 30 s and more leave 60 bins or more below it.
-        base = max(0, min(self._first, self._used) - 2 * WIDE_POOL)
         # Pooled over neighbours with running sums over a sliding window.
         width = 2 * POOL + 1
+        ex = _prefix(self._exposure, 0, stop, self._unit)
+        # The last bin with any exposure (where tasks were last seen running).
+        last = stop - 1
+        while last >= 0 and not ex[last + 1] > ex[last]:
+            last -= 1
+        # Below `base` too: no bin there has a completion within `WIDE_POOL`
+        # bins, so none can have a hazard or fail the shift test, nor has any
+        # bin tested above it a window reaching below it, nor is it `last` or
+        # the bin before. The running sums of completions start at `base`
+        # (zero below it: none there), those of running time at 0, so every
+        # estimate is the one computed over all bins, to the bit. Tasks of 30 s
+        # and more leave 60 bins or more below it.
+        base = max(0, min(self._first, last - 1) - 2 * WIDE_POOL)
         ev = _prefix(self._events, base, stop, self._unit)
-        ex = _prefix(self._exposure, base, stop, self._unit)
         rev = _prefix(self._recent_events, base, stop, self._recent_unit)
-        rex = _prefix(self._recent_exposure, base, stop, self._recent_unit)
+        rex = _prefix(self._recent_exposure, 0, stop, self._recent_unit)
         shifted = 0
-        last = -1  # the last bin with any exposure
         for k in range(base, stop):
             lo, hi = max(0, k - POOL), min(stop, k - POOL + width)
             spent = ex[hi] - ex[lo]
@@ -382,7 +387,6 @@ class DurationModel:
                     break
             hazard[k] = local[k] = rate
             if ex[k + 1] > ex[k]:
-                last = k
                 # Where the neighbourhood holds `RICH` completions (after
                 # forgetting), the bin itself at least one, and no shift replaced
                 # the rate, the local rule takes the bin's own rate, as `points`
