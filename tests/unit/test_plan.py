@@ -300,6 +300,27 @@ def test_a_poll_made_early_stands_for_its_planned_age_and_one_made_late_for_itse
     )
 
 
+def test_a_poll_planned_on_a_plan_since_replaced_stands_for_the_nearest_age_of_the_new_one() -> (
+    None
+):
+    schedule = AdaptiveSchedule(seed=1, jitter=0.0)
+    teach(schedule, [10.0 + i % 10 for i in range(300)])
+    track = schedule.begin(0.0)
+    first = schedule.next_delay(track, 0.0)  # 12.0 s on the plan of what was learned
+    # Tasks now take 0.5 s less: the plan renewed after 256 of them polls at
+    # 12.53 s, 14.59 s, ... The poll at 12.0 s stands for 12.53 s, the nearest
+    # age of the new plan: next at 14.59 s, not half a second later.
+    teach(schedule, [9.5 + i % 10 for i in range(_STREAM_REPLAN)])
+    fresh = schedule.begin(0.0)
+    renewed = schedule.next_delay(fresh, 0.0)
+    schedule.observe(fresh, RUNNING, renewed)
+    renewed_second = renewed + schedule.next_delay(fresh, renewed)
+    assert first < renewed < renewed_second
+    assert renewed - first < (renewed_second - renewed) / 2
+    schedule.observe(track, RUNNING, first)
+    assert first + schedule.next_delay(track, first) == pytest.approx(renewed_second)
+
+
 def test_a_poll_the_max_interval_cap_brought_early_does_not_stand_for_the_planned_age() -> None:
     schedule = AdaptiveSchedule(seed=1, jitter=0.0, max_interval=5.0)
     teach(schedule, [1.0] * 50 + [30.0] * 50)
