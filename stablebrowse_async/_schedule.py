@@ -22,7 +22,8 @@ tasks included).
 Plans. Where it can, a task follows a *plan*: the best fixed schedule for
 the learned distribution (`_plan.best_polls` on `DurationModel.points`, at
 the price of a poll below), the same optimum the benchmark's frontier
-computes on true durations. A batch that starts warm keeps one plan for the
+computes on true durations, under the ``max_interval`` rule below (a plan
+whose gaps the cap would cut is planned with the cap in mind). A batch that starts warm keeps one plan for the
 whole batch (computed again only if the learned support grows or the shift
 verdict changes: a plan that moved with the batch's own early completions
 cost more lag than it saved, in simulation); tasks watched one by one share a
@@ -662,15 +663,23 @@ class AdaptiveSchedule:
             else:
                 delay = min(cap, planned)
                 if not beyond and planned > cap >= self.max_interval:
-                    # A gap where nothing was seen finishing, cut by `max_interval`:
-                    # that poll does not stand for the planned age. (It did when
-                    # past the middle of the gap: polled 16 s before a planned 85 s,
-                    # 73 s after the planned 12 s, a task's next poll came at the
-                    # planned 91 s. Simulated trimodal warm batch, seed 1, the
-                    # 80-120 s tasks.) Other caps do: they follow a model still
+                    # A gap cut by `max_interval` (the plan keeps to it, and
+                    # jitter stretched it): that poll stands for the planned
+                    # age only if no earlier than the jitter of that age and
+                    # of the cap could have moved it (2 * jitter * the cap).
+                    # (Also bounded by the jitter of a planned age before a
+                    # shorter gap, as in `_from_plan`: simulated trimodal warm
+                    # batches 1.54x -> 1.65x the frontier, the extra polls at
+                    # the start of the 80-120 s mode.) Before plans
+                    # kept to the cap, it stood when past the middle of the
+                    # gap: polled 16 s before a planned 85 s, 73 s after the
+                    # planned 12 s, a task's next poll came at the planned
+                    # 91 s (simulated trimodal warm batch, seed 1, the 80-120 s
+                    # tasks). Other caps do stand: they follow a model still
                     # learning, where a poll more is seldom worth its price.
-                    target, _, at, polls = track.target
-                    track.target = (target, target, at, polls)
+                    target, since, at, polls = track.target
+                    reach = 2.0 * self.jitter * self.max_interval
+                    track.target = (target, max(since, target - reach), at, polls)
             # Re-planned when the model changes: plans near or past the edge of
             # what was learned, and plans that wait longer than the fallback would.
             # And every plan while the model follows a shift: its answers move fast.
@@ -780,7 +789,13 @@ class AdaptiveSchedule:
         cached = self._plans.get(kind)
         if cached is not None and cached[0] == key:
             return cached[1]
-        ages = best_polls(model.points(horizon), self._cost(horizon))
+        shortest = self._support[0] if self._support is not None else 0.0
+        ages = best_polls(
+            model.points(horizon),
+            self._cost(horizon),
+            max_gap=self.max_interval,
+            free_until=shortest,
+        )
         self._plans[kind] = (key, ages)
         return ages
 
