@@ -137,10 +137,8 @@ def _bounded(
     n = len(points)
     age = [0.0] + [a for a, _ in points]
     weight = [0.0] * (n + 1)
-    moment = [0.0] * (n + 1)  # running sums of weight * age
-    for j, (a, w) in enumerate(points, start=1):
+    for j, (_, w) in enumerate(points, start=1):
         weight[j] = weight[j - 1] + w
-        moment[j] = moment[j - 1] + w * a
     total = weight[n]
     best = [math.inf] * (n + 1)
     best[0] = 0.0
@@ -151,12 +149,8 @@ def _bounded(
         for i in range(j - 1, -1, -1):
             if d > max(age[i] + max_gap, free_until):  # as `_keeps_gaps` tests it
                 break
-            value = (
-                best[i]
-                + d * (weight[j] - weight[i])
-                - (moment[j] - moment[i])
-                + price * (total - weight[i])
-            )
+            # G(j) of the module docstring (P, the same for every i, left out).
+            value = best[i] + d * (weight[j] - weight[i]) + price * (total - weight[i])
             if value < best[j]:
                 best[j] = value
                 parent[j] = i

@@ -178,6 +178,48 @@ def test_a_plan_under_a_gap_rule_is_the_best_that_keeps_to_it(
     assert cost(points, plan, price) >= cost(points, free, price) - 1e-9
 
 
+GAP_CASES = [
+    ([(1.0, 0.3), (5.0, 0.2), (9.0, 0.2), (25.0, 0.3)], 10.0, 2.0),
+    ([(2.0, 0.4), (3.0, 0.1), (21.0, 0.2), (23.0, 0.3)], 8.0, 0.0),
+    ([(0.5, 0.1), (14.0, 0.5), (15.0, 0.1), (16.0, 0.3)], 6.0, 9.0),
+    ([(12.0, 0.6), (13.0, 0.4)], 5.0, 0.0),
+]
+
+
+@pytest.mark.parametrize(("points", "max_gap", "free_until"), GAP_CASES)
+@pytest.mark.parametrize("price", [0.05, 0.5, 3.0])
+def test_a_plan_under_a_gap_rule_is_optimal_on_fixed_cases(
+    points: list[tuple[float, float]], max_gap: float, free_until: float, price: float
+) -> None:
+    # Checked against every plan on the points and the polls of no weight the
+    # rule adds (a few cases every run: mutation runs draw only ten examples).
+    plan = best_polls(points, price, max_gap=max_gap, free_until=free_until)
+    assert keeps_gaps(plan, max_gap, free_until)
+    last = points[-1][0]
+    candidates = sorted({a for a, _ in _fill(points, max_gap, free_until)} - {last})
+    assert len(candidates) <= 14
+    best = min(
+        cost(points, (*subset, last), price)
+        for size in range(len(candidates) + 1)
+        for subset in itertools.combinations(candidates, size)
+        if keeps_gaps((*subset, last), max_gap, free_until)
+    )
+    assert cost(points, plan, price) == pytest.approx(best, rel=1e-12, abs=1e-12)
+
+
+def test_the_fewest_polls_the_rule_forces_lie_a_whole_gap_back_from_the_next_point() -> None:
+    # Tasks of 1 s and of 60.9 s, polls at most 30 s apart: one poll between,
+    # at 30.9 s (a poll at 2 s, where a few finish, would not be worth it).
+    plan = best_polls([(1.0, 0.5), (2.0, 1e-6), (60.9, 0.5)], 0.01, max_gap=30.0)
+    assert plan == pytest.approx((1.0, 30.9, 60.9))
+    # A first duration just past the cap: a poll before it, even with no
+    # `free_until` (gaps are free only up to age 0 then).
+    assert best_polls([(30.5, 1.0)], 0.1, max_gap=30.0) == pytest.approx((30.0, 30.5))
+    short = best_polls([(0.9, 1.0)], 0.1, max_gap=0.5)
+    assert len(short) == 2 and short[-1] == 0.9 and keeps_gaps(short, 0.5, 0.0)
+    assert best_polls([(0.9, 1.0)], 0.1, max_gap=0.5, free_until=1.0) == (0.9,)
+
+
 def test_a_plan_for_long_tasks_keeps_to_max_interval_from_its_first_poll() -> None:
     # Tasks of 40-110 s, the shortest learned 40 s, polls at most 30 s apart
     # once a completion is possible. The best plan for no rule polls first at
