@@ -22,11 +22,11 @@ def finished(seconds: float) -> Task:
     return Task(task_id="t", status=TaskStatus.COMPLETED, duration_ms=round(seconds * 1000))
 
 
-def _mode_of_2_to_2_4_s() -> tuple[DurationModel, float]:
-    """60 tasks that finished evenly over 2.0-2.4 s, and the support's upper edge."""
+def _mode_of_2_to_2_4_s(count: int = 60) -> tuple[DurationModel, float]:
+    """`count` tasks that finished evenly over 2.0-2.4 s, and the support's upper edge."""
     model = DurationModel()  # forgetting: counts in weighted units, read back in seconds
-    for i in range(60):
-        duration = 2.0 + 0.4 * i / 60
+    for i in range(count):
+        duration = 2.0 + 0.4 * i / count
         model.expose(0.0, duration)
         model.finish(duration)
     support = model.support()
@@ -61,14 +61,7 @@ def test_completions_that_go_on_past_the_end_are_no_silence() -> None:
 def test_a_few_completions_past_the_end_where_many_were_due_still_tell_it() -> None:
     # 600 tasks learned (the counts are weighted: forgetting), then running time
     # past the end where 40 were due and 10 came: 30 fewer is beyond the noise.
-    model = DurationModel()
-    for i in range(600):
-        duration = 2.0 + 0.4 * i / 600
-        model.expose(0.0, duration)
-        model.finish(duration)
-    support = model.support()
-    assert support is not None
-    end = support[1]
+    model, end = _mode_of_2_to_2_4_s(600)
     k = bin_of(2.39)
     rate = sum(model._events[k - 1 : k + 1]) / sum(model._exposure[k - 1 : k + 1])
     model.expose(end, end + 40.0 / rate)
