@@ -440,6 +440,30 @@ def test_a_poll_planned_on_a_plan_since_replaced_stands_for_the_nearest_age_of_t
     assert first + schedule.next_delay(track, first) == pytest.approx(renewed_second)
 
 
+def test_a_late_poll_planned_on_a_replaced_plan_stands_for_the_age_it_is_nearest() -> None:
+    schedule = AdaptiveSchedule(seed=1, jitter=0.0)
+    teach(schedule, [10.0 + i % 10 for i in range(300)])
+    track, other = schedule.begin(0.0), schedule.begin(0.0)
+    for planned in (track, other):  # at 12.0 s on the plan of what was learned
+        schedule.next_delay(planned, 0.0)
+    teach(schedule, [9.5 + i % 10 for i in range(_STREAM_REPLAN)])
+    fresh = schedule.begin(0.0)
+    renewed = [schedule.next_delay(fresh, 0.0)]  # 12.53 s, 14.59 s, 16.6 s, ...
+    for _ in range(2):
+        schedule.observe(fresh, RUNNING, renewed[-1])
+        renewed.append(renewed[-1] + schedule.next_delay(fresh, renewed[-1]))
+    first, second, third = renewed
+    # Polled late (a busy client), past the middle between the new plan's first
+    # two ages: it stands for the second, and the next poll is the third.
+    late = second - 0.4 * (second - first)
+    schedule.observe(track, RUNNING, late)
+    assert late + schedule.next_delay(track, late) == pytest.approx(third)
+    # Polled before that middle: it stands for the first, the next is the second.
+    early = first + 0.4 * (second - first)
+    schedule.observe(other, RUNNING, early)
+    assert early + schedule.next_delay(other, early) == pytest.approx(second)
+
+
 def test_a_plan_keeps_max_interval_and_a_jittered_gap_cut_by_it_costs_no_extra_poll() -> None:
     # Tasks of 1 s and of 30 s, at most 5 s between polls: the plan polls at
     # 1.2 s, then every 5 s or so until 30.13 s (the 30 s tasks' eighth of a
