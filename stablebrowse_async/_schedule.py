@@ -739,12 +739,10 @@ class AdaptiveSchedule:
         # the next planned age after it too; one planned on a plan since
         # replaced, by the age after the one it is nearest to.
         target, since, at, polls = track.target
-        if polls == track.polls:
-            # Not polled since its next planned age was chosen (a re-plan): that
-            # age stands while the plan holds it.
-            i = bisect.bisect_left(ages, target)
-        else:
-            i = bisect.bisect_left(ages, target)
+        # The age planned last. Not polled since (a re-plan): it stands while
+        # the plan holds it. Polled since: the age after the one polled for.
+        i = bisect.bisect_left(ages, target)
+        if polls != track.polls:
             if i < len(ages) and ages[i] == target:
                 i = bisect.bisect_right(ages, target if since <= seen < target else seen)
             else:
