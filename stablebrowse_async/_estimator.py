@@ -156,6 +156,7 @@ class DurationModel:
         "_first",
         "_fresh",
         "_hazard",
+        "_hazard_from",
         "_local",
         "_median",
         "_pending",
@@ -198,6 +199,7 @@ class DurationModel:
         self._edge = (0.0, 0.0)
         self._hazard = [0.0] * NBINS
         self._local = [0.0] * NBINS  # the hazard `segments` gives (the local rule's)
+        self._hazard_from = _EDGES[NBINS]  # the lower edge of the first bin with a local hazard
         self._cum = [0.0] * (NBINS + 1)
         self._dirty = False
         self._pending = 0.0  # exposure added since the last refresh
@@ -404,6 +406,10 @@ class DurationModel:
                 if not replaced and own >= 1.0 and near >= RICH:
                     local[k] = own / (ex[k + 1] - ex[k])
         self._shifted = shifted
+        first = base  # bins below `base` hold no hazard (see above)
+        while first < stop and not local[first] > 0:
+            first += 1
+        self._hazard_from = _EDGES[first]
         # The hazard where tasks were last seen running: over the last two exposed
         # bins (about 18 % of the age). Wider, it is diluted by running time from
         # before a mode began (simulated, 6 seeds, four bins -> two: trimodal cold
@@ -583,6 +589,12 @@ class DurationModel:
         """
         self._refresh()
         return self._edge
+
+    def hazard_from(self) -> float:
+        """The age before which the local rule's hazard (`segments`) is zero: the lower
+        edge of the first bin where tasks were seen finishing (pooled)."""
+        self._refresh()
+        return self._hazard_from
 
     def segments(self, start: float) -> Iterable[tuple[float, float, float]]:
         """(from, to, hazard) pieces of the hazard from age `start` to the last bin.

@@ -890,7 +890,14 @@ class AdaptiveSchedule:
         # just before (what a batch of one age sees finishing now) is taken as
         # locally constant; the caller's cap keeps the fallback there.
         horizon, measured = model.edge()
-        for low, high, hazard in model.segments(seen):
+        start = seen
+        if cost > 0:
+            # Before the first age with a hazard no lag builds up (nothing is
+            # gathered, nothing dies): the walk starts there, with the same
+            # floats as through the empty bins (most of them for short tasks).
+            # Never past `horizon`: a hazard needs running time in its bins.
+            start = max(seen, model.hazard_from())
+        for low, high, hazard in model.segments(start):
             if low >= end:
                 break
             if low >= horizon:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import time
+from collections.abc import Callable
 
 import anyio
 import pytest
@@ -56,7 +58,9 @@ class ScriptedSchedule:
 
 
 async def _polls_in_order(
-    schedule: ScriptedSchedule, records: dict[int, list[TaskStatus]]
+    schedule: ScriptedSchedule,
+    records: dict[int, list[TaskStatus]],
+    clock: Callable[[], float] = time.monotonic,
 ) -> list[int]:
     """Run one task per index of `records` (each poll answers its next status); the
     indexes in the order they were polled."""
@@ -83,6 +87,7 @@ async def _polls_in_order(
         schedule=schedule,
         poll_timeout=3.0,
         concurrency=1,
+        clock=clock,
     )
     with anyio.fail_after(10):
         outcomes = [o async for o in engine]
@@ -136,3 +141,43 @@ async def test_a_deferred_replan_moves_a_poll_later() -> None:
     records = {0: [DONE], 1: [DONE], 2: [DONE]}
     assert await _polls_in_order(schedule, records) == [1, 2, 0]
     assert schedule.asked == {0: 2, 1: 1, 2: 1}
+
+
+class CostlySchedule(ScriptedSchedule):
+    """A scripted schedule whose every `next_delay` costs `cost` seconds of the engine's
+    clock (the CPU a re-plan of thousands of tasks takes); the calls' times recorded."""
+
+    def __init__(self, plans: dict[int, list[Plan]], moves: set[tuple[int, int]], cost: float):
+        super().__init__(plans, moves)
+        self.cost = cost
+        self.offset = 0.0
+        self.calls: dict[int, list[float]] = collections.defaultdict(list)
+
+    def clock(self) -> float:
+        return time.monotonic() + self.offset
+
+    def next_delay(self, track: Track, now: float) -> float:
+        self.calls[self._index[id(track)]].append(self.clock())
+        self.offset += self.cost
+        return super().next_delay(track, now)
+
+
+async def test_a_replan_waits_three_times_as_long_as_the_last_one_took() -> None:
+    cost = 0.1
+    schedule = CostlySchedule(
+        plans={
+            0: [(0.5, False)],  # its completion moves the epoch (1), all four planned
+            1: [(0.55, False)],  # so does its own (2), while the first re-plan's spacing runs
+            2: [(5.0, True), (4.0, True), (0.0, False)],  # parked, re-planned at each move
+            3: [(5.0, True), (4.0, True), (0.0, False)],
+        },
+        moves={(0, 1), (1, 1)},
+        cost=cost,
+    )
+    records = {0: [DONE], 1: [DONE], 2: [DONE], 3: [DONE]}
+    assert await _polls_in_order(schedule, records, schedule.clock) == [0, 1, 2, 3]
+    # Both moves re-planned (none lost), the second one only once the first
+    # re-plan's two calls (0.2 s) were followed by three times that.
+    assert schedule.asked == {0: 1, 1: 1, 2: 3, 3: 3}
+    first_replan, second_replan = schedule.calls[2][1], schedule.calls[2][2]
+    assert second_replan - first_replan >= 2 * cost * (1 + 3) - 1e-9

@@ -4,13 +4,14 @@ reaches the price of a poll (`_lag_gain`, `_solve_gain` in `_schedule`)."""
 from __future__ import annotations
 
 import math
+from unittest import mock
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from stablebrowse_async import AdaptiveSchedule
-from stablebrowse_async._estimator import DurationModel
+from stablebrowse_async._estimator import MAX_DURATION, DurationModel
 from stablebrowse_async._schedule import _lag_gain, _solve_gain
 
 
@@ -128,3 +129,45 @@ def test_a_short_span_is_solved_as_precisely_as_a_long_one(span: float) -> None:
     target = _lag_gain(span, 1.0, 50.0) / 4
     x = _solve_gain(span, 1.0, 50.0, target)
     assert _lag_gain(x, 1.0, 50.0) == pytest.approx(target, rel=1e-6)
+
+
+def test_no_hazard_is_found_before_the_first_age_where_tasks_finish() -> None:
+    model = AdaptiveSchedule(prior=[1.5 + (i % 11) / 10 for i in range(60)])._model
+    start = model.hazard_from()
+    assert 1.0 < start < 1.5  # the pooled neighbourhood of the shortest duration
+    pieces = list(model.segments(0.0))
+    assert all(hazard == 0.0 for low, high, hazard in pieces if high <= start)
+    assert next(hazard for low, high, hazard in pieces if low >= start) > 0.0
+    assert DurationModel().hazard_from() >= MAX_DURATION  # nothing learned: no hazard anywhere
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    durations=st.lists(st.floats(min_value=0.05, max_value=300.0), max_size=40),
+    running=st.lists(st.floats(min_value=0.05, max_value=400.0), max_size=10),
+    seen=st.floats(min_value=0.0, max_value=400.0),
+    waited=st.floats(min_value=0.0, max_value=30.0),
+    cap=st.floats(min_value=0.01, max_value=120.0),
+    cost=st.floats(min_value=1e-4, max_value=10.0),
+)
+# Hazards below 1e-3 per second (one completion among 21 tasks seen running through
+# the 250 s bins): small, not zero, and walked through.
+@example(durations=[250.0], running=[400.0] * 20, seen=240.0, waited=0.0, cap=120.0, cost=0.5)
+# No lag asked: the poll is due at once, not at the first hazard.
+@example(durations=[2.0], running=[], seen=0.0, waited=0.0, cap=5.0, cost=0.0)
+def test_the_rule_starting_at_the_first_hazard_answers_as_the_walk_from_the_last_sighting(
+    durations: list[float],
+    running: list[float],
+    seen: float,
+    waited: float,
+    cap: float,
+    cost: float,
+) -> None:
+    schedule = AdaptiveSchedule(prior=durations)
+    model = schedule._model
+    for age in running:
+        model.expose(0.0, age)
+    answer = schedule._expected_lag_rule(seen, seen + waited, cap, cost)
+    with mock.patch.object(DurationModel, "hazard_from", return_value=0.0):
+        walked = schedule._expected_lag_rule(seen, seen + waited, cap, cost)
+    assert answer == walked  # the same floats, not only close
