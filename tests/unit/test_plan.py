@@ -464,6 +464,21 @@ def test_a_late_poll_planned_on_a_replaced_plan_stands_for_the_age_it_is_nearest
     assert early + schedule.next_delay(other, early) == pytest.approx(second)
 
 
+def test_a_poll_on_a_replaced_plan_seen_past_all_of_the_new_plan_leaves_it() -> None:
+    schedule = AdaptiveSchedule(seed=1, jitter=0.0)
+    teach(schedule, [10.0 + i % 10 for i in range(300)])
+    track = schedule.begin(0.0)
+    schedule.next_delay(track, 0.0)  # 12.0 s on the plan of what was learned
+    teach(schedule, [9.5 + i % 10 for i in range(_STREAM_REPLAN)])
+    # Seen running at 40 s, past every age of the renewed plan (9.5-19.5 s tasks):
+    # no planned age stands for that poll, and the next comes from the local rule,
+    # never later than the geometric fallback.
+    late = 40.0
+    schedule.observe(track, RUNNING, late)
+    delay = schedule.next_delay(track, late)
+    assert schedule.min_interval <= delay <= schedule.fallback.from_age(late)
+
+
 def test_a_plan_keeps_max_interval_and_a_jittered_gap_cut_by_it_costs_no_extra_poll() -> None:
     # Tasks of 1 s and of 30 s, at most 5 s between polls: the plan polls at
     # 1.2 s, then every 5 s or so until 30.13 s (the 30 s tasks' eighth of a
