@@ -760,14 +760,11 @@ class _Batch:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            now = self._clock()
-            wait = heap[0][0] - now
+            wait = heap[0][0] - self._clock()
             if wait > 0:
                 self._wake.clear()
                 if self._provisional:
-                    wait = min(wait, _EPOCH_CHECK)
-                    if self._schedule.epoch != self._epoch:  # a re-plan held back
-                        wait = min(wait, self._replan_after - now)
+                    wait = min(wait, _EPOCH_CHECK)  # a re-plan held back runs by then too
                 with anyio.move_on_after(wait):
                     await self._wake.wait()
                 continue
