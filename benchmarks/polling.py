@@ -540,7 +540,8 @@ def write_results(f: dict[str, Any], images: Sequence[Path]) -> None:
         f"Written by `benchmarks/polling.py --{f['mode']}` on {facts['date']} "
         f"({facts['cpu']}, {facts['cores']} cores, shared), {f['tasks_per_batch']} tasks per "
         "batch, one run (many at once: each figure the median of "
-        f"{f['at_once'][0].get('runs', 1)} alternated runs, the paced one run). Real time: the emulator in its own process on loopback, its real "
+        f"{f['at_once'][0].get('runs', 1)} alternated runs, the paced one run). "
+        "Real time: the emulator in its own process on loopback, its real "
         "clock; lag = outcome handed to the caller minus `createdAt + durationMs`. "
         "Frontier: the least mean lag of any fixed schedule with the same polls/task on the "
         "batch's true durations (`benchmarks/frontier.py`).",

@@ -332,8 +332,9 @@ _EPOCH_CHECK = 0.05
 #: After a re-plan, the next one waits this many times as long as it took: a
 #: re-plan of thousands of queued polls costs tens of milliseconds of CPU (a
 #: `next_delay` each), and a batch that learns fast (a cold batch of 10 000
-#: tasks moves ``epoch`` every 30-40 ms while its first tasks finish) would
-#: otherwise spend half its CPU re-planning while the polls already due wait.
+#: tasks moved ``epoch`` every 30-40 ms while its first tasks finished, and
+#: re-planned for 20-50 ms each time) would otherwise spend most of those
+#: seconds re-planning while the polls already due wait.
 #: Re-plans take at most a quarter of the client's time; a small batch's
 #: re-plans (under a millisecond) still follow every report at once.
 _REPLAN_SPACING = 3.0
