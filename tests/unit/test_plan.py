@@ -419,21 +419,35 @@ def test_a_poll_made_early_stands_for_its_planned_age_and_one_made_late_for_itse
     )
 
 
+def planned_then_replaced(count: int) -> tuple[AdaptiveSchedule, list[Track], float]:
+    """`count` tasks given their first poll on the plan learned from tasks of 10-19 s
+    (at 12.0 s, returned), then that plan renewed by 256 tasks 0.5 s shorter."""
+    schedule = AdaptiveSchedule(seed=1, jitter=0.0)
+    teach(schedule, [10.0 + i % 10 for i in range(300)])
+    tracks = [schedule.begin(0.0) for _ in range(count)]
+    delays = [schedule.next_delay(track, 0.0) for track in tracks]  # each one planned
+    teach(schedule, [9.5 + i % 10 for i in range(_STREAM_REPLAN)])
+    return schedule, tracks, delays[0]
+
+
+def plan_ages(schedule: AdaptiveSchedule, count: int) -> list[float]:
+    """The first `count` poll ages of the current plan: a new task's, polled on time."""
+    fresh = schedule.begin(0.0)
+    ages = [schedule.next_delay(fresh, 0.0)]
+    while len(ages) < count:
+        schedule.observe(fresh, RUNNING, ages[-1])
+        ages.append(ages[-1] + schedule.next_delay(fresh, ages[-1]))
+    return ages
+
+
 def test_a_poll_planned_on_a_plan_since_replaced_stands_for_the_nearest_age_of_the_new_one() -> (
     None
 ):
-    schedule = AdaptiveSchedule(seed=1, jitter=0.0)
-    teach(schedule, [10.0 + i % 10 for i in range(300)])
-    track = schedule.begin(0.0)
-    first = schedule.next_delay(track, 0.0)  # 12.0 s on the plan of what was learned
+    schedule, (track,), first = planned_then_replaced(1)  # 12.0 s on the plan learned first
     # Tasks now take 0.5 s less: the plan renewed after 256 of them polls at
     # 12.53 s, 14.59 s, ... The poll at 12.0 s stands for 12.53 s, the nearest
     # age of the new plan: next at 14.59 s, not half a second later.
-    teach(schedule, [9.5 + i % 10 for i in range(_STREAM_REPLAN)])
-    fresh = schedule.begin(0.0)
-    renewed = schedule.next_delay(fresh, 0.0)
-    schedule.observe(fresh, RUNNING, renewed)
-    renewed_second = renewed + schedule.next_delay(fresh, renewed)
+    renewed, renewed_second = plan_ages(schedule, 2)
     assert first < renewed < renewed_second
     assert renewed - first < (renewed_second - renewed) / 2
     schedule.observe(track, RUNNING, first)
@@ -441,18 +455,8 @@ def test_a_poll_planned_on_a_plan_since_replaced_stands_for_the_nearest_age_of_t
 
 
 def test_a_late_poll_planned_on_a_replaced_plan_stands_for_the_age_it_is_nearest() -> None:
-    schedule = AdaptiveSchedule(seed=1, jitter=0.0)
-    teach(schedule, [10.0 + i % 10 for i in range(300)])
-    track, other = schedule.begin(0.0), schedule.begin(0.0)
-    for planned in (track, other):  # at 12.0 s on the plan of what was learned
-        schedule.next_delay(planned, 0.0)
-    teach(schedule, [9.5 + i % 10 for i in range(_STREAM_REPLAN)])
-    fresh = schedule.begin(0.0)
-    renewed = [schedule.next_delay(fresh, 0.0)]  # 12.53 s, 14.59 s, 16.6 s, ...
-    for _ in range(2):
-        schedule.observe(fresh, RUNNING, renewed[-1])
-        renewed.append(renewed[-1] + schedule.next_delay(fresh, renewed[-1]))
-    first, second, third = renewed
+    schedule, (track, other), _ = planned_then_replaced(2)
+    first, second, third = plan_ages(schedule, 3)  # 12.53 s, 14.59 s, 16.6 s
     # Polled late (a busy client), past the middle between the new plan's first
     # two ages: it stands for the second, and the next poll is the third.
     late = second - 0.4 * (second - first)
@@ -465,11 +469,7 @@ def test_a_late_poll_planned_on_a_replaced_plan_stands_for_the_age_it_is_nearest
 
 
 def test_a_poll_on_a_replaced_plan_seen_past_all_of_the_new_plan_leaves_it() -> None:
-    schedule = AdaptiveSchedule(seed=1, jitter=0.0)
-    teach(schedule, [10.0 + i % 10 for i in range(300)])
-    track = schedule.begin(0.0)
-    schedule.next_delay(track, 0.0)  # 12.0 s on the plan of what was learned
-    teach(schedule, [9.5 + i % 10 for i in range(_STREAM_REPLAN)])
+    schedule, (track,), _ = planned_then_replaced(1)
     # Seen running at 40 s, past every age of the renewed plan (9.5-19.5 s tasks):
     # no planned age stands for that poll, and the next comes from the local rule,
     # never later than the geometric fallback.
