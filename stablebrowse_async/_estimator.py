@@ -59,6 +59,8 @@ import bisect
 import math
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import accumulate, repeat
+from operator import mul, truediv
 from typing import Any
 
 __all__ = ["NBINS", "DurationModel", "bin_of", "edge"]
@@ -85,6 +87,7 @@ WIDE_POOL = 4
 RICH = 5.0
 #: Standard deviations by which recent completions must disagree with the long-run hazard.
 Z = 4.0
+_Z2 = Z * Z
 #: ... and completions by which they must disagree (a test on one or two is noise).
 MIN_GAP = 3.0
 _LOG_RATIO = math.log(RATIO)
@@ -94,11 +97,8 @@ _RESCALE_AT = 1e150
 def _prefix(values: list[float], start: int, stop: int, unit: float) -> list[float]:
     """Running sums of ``values[start:stop]`` divided by `unit` (what was learned, after
     forgetting), indexed like `values`: item ``k`` sums bins ``start`` to ``k - 1``."""
-    sums = [0.0] * (start + 1)
-    total = 0.0
-    for value in values[start:stop]:
-        total += value / unit
-        sums.append(total)
+    sums = [0.0] * start
+    sums += accumulate(map(truediv, values[start:stop], repeat(unit, stop - start)), initial=0.0)
     return sums
 
 
@@ -133,6 +133,7 @@ def bin_of(seconds: float) -> int:
 
 
 _EDGES = tuple(edge(k) for k in range(NBINS + 1))
+_WIDTHS = tuple(_EDGES[k + 1] - _EDGES[k] for k in range(NBINS))
 
 
 def _count(value: Any) -> bool:
@@ -148,6 +149,10 @@ class DurationModel:
     """
 
     __slots__ = (
+        "_cover",
+        "_cover_from",
+        "_cover_to",
+        "_covering",
         "_cum",
         "_dirty",
         "_edge",
@@ -161,6 +166,7 @@ class DurationModel:
         "_median",
         "_pending",
         "_recent_count",
+        "_recent_cover",
         "_recent_events",
         "_recent_exposure",
         "_recent_unit",
@@ -196,6 +202,13 @@ class DurationModel:
         self._recent_exposure = [0.0] * NBINS
         self._recent_unit = 1.0
         self._recent_count = 0
+        # Whole bins credited by `expose` and not yet by `_settle`, as difference
+        # arrays: the long-run and recent units, and how many spans (exact, so
+        # that a bin no span covers gets no rounding residue as running time).
+        self._cover = [0.0] * (NBINS + 1)
+        self._recent_cover = [0.0] * (NBINS + 1)
+        self._covering = [0] * (NBINS + 1)
+        self._cover_from, self._cover_to = NBINS, 0
         self._edge = (0.0, 0.0)
         self._hazard = [0.0] * NBINS
         self._local = [0.0] * NBINS  # the hazard `segments` gives (the local rule's)
@@ -217,34 +230,95 @@ class DurationModel:
     # -- learning -----------------------------------------------------------
 
     def expose(self, start: float, end: float) -> None:
-        """Credit the time between ages `start` and `end` (seconds) when a task was running."""
+        """Credit the time between ages `start` and `end` (seconds) when a task was running.
+
+        The bins the span covers whole are credited lazily (`_settle`): a
+        difference array takes the unit at the first such bin and gives it
+        back after the last, so that one poll costs the same whether it
+        covers one bin or forty (a batch's first poll of 1-3 s tasks covers
+        ~35). Only the two partly covered bins are credited at once.
+        """
         if not end > start >= 0 or end > MAX_DURATION:
             return
         unit, recent = self._unit, self._recent_unit
-        exposure, recent_exposure = self._exposure, self._recent_exposure
-        k = bin_of(start)
-        while k < NBINS:
-            low, high = _EDGES[k], _EDGES[k + 1]
-            if low >= end:
-                break
-            spent = min(high, end) - max(low, start)
-            exposure[k] += unit * spent
-            recent_exposure[k] += recent * spent
-            k += 1
-        self._used = max(self._used, k)
+        first = bin_of(start)
+        last = bin_of(end)
+        # `bin_of` rounds through a logarithm: place `end` by the edges themselves.
+        # The last bin credited is the one below the first edge at or past `end`.
+        while last + 1 < NBINS and _EDGES[last + 1] < end:
+            last += 1
+        while last > first and _EDGES[last] >= end:
+            last -= 1
+        if last == first:
+            spent = min(_EDGES[first + 1], end) - max(_EDGES[first], start)
+            self._exposure[first] += unit * spent
+            self._recent_exposure[first] += recent * spent
+        else:
+            head = _EDGES[first + 1] - max(_EDGES[first], start)
+            tail = end - _EDGES[last]
+            self._exposure[first] += unit * head
+            self._recent_exposure[first] += recent * head
+            self._exposure[last] += unit * tail
+            self._recent_exposure[last] += recent * tail
+            if last > first + 1:
+                self._cover[first + 1] += unit
+                self._cover[last] -= unit
+                self._recent_cover[first + 1] += recent
+                self._recent_cover[last] -= recent
+                self._covering[first + 1] += 1
+                self._covering[last] -= 1
+                self._cover_from = min(self._cover_from, first + 1)
+                self._cover_to = max(self._cover_to, last)
+        self._used = max(self._used, last + 1)
         # Hazards are re-estimated once the exposure grew by 2 % (or at the next
         # completion): re-estimating them after every poll would cost more than the poll.
         self._pending += unit * (end - start)
         if self._pending > 0.02 * self._total:
             self._dirty = True
 
+    def _settle(self) -> None:
+        """Credit the whole bins `expose` left in the difference arrays (before any read)."""
+        start, stop = self._cover_from, self._cover_to
+        if start >= stop:
+            return
+        cover, recent_cover, covering = self._cover, self._recent_cover, self._covering
+        exposure, recent_exposure = self._exposure, self._recent_exposure
+        run = recent_run = 0.0
+        spans = 0
+        for k in range(start, stop):
+            spans += covering[k]
+            run += cover[k]
+            recent_run += recent_cover[k]
+            cover[k] = recent_cover[k] = 0.0
+            covering[k] = 0
+            if spans:
+                width = _WIDTHS[k]
+                exposure[k] += run * width
+                recent_exposure[k] += recent_run * width
+            else:
+                # No span covers bin `k`: what the running sums hold is rounding
+                # left by units added and taken back, not running time.
+                run = recent_run = 0.0
+        cover[stop] = recent_cover[stop] = 0.0
+        covering[stop] = 0
+        self._cover_from, self._cover_to = NBINS, 0
+
     def finish(self, duration: float) -> None:
         """Learn one completion after `duration` seconds (exposure is credited separately)."""
         self._unit = _forget(
-            self._unit, self.half_life, self._events, self._exposure, self._sub_events
+            self._unit,
+            self.half_life,
+            self._events,
+            self._exposure,
+            self._sub_events,
+            self._cover,
         )
         self._recent_unit = _forget(
-            self._recent_unit, self.recent_half_life, self._recent_events, self._recent_exposure
+            self._recent_unit,
+            self.recent_half_life,
+            self._recent_events,
+            self._recent_exposure,
+            self._recent_cover,
         )
         k = bin_of(duration)
         self._first = min(self._first, k)
@@ -270,6 +344,7 @@ class DurationModel:
 
     def forget_recent(self) -> None:
         """Empty the recent copy: what follows (a new batch) is tested on its own evidence."""
+        self._settle()  # the long-run copy keeps what is pending
         self._recent_events = [0.0] * NBINS
         self._recent_exposure = [0.0] * NBINS
         self._recent_unit = 1.0
@@ -312,6 +387,7 @@ class DurationModel:
         last re-estimation, so that a batch polled in step sees the end of a
         mode while its polls come in, not 2 % of its running time later.
         """
+        self._settle()
         k = bisect.bisect_right(_EDGES, age) - 1
         lo = max(0, k - 2)
         before = sum(self._exposure[lo:k])
@@ -325,6 +401,7 @@ class DurationModel:
     def _refresh(self) -> None:
         if not self._dirty:
             return
+        self._settle()
         self._total = sum(self._exposure)
         self._pending = 0.0
         self._fresh = 0
@@ -334,7 +411,6 @@ class DurationModel:
         # refresh cheap when the durations are short (3 s: 50 bins of 176).
         stop = min(NBINS, self._used + WIDE_POOL + 1)
         # Pooled over neighbours with running sums over a sliding window.
-        width = 2 * POOL + 1
         ex = _prefix(self._exposure, 0, stop, self._unit)
         # The last bin with any exposure (where tasks were last seen running).
         last = stop - 1
@@ -352,10 +428,6 @@ class DurationModel:
         rev = _prefix(self._recent_events, base, stop, self._recent_unit)
         rex = _prefix(self._recent_exposure, 0, stop, self._recent_unit)
         shifted = 0
-        for k in range(base, stop):
-            lo, hi = max(0, k - POOL), min(stop, k - POOL + width)
-            spent = ex[hi] - ex[lo]
-            hazard[k] = (ev[hi] - ev[lo]) / spent if spent > 0 else 0.0
         # Completions the recent exposure should have seen under the long-run hazard,
         # bin by bin: the bin's own rate where it has exposure. (The pooled rate
         # would flatten a sharp edge, and recent tasks, all seen at its steep
@@ -364,9 +436,15 @@ class DurationModel:
         recent = self._recent_exposure
         scale = 1.0 / self._recent_unit
         expect = [0.0] * (base + 1)
+        # (Windows are clipped with conditional expressions, not min/max: a call
+        # each costs more than the arithmetic in these loops.)
         for k in range(base, stop):
+            lo = k - POOL if k > POOL else 0
+            hi = k + POOL + 1 if k + POOL + 1 < stop else stop
+            spent = ex[hi] - ex[lo]
+            pooled = hazard[k] = (ev[hi] - ev[lo]) / spent if spent > 0 else 0.0
             spent = ex[k + 1] - ex[k]
-            rate = (ev[k + 1] - ev[k]) / spent if spent > 0 else hazard[k]
+            rate = (ev[k + 1] - ev[k]) / spent if spent > 0 else pooled
             expect.append(expect[-1] + rate * recent[k] * scale)
         local = self._local
         for k in range(base, stop):
@@ -375,20 +453,22 @@ class DurationModel:
             # Tested on the bin's pooled neighbourhood, then on a wider one
             # (a factor ~2 in age: more evidence, e.g. a batch's few sentinels).
             for pool in (POOL, WIDE_POOL):
-                lo, hi = max(0, k - pool), min(stop, k + pool + 1)
+                lo = k - pool if k > pool else 0
+                hi = k + pool + 1 if k + pool + 1 < stop else stop
                 recent_spent = rex[hi] - rex[lo]
                 if recent_spent <= 0:
                     break
                 seen = rev[hi] - rev[lo]
                 expected = expect[hi] - expect[lo]
-                gap = abs(seen - expected)
-                if gap > MIN_GAP and gap * gap > Z * Z * max(expected, 1.0):
+                gap = seen - expected if seen > expected else expected - seen
+                if gap > MIN_GAP and gap * gap > _Z2 * (expected if expected > 1.0 else 1.0):
                     rate = seen / recent_spent
                     shifted += 1
                     replaced = True
                     break
             hazard[k] = local[k] = rate
-            if ex[k + 1] > ex[k]:
+            spent = ex[k + 1] - ex[k]
+            if spent > 0:
                 # Where the neighbourhood holds `RICH` completions (after
                 # forgetting), the bin itself at least one, and no shift replaced
                 # the rate, the local rule takes the bin's own rate, as `points`
@@ -402,9 +482,11 @@ class DurationModel:
                 # "nothing finishes here", which pooling exists to prevent (taken
                 # there too, bimodal cold 1.57x, the worst 1.99x).
                 own = ev[k + 1] - ev[k]
-                near = ev[min(stop, k + POOL + 1)] - ev[max(0, k - POOL)]
-                if not replaced and own >= 1.0 and near >= RICH:
-                    local[k] = own / (ex[k + 1] - ex[k])
+                if not replaced and own >= 1.0:
+                    lo = k - POOL if k > POOL else 0
+                    hi = k + POOL + 1 if k + POOL + 1 < stop else stop
+                    if ev[hi] - ev[lo] >= RICH:
+                        local[k] = own / spent
         self._shifted = shifted
         first = base  # bins below `base` hold no hazard (see above)
         while first < stop and not local[first] > 0:
@@ -419,11 +501,12 @@ class DurationModel:
             rate = (ev[last + 1] - ev[lo]) / (ex[last + 1] - ex[lo])
             self._edge = (_EDGES[last + 1], rate)
         cum = self._cum
-        for k in range(base, stop):
-            cum[k + 1] = cum[k] + hazard[k] * (_EDGES[k + 1] - _EDGES[k])
+        cum[base : stop + 1] = accumulate(
+            map(mul, hazard[base:stop], _WIDTHS[base:stop]), initial=cum[base]
+        )
         cum[stop + 1 :] = [cum[stop]] * (NBINS - stop)
         self._dirty = False
-        self._median = self.quantile(0.5)
+        self._median = self._walk(base, -math.log1p(-0.5), 0.0)
         self.refreshes += 1
 
     @property
@@ -468,11 +551,15 @@ class DurationModel:
             raise ValueError(f"q must be in (0, 1), got {q!r}")
         self._refresh()
         target = self.cumulative_hazard(given_age) - math.log1p(-q)
+        return self._walk(bin_of(given_age), target, given_age)
+
+    def _walk(self, k: int, target: float, floor: float) -> float | None:
+        """The age, from bin `k` on and at least `floor`, where the cumulative
+        hazard reaches `target` (None if it never does)."""
         cum, hazard = self._cum, self._hazard
-        k = bin_of(given_age)
         while k < NBINS:
             if cum[k + 1] >= target and hazard[k] > 0:
-                return max(given_age, _EDGES[k] + (target - cum[k]) / hazard[k])
+                return max(floor, _EDGES[k] + (target - cum[k]) / hazard[k])
             k += 1
         return None
 
@@ -499,6 +586,7 @@ class DurationModel:
         plans on.
         """
         self._refresh()
+        self._settle()  # `_finishing` reads the running time as it stands
         result: list[tuple[float, float]] = []
         sub = self._sub_events
         low = 0.0
@@ -620,6 +708,7 @@ class DurationModel:
         the completions in each eighth of the bin (`seed` also takes rows
         without it, as written by earlier versions).
         """
+        self._settle()
         unit = self._unit
         bins = [
             [

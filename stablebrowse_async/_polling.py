@@ -315,7 +315,7 @@ class _Entry:
         self.listed = False  # in the engine's list of provisional plans
         self.observe: Observe | None = None
         tracer = _tracing.TRACER
-        self.span = None if tracer is None else _tracing.BatchTaskSpan(tracer, last)
+        self.span = None if tracer is None else _tracing.batch_task_span(tracer, last)
 
 
 SubmitFn = Callable[[Any], Awaitable[Task]]

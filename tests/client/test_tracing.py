@@ -289,14 +289,38 @@ def test_api_without_sdk_sends_no_traceparent_of_its_own() -> None:
     done = _run_python(
         """
         import asyncio
+        from opentelemetry import trace
+        from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
         from stablebrowse_async import AsyncClient, _tracing
         from stablebrowse_async.testing import Emulator
+
+        INCOMING = SpanContext(
+            trace_id=0x4BF92F3577B34DA6A3CE929D0E0E4736,
+            span_id=0x00F067AA0BA902B7,
+            is_remote=True,
+            trace_flags=TraceFlags(TraceFlags.SAMPLED),
+        )
 
         async def main():
             async with Emulator() as emu, AsyncClient(emu.api_key, base_url=emu.url) as c:
                 await c.tasks.list()
+                batch = [{"end_user_id": "a", "task": f"t{n}"} for n in range(3)]
+                outcomes = [o async for o in c.tasks.run_many(batch, poll_interval=0.05)]
+                assert all(o.error is None for o in outcomes), outcomes
                 assert _tracing.TRACER is not None
                 assert not any("traceparent" in r.headers for r in emu.requests)
+                # Dormant: no span kept per task of a batch (nothing made current per poll).
+                assert _tracing.batch_task_span(_tracing.TRACER, outcomes[0].task) is None
+                # A trace coming in without an SDK is passed on by a batch's polls.
+                emu.requests.clear()
+                with trace.use_span(NonRecordingSpan(INCOMING)):
+                    outcomes = [o async for o in c.tasks.run_many(batch, poll_interval=0.05)]
+                    assert _tracing.batch_task_span(_tracing.TRACER, outcomes[0].task)
+                polls = [r for r in emu.requests if r.method == "GET"]
+                assert polls and all(
+                    r.headers["traceparent"].split("-")[1] == f"{INCOMING.trace_id:032x}"
+                    for r in emu.requests
+                ), emu.requests
             print("ok")
 
         asyncio.run(main())

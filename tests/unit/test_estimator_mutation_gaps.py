@@ -332,6 +332,7 @@ def test_durations_up_to_a_week_have_bins_of_their_own() -> None:
         model.learn(10.0)
     model.expose(60 * 3600.0, 61 * 3600.0)
     model.learn(6 * 86400.0)
+    model._settle()
     assert min(model._exposure) >= 0.0
     assert all(rate >= 0.0 for rate in model._hazard)
     assert model.survival(100.0) >= model.survival(61 * 3600.0) >= model.survival(7 * 86400.0)

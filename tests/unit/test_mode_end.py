@@ -29,6 +29,7 @@ def _mode_of_2_to_2_4_s(count: int = 60) -> tuple[DurationModel, float]:
         duration = 2.0 + 0.4 * i / count
         model.expose(0.0, duration)
         model.finish(duration)
+    model._settle()  # the whole bins `expose` left pending: read `_exposure` below
     support = model.support()
     assert support is not None
     return model, support[1]

@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from stablebrowse_async import (
@@ -27,6 +27,8 @@ from stablebrowse_async import (
     _convert,
 )
 from stablebrowse_async._convert import (
+    STRICT_STRUCTURE,
+    converter,
     format_datetime,
     from_wire,
     parse_datetime,
@@ -285,6 +287,50 @@ def test_arbitrary_json_never_raises_anything_unexpected(data: Any) -> None:
     for model in (Task, SessionTasks, SessionSummary, CredentialStatus, ApiKey, CreatedApiKey):
         with contextlib.suppress(TypeError, ValueError, KeyError):
             from_wire(data, model)
+
+
+class _Text(str):
+    """A str subclass, as a custom JSON decoder may give."""
+
+
+#: Each kind of value a step's field may get: null, each JSON type, an integral float, a str subclass.
+_step_value = st.sampled_from((None, True, False, 0, 7, 3.0, 2.5, "", "go", _Text("go"), [], {}))
+_plain_step = st.fixed_dictionaries(
+    {},
+    optional={
+        "n": st.none() | st.integers(),
+        "type": st.none() | st.text(max_size=3),
+        "msg": st.none() | st.text(max_size=3),
+        "success": st.none() | st.booleans(),
+    },
+)
+#: A plain step with at most one key set to any kind of value (an unknown key too).
+_step_record = st.builds(
+    lambda plain, change: {**plain, **dict(change)},
+    _plain_step,
+    st.lists(
+        st.tuples(st.sampled_from(("n", "type", "msg", "success", "screenshotId")), _step_value),
+        max_size=1,
+    ),
+)
+
+
+@given(_step_record | _json)
+@example({"n": True})
+def test_a_step_built_on_the_exact_path_is_the_one_the_strict_path_builds(data: Any) -> None:
+    # `StepSummary` records of plain values skip the strict hook; anything else
+    # (a float, a bool for an int, a str subclass, an unknown key, not an
+    # object) goes through it. Either way: the same instance, or the same error.
+    def outcome(hook: Any) -> Any:
+        try:
+            step = hook(data, StepSummary)
+        except (TypeError, ValueError, KeyError) as error:
+            return type(error), str(error)
+        return step, dict(step.extras), [type(getattr(step, f)) for f in ("n", "type", "msg")]
+
+    assert outcome(converter.get_structure_hook(StepSummary)) == outcome(
+        STRICT_STRUCTURE[StepSummary]
+    )
 
 
 # -- strictness of the direct hooks for optional fields ------------------------

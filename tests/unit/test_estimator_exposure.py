@@ -1,0 +1,124 @@
+"""Running time is credited to the right bins, however `expose` spreads the work.
+
+`DurationModel.expose` credits the two partly covered bins of a span at once
+and the whole bins between them lazily, through difference arrays that
+`_settle` folds in before anything reads the running time. The result must be
+the running time a bin-by-bin credit gives: the same up to rounding, and no
+running time at all (not a rounding residue) in a bin no span covered, across
+forgetting (the weights grow, and are rescaled past 1e150) and new batches
+(the recent copy emptied).
+"""
+
+from __future__ import annotations
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from stablebrowse_async._estimator import NBINS, DurationModel, bin_of, edge
+
+#: (kind, start, length): 0 a span seen running, 1 a completion at its end, 2 a new batch.
+steps = st.lists(
+    st.tuples(
+        st.sampled_from((0, 0, 1, 2)),
+        st.floats(min_value=0.0, max_value=300.0),
+        st.floats(min_value=1e-6, max_value=300.0),
+    ),
+    min_size=1,
+    max_size=80,
+)
+
+
+class _BinByBin:
+    """The reference: every bin a span touches credited as the span is seen, each
+    span weighted as the model weighs it (forgetting, never rescaled)."""
+
+    def __init__(self, half_life: float, recent_half_life: float) -> None:
+        self.exposure = [0.0] * NBINS
+        self.recent = [0.0] * NBINS
+        self.half_life, self.recent_half_life = half_life, recent_half_life
+        self.unit = self.recent_unit = 1.0
+
+    def expose(self, start: float, end: float) -> None:
+        for k in range(bin_of(start), NBINS):
+            low, high = edge(k), edge(k + 1)
+            if low >= end:
+                break
+            spent = min(high, end) - max(low, start)
+            self.exposure[k] += self.unit * spent
+            self.recent[k] += self.recent_unit * spent
+
+    def finish(self) -> None:
+        self.unit *= 2.0 ** (1.0 / self.half_life)
+        self.recent_unit *= 2.0 ** (1.0 / self.recent_half_life)
+
+    def new_batch(self) -> None:
+        self.recent = [0.0] * NBINS
+        self.recent_unit = 1.0
+
+
+def _check(model: DurationModel, reference: _BinByBin) -> None:
+    """Running time in seconds (counts over the current weight) agrees bin by bin."""
+    model._settle()
+    for got, unit, want, reference_unit in (
+        (model._exposure, model._unit, reference.exposure, reference.unit),
+        (model._recent_exposure, model._recent_unit, reference.recent, reference.recent_unit),
+    ):
+        for k, (a, b) in enumerate(zip(got, want, strict=True)):
+            assert (a == 0.0) == (b == 0.0), (k, a, b)
+            assert abs(a / unit - b / reference_unit) <= 1e-9 * (b / reference_unit), (k, a, b)
+
+
+def _run(
+    steps: list[tuple[int, float, float]], half_life: float
+) -> tuple[DurationModel, _BinByBin]:
+    model = DurationModel(half_life=half_life, recent_half_life=2.0)
+    reference = _BinByBin(half_life, 2.0)
+    for kind, start, length in steps:
+        if kind == 2:
+            model.forget_recent()
+            reference.new_batch()
+            continue
+        end = start + length
+        model.expose(start, end)
+        reference.expose(start, end)
+        if kind == 1:
+            model.finish(end)  # forgetting scales what was credited, pending bins too
+            reference.finish()
+    _check(model, reference)
+    return model, reference
+
+
+@settings(max_examples=150, deadline=None)
+@given(steps, st.sampled_from((1.0, 256.0)))
+# A span inside one bin, one ending on a bin's edge, spans over whole bins
+# that end where another starts, and a new batch between them.
+@example(
+    steps=[(0, 1.0, 0.01), (0, 0.0, edge(30)), (1, edge(30), 20.0), (2, 0.0, 1.0), (0, 0.5, 9.0)],
+    half_life=256.0,
+)
+def test_lazy_whole_bins_credit_what_a_bin_by_bin_credit_would(
+    steps: list[tuple[int, float, float]], half_life: float
+) -> None:
+    _run(steps, half_life)
+
+
+def test_a_bin_between_spans_gets_no_rounding_residue_as_running_time() -> None:
+    # A span over bins 21-39 at weight 1, one inside it at the weight after a
+    # completion (2 ** (1 / 256): 1 + w - w is not 1 in floats), and one over
+    # bins 46-49: the running sums cross bins 40-44 holding about 2e-16 that
+    # no span put there, and the sums start again from exactly nothing after
+    # them: the last span's whole bins get its weight times their width, to the bit.
+    steps = [
+        (1, edge(21) - 0.001, edge(40) - edge(21)),
+        (0, edge(26) - 0.001, edge(35) - edge(26)),
+        (0, edge(46) - 0.001, edge(50) - edge(46)),
+    ]
+    model, reference = _run(steps, 256.0)
+    assert model._exposure[46:49] == reference.exposure[46:49]
+
+
+def test_the_credit_survives_the_rescaling_of_the_weights() -> None:
+    # Half-life 1: the weight doubles with every completion and passes 1e150
+    # (rescaled to 1) after ~500 (here 533), with whole bins pending across it.
+    steps = [(1 if i % 3 else 0, 0.1 * (i % 7), 2.0 + (i % 11)) for i in range(800)]
+    _run(steps, 1.0)
