@@ -98,6 +98,7 @@ GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "tests/unit/test_schedule_mutation_gaps.py",
             "tests/unit/test_estimator_mutation_gaps.py",
             "tests/unit/test_estimator_refresh.py",
+            "tests/unit/test_estimator_exposure.py",
             "tests/unit/test_mode_end.py",
             "tests/unit/test_poll_settings.py",
             "tests/unit/test_documented_defaults.py",
