@@ -555,3 +555,75 @@ def test_a_string_field_takes_str_subclasses_and_names_anything_else() -> None:
     with pytest.raises(TypeError) as info:
         from_wire({"taskId": 7, "status": "running"}, Task)
     assert str(info.value) == "expected a string, got int"
+
+
+# -- which models get the exact path, and what it takes -------------------------
+
+
+@attrs.frozen
+class _Plain:
+    key: str
+    label: str | None = None
+    count: int | None = None
+    flag: bool | None = None
+
+
+@attrs.frozen
+class _Empty:
+    pass
+
+
+def _exact(model: type[Any]) -> tuple[Any, list[Any]]:
+    """`model`'s exact-path hook, and the records it handed to the strict hook."""
+    handed: list[Any] = []
+
+    def strict(data: Any, tp: Any) -> str:
+        handed.append(data)
+        return "strict"
+
+    known = frozenset(wire for _, wire in _convert.wire_keys(model))
+    return _convert._exact_path(model, known, strict), handed
+
+
+def test_steps_take_the_exact_path_and_other_models_the_strict_one() -> None:
+    assert converter.get_structure_hook(StepSummary) is not STRICT_STRUCTURE[StepSummary]
+    for model in (Task, SessionSummary, CredentialStatus, ApiKey, CreatedApiKey):
+        assert converter.get_structure_hook(model) is STRICT_STRUCTURE[model]
+
+
+def test_the_exact_path_builds_only_records_of_exactly_typed_known_keys() -> None:
+    hook, handed = _exact(_Plain)
+    assert hook({"key": "k", "count": 3, "flag": False}, _Plain) == _Plain("k", None, 3, False)
+    assert hook({"key": "k", "label": None}, _Plain) == _Plain("k")
+    # A required field missing or null, a wrong type, an unknown key: the strict hook's.
+    for record in ({}, {"key": None}, {"key": "k", "count": True}, {"key": "k", "x": 1}, []):
+        assert hook(record, _Plain) == "strict"
+    assert len(handed) == 5
+    empty, _ = _exact(_Empty)
+    assert empty({}, _Empty) == _Empty()
+
+
+def test_models_with_other_fields_get_no_exact_path() -> None:
+    @attrs.frozen
+    class WithDefault:
+        label: str | None = "none"
+
+    @attrs.frozen
+    class KeywordOnly:
+        label: str | None = attrs.field(default=None, kw_only=True)
+
+    @attrs.frozen
+    class Dated:
+        at: datetime | None = None
+
+    for model in (WithDefault, KeywordOnly, Dated):
+        assert _exact(model)[0] is None
+
+
+def test_a_step_on_the_strict_path_keeps_its_booleans_and_integers() -> None:
+    # An integral float sends the record to the strict hook, which must still
+    # take the plain values beside it (the exact path no longer shows them).
+    step = from_wire({"n": 3.0, "type": "act", "success": True}, StepSummary)
+    assert step == StepSummary(3, "act", None, True)
+    assert type(step.n) is int and step.success is True
+    assert from_wire({"n": 2, "success": False, "extra": 1}, StepSummary).success is False
