@@ -98,7 +98,7 @@ def _prefix(values: list[float], start: int, stop: int, unit: float) -> list[flo
     """Running sums of ``values[start:stop]`` divided by `unit` (what was learned, after
     forgetting), indexed like `values`: item ``k`` sums bins ``start`` to ``k - 1``."""
     sums = [0.0] * start
-    sums += accumulate(map(truediv, values[start:stop], repeat(unit, stop - start)), initial=0.0)
+    sums += accumulate(map(truediv, values[start:stop], repeat(unit)), initial=0.0)
     return sums
 
 
@@ -436,13 +436,15 @@ class DurationModel:
         recent = self._recent_exposure
         scale = 1.0 / self._recent_unit
         expect = [0.0] * (base + 1)
+        near = [0.0] * stop  # completions in each bin's pooled neighbourhood
         # (Windows are clipped with conditional expressions, not min/max: a call
         # each costs more than the arithmetic in these loops.)
         for k in range(base, stop):
             lo = k - POOL if k > POOL else 0
             hi = k + POOL + 1 if k + POOL + 1 < stop else stop
             spent = ex[hi] - ex[lo]
-            pooled = hazard[k] = (ev[hi] - ev[lo]) / spent if spent > 0 else 0.0
+            near[k] = completions = ev[hi] - ev[lo]
+            pooled = hazard[k] = completions / spent if spent > 0 else 0.0
             spent = ex[k + 1] - ex[k]
             rate = (ev[k + 1] - ev[k]) / spent if spent > 0 else pooled
             expect.append(expect[-1] + rate * recent[k] * scale)
@@ -482,11 +484,8 @@ class DurationModel:
                 # "nothing finishes here", which pooling exists to prevent (taken
                 # there too, bimodal cold 1.57x, the worst 1.99x).
                 own = ev[k + 1] - ev[k]
-                if not replaced and own >= 1.0:
-                    lo = k - POOL if k > POOL else 0
-                    hi = k + POOL + 1 if k + POOL + 1 < stop else stop
-                    if ev[hi] - ev[lo] >= RICH:
-                        local[k] = own / spent
+                if not replaced and own >= 1.0 and near[k] >= RICH:
+                    local[k] = own / spent
         self._shifted = shifted
         first = base  # bins below `base` hold no hazard (see above)
         while first < stop and not local[first] > 0:
