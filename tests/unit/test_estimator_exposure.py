@@ -11,15 +11,21 @@ forgetting (the weights grow, and are rescaled past 1e150) and new batches
 
 from __future__ import annotations
 
+import math
+import random
+
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from stablebrowse_async import _estimator
 from stablebrowse_async._estimator import NBINS, DurationModel, bin_of, edge
 
-#: (kind, start, length): 0 a span seen running, 1 a completion at its end, 2 a new batch.
+#: (kind, start, length): 0 a span seen running, 1 a completion at its end, 2 a new
+#: batch, 3 a read (what is pending is folded in: `_settle`).
 steps = st.lists(
     st.tuples(
-        st.sampled_from((0, 0, 1, 2)),
+        st.sampled_from((0, 0, 1, 2, 3)),
         st.floats(min_value=0.0, max_value=300.0),
         st.floats(min_value=1e-6, max_value=300.0),
     ),
@@ -69,14 +75,17 @@ def _check(model: DurationModel, reference: _BinByBin) -> None:
 
 
 def _run(
-    steps: list[tuple[int, float, float]], half_life: float
+    steps: list[tuple[int, float, float]], half_life: float, recent_half_life: float = 2.0
 ) -> tuple[DurationModel, _BinByBin]:
-    model = DurationModel(half_life=half_life, recent_half_life=2.0)
-    reference = _BinByBin(half_life, 2.0)
+    model = DurationModel(half_life=half_life, recent_half_life=recent_half_life)
+    reference = _BinByBin(half_life, recent_half_life)
     for kind, start, length in steps:
         if kind == 2:
             model.forget_recent()
             reference.new_batch()
+            continue
+        if kind == 3:
+            model._settle()
             continue
         end = start + length
         model.expose(start, end)
@@ -94,6 +103,12 @@ def _run(
 # that end where another starts, and a new batch between them.
 @example(
     steps=[(0, 1.0, 0.01), (0, 0.0, edge(30)), (1, edge(30), 20.0), (2, 0.0, 1.0), (0, 0.5, 9.0)],
+    half_life=256.0,
+)
+# A span from just below an edge (where `bin_of` rounds up to the bin above) to
+# that edge: about 1e-17 s, in the bin below, and nothing in the bin above.
+@example(
+    steps=[(0, math.nextafter(edge(9), 0.0), edge(9) - math.nextafter(edge(9), 0.0))],
     half_life=256.0,
 )
 def test_lazy_whole_bins_credit_what_a_bin_by_bin_credit_would(
@@ -117,8 +132,62 @@ def test_a_bin_between_spans_gets_no_rounding_residue_as_running_time() -> None:
     assert model._exposure[46:49] == reference.exposure[46:49]
 
 
+def test_a_read_leaves_nothing_behind_for_the_next_bins_it_folds_in() -> None:
+    # A first span pending over bins 30-39, folded in by a read; then the spans
+    # of the test above: bins 40-44, which no span covered, hold nothing at all
+    # (a count of spans left over from the first read, at its last bin or
+    # before, would carry the running sums' rounding in there).
+    steps = [
+        (0, edge(30) - 0.001, edge(40) - edge(30) + 0.001),
+        (3, 0.0, 0.0),
+        (1, edge(21) - 0.001, edge(40) - edge(21)),
+        (0, edge(26) - 0.001, edge(35) - edge(26)),
+        (0, edge(46) - 0.001, edge(50) - edge(46)),
+    ]
+    model, _ = _run(steps, 256.0)
+    assert model._exposure[40:45] == [0.0] * 5
+
+
 def test_the_credit_survives_the_rescaling_of_the_weights() -> None:
-    # Half-life 1: the weight doubles with every completion and passes 1e150
+    # Half-life 1: the weights double with every completion and pass 1e150
     # (rescaled to 1) after ~500 (here 533), with whole bins pending across it.
     steps = [(1 if i % 3 else 0, 0.1 * (i % 7), 2.0 + (i % 11)) for i in range(800)]
-    _run(steps, 1.0)
+    _run(steps, 1.0, 1.0)
+
+
+def _estimates(model: DurationModel) -> list[float]:
+    ages = [0.3 * 1.25**i for i in range(30)]
+    values = [model.hazard_at(age) for age in ages]
+    values += [model.cumulative_hazard(age) for age in ages]
+    values += [low + high + hazard for low, high, hazard in model.segments(0.0)]
+    values += [age + probability for age, probability in model.points(60.0)]
+    values += [model.median or -1.0, model.quantile(0.9) or -1.0, float(model.shifted)]
+    return values
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_rescaling_the_weights_changes_no_estimate(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same observations (two batches, the second longer: a shift) on two
+    # models, one of which rescales its counts every few completions: every
+    # estimate agrees to rounding, so every count is rescaled (the long-run
+    # and recent completions, their finer places, the pending running time).
+    rng = random.Random(seed)
+    plain = DurationModel(half_life=4.0, recent_half_life=2.0)
+    rescaled = DurationModel(half_life=4.0, recent_half_life=2.0)
+    for batch, (low, high) in enumerate(((1.0, 3.0), (4.0, 9.0))):
+        if batch:
+            for model in (plain, rescaled):
+                model.forget_recent()
+        for _ in range(60):
+            duration = rng.uniform(low, high)
+            seen = [rng.uniform(0.0, duration) for _ in range(3)]
+            for model, limit in ((plain, 1e150), (rescaled, 16.0)):
+                monkeypatch.setattr(_estimator, "_RESCALE_AT", limit)
+                model.expose(0.0, min(seen))
+                model.expose(min(seen), max(seen))
+                model.expose(max(seen), duration)
+                model.finish(duration)
+        assert rescaled._unit < 16.0 < plain._unit
+        assert _estimates(rescaled) == pytest.approx(_estimates(plain), rel=1e-9, abs=1e-12)

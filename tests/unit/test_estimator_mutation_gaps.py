@@ -112,12 +112,38 @@ def test_a_little_more_running_time_waits_for_the_next_estimate() -> None:
     model.expose(0.0, 9.0)  # more running time of a task still running
     _ = model.median
     refreshes = model.refreshes
-    model.expose(9.0, 10.0)  # far less than 2 % of what was credited so far
+    model.expose(99.0, 100.0)  # one second: far less than 2 %, however old the task
     _ = model.median
     assert model.refreshes == refreshes
     model.expose(0.0, 100.0)  # 5 %: re-estimated
     _ = model.median
     assert model.refreshes == refreshes + 1
+
+
+def test_running_time_of_exactly_2_percent_more_waits_for_the_next_estimate() -> None:
+    model = DurationModel()
+    model.expose(0.0, 50.0)
+    _ = model.median
+    refreshes = model.refreshes
+    model.expose(0.0, 0.02 * model._total)  # exactly 2 %: not more
+    _ = model.median
+    assert model.refreshes == refreshes
+    model.expose(0.0, 0.001)
+    _ = model.median
+    assert model.refreshes == refreshes + 1
+
+
+def test_a_quantile_reached_exactly_at_a_bin_s_edge_lies_at_that_edge() -> None:
+    # The cumulative hazard reaches the target exactly at the end of bin 40,
+    # and the next bin has no hazard (a gap between modes): the walk stops at
+    # that edge, not in the next bin with a hazard.
+    model = DurationModel()
+    k = 40
+    model._hazard[k], model._hazard[k + 2] = 0.5, 0.25
+    model._cum[k + 1] = model._cum[k] + 0.5 * (edge(k + 1) - edge(k))
+    model._cum[k + 2] = model._cum[k + 1]
+    model._cum[k + 3] = model._cum[k + 2] + 0.25 * (edge(k + 3) - edge(k + 2))
+    assert model._walk(k, model._cum[k + 1], 0.0) == pytest.approx(edge(k + 1))
 
 
 def test_a_completion_where_none_was_learned_is_estimated_at_once() -> None:
