@@ -16,7 +16,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -128,9 +128,12 @@ def run_main(
     return 0
 
 
-def run_child(script: str, args: Sequence[str], *, timeout: float) -> dict[str, Any]:
+def run_child(
+    script: str, args: Sequence[str], *, timeout: float, env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Run `script` with `args` in a fresh interpreter (so its CPU time and RSS are its
-    own) and return the JSON object its last line of output prints.
+    own), in `env` if given (else this one's), and return the JSON object its last
+    line of output prints.
 
     Raises `RuntimeError` with the end of its stderr when it fails.
     """
@@ -140,6 +143,7 @@ def run_child(script: str, args: Sequence[str], *, timeout: float) -> dict[str, 
         text=True,
         timeout=timeout,
         check=False,
+        env=None if env is None else dict(env),
     )
     if proc.returncode != 0:
         name = Path(script).stem

@@ -30,8 +30,8 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from _at_once import scale_batch, scale_durations
 from _bench import SEED, EmulatorProcess
-from polling import scale_batch, scale_durations
 
 from stablebrowse_async import AsyncClient
 from stablebrowse_async import _polling as engine

@@ -11,9 +11,11 @@ the ratio. A last part runs many 1-3 s tasks at once (``concurrency`` = the
 number of tasks) with the default client: median lag, wall time against the
 last server-side completion, RSS growth and client CPU per task and per
 request, beside the same tasks sent with bare aiohttp on the geometric
-intervals (`_raw_fan_out`): client CPU depends on the machine and its load
-from hour to hour, and only a baseline measured in the same run says what
-the SDK itself costs. Then the adaptive run once more with `run_many`'s
+intervals (`_at_once._raw_fan_out`) and with the SDK as it stood when the
+polling issue was filed (`ISSUE_COMMIT`, whose 661 us/task the issue
+quotes): client CPU depends on the machine and its load from hour to hour,
+and only baselines measured in the same run say what the SDK itself costs
+and whether it costs more than it did. Then the adaptive run once more with `run_many`'s
 ``submit_rate`` set to 1 / the CPU per request the first one measured: what
 pacing the submissions at what this client can serve does to lag, wall time
 and CPU (a trade `run_many` offers, not its default).
@@ -40,21 +42,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import io
 import json
 import math
+import os
 import random
 import statistics
+import subprocess
 import sys
+import tarfile
+import tempfile
 import time
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from _bench import HERE, SEED, EmulatorProcess, machine, reproduce, rss_bytes, run_child, verdict
+from _at_once import requests_for
+from _bench import HERE, SEED, EmulatorProcess, machine, reproduce, run_child, verdict
 from frontier import Point, frontier_at, frontier_curve
 
-from stablebrowse_async import AdaptiveSchedule, AsyncClient, PollSchedule, RunMany
+from stablebrowse_async import AdaptiveSchedule, AsyncClient, PollSchedule
 
 Sampler = Callable[[random.Random, int], list[float]]
 
@@ -78,16 +86,13 @@ COLD_RATIO, WARM_RATIO, SHIFT_RATIO, SHIFT_LONG_POLLS = 1.5, 1.25, 2.5, 8.0
 SCALE_LAG, SCALE_WALL, SCALE_RSS_MB, SCALE_CPU_US = 0.5, 1.2, 100.0, 661.0
 #: Alternated runs of each many-at-once schedule in ``--full`` (one in ``--quick``).
 AT_ONCE_ROUNDS = 3
+#: The last commit before the polling issue was filed: its 661 us/task is the
+#: issue's CPU figure, and the many-at-once part runs that code again beside this
+#: one (this machine's CPU per request moves by 20 % from hour to hour).
+ISSUE_COMMIT = "e8ff663dd3ffb84d5b6e4ab06e6a0c42b6f4760e"
 CONCURRENCY = 100
 RESULTS = HERE / "RESULTS.md"
 BEGIN, END = "<!-- polling:begin -->", "<!-- polling:end -->"
-
-
-def _requests(durations: Sequence[float], tag: str) -> list[dict[str, str]]:
-    return [
-        {"end_user_id": "bench", "task": f"{tag} {i} [[duration={d:.3f}]]"}
-        for i, d in enumerate(durations)
-    ]
 
 
 async def _batch(
@@ -98,7 +103,7 @@ async def _batch(
     lags: list[float] = []
     errors = 0
     async with client.tasks.run_many(
-        _requests(durations, tag), concurrency=CONCURRENCY, poll_timeout=300
+        requests_for(durations, tag), concurrency=CONCURRENCY, poll_timeout=300
     ) as batch:
         async for outcome in batch:
             received = time.time()
@@ -164,136 +169,76 @@ async def _shifting(emu: EmulatorProcess, size: int) -> dict[str, Any]:
 # -- many at once ---------------------------------------------------------------
 
 
-def scale_durations(count: int) -> list[float]:
-    """The many-at-once part's tasks: `count` durations of 1-3 s, the same in every run."""
-    rng = random.Random(f"{SEED}:scale")
-    return [rng.uniform(1.0, 3.0) for _ in range(count)]
-
-
-def scale_batch(
-    client: AsyncClient, durations: Sequence[float], tag: str, submit_rate: float | None
-) -> RunMany:
-    """The many-at-once part's batch: every task at once (``concurrency`` = their number)."""
-    return client.tasks.run_many(
-        _requests(durations, tag),
-        concurrency=len(durations),
-        poll_timeout=300,
-        submit_rate=submit_rate,
-    )
-
-
-async def _at_once(
-    url: str, api_key: str, count: int, schedule: str, submit_rate: float | None = None
-) -> dict[str, Any]:
-    durations = scale_durations(count)
-    lags: list[float] = []
-    finishes: list[float] = []
-    base = peak = rss_bytes()
-
-    async def sample() -> None:
-        nonlocal peak
-        for _ in range(20 * 3600):  # bounded: one hour at 50 ms
-            peak = max(peak, rss_bytes())
-            await asyncio.sleep(0.05)
-
-    def delivered(created: float, duration_ms: float) -> None:
-        done = created + duration_ms / 1000
-        finishes.append(done)
-        lags.append(time.time() - done)
-
-    sampler = asyncio.ensure_future(sample())
-    try:
-        started, cpu = time.time(), time.process_time()
-        if schedule == "raw":
-            await _raw_fan_out(url, api_key, durations, delivered)
-        else:
-            polls = PollSchedule() if schedule == "geometric" else None
-            async with AsyncClient(api_key, base_url=url, poll_interval=polls) as client:
-                started, cpu = time.time(), time.process_time()
-                async for outcome in scale_batch(client, durations, "scale", submit_rate):
-                    task = outcome.task
-                    if task is not None and task.created_at and task.duration_ms is not None:
-                        delivered(task.created_at.timestamp(), task.duration_ms)
-        wall = time.time() - started
-        cpu = time.process_time() - cpu
-    finally:
-        sampler.cancel()
-        await asyncio.wait([sampler])
-    last = max(finishes) - started if finishes else float("nan")
-    return {
-        "tasks": count,
-        "schedule": schedule,
-        "submit_rate": submit_rate,
-        "delivered": len(lags),
-        "median_lag_s": round(statistics.median(lags), 3) if lags else None,
-        "wall_s": round(wall, 2),
-        "last_completion_s": round(last, 2),
-        "wall_vs_last_completion": round(wall / last, 3),
-        "rss_growth_mb": round((peak - base) / 1e6, 1),
-        "cpu_us_per_task": round(cpu / count * 1e6),
-    }
-
-
-async def _raw_fan_out(
-    url: str, api_key: str, durations: Sequence[float], delivered: Callable[[float, float], None]
-) -> None:
-    """The baseline: the same tasks with bare aiohttp, nothing an SDK adds.
-
-    All submitted at once on one session (a 100-connection pool, as the
-    SDK's), each polled on `PollSchedule`'s default intervals (first, factor,
-    cap, jitter), every body decoded with orjson; no model, no retry, no
-    rate-limit gate. Its CPU per *request* is what aiohttp itself costs on
-    this machine in this run.
-    """
-    import aiohttp
-    import orjson
-
-    plan = PollSchedule()
-    jitter = random.Random(f"{SEED}:raw")
-    headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
-    connector = aiohttp.TCPConnector(limit=100, limit_per_host=100)
-    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
-
-        async def one(i: int, duration: float) -> None:
-            body = orjson.dumps(
-                {"endUserId": "bench", "task": f"scale {i} [[duration={duration:.3f}]]"}
-            )
-            post = {"Content-Type": "application/json"}
-            async with session.post(f"{url}/tasks", data=body, headers=post) as response:
-                response.raise_for_status()
-                task_id = orjson.loads(await response.read())["taskId"]
-            interval = plan.first
-            for _ in range(1000):  # bounded: 1 000 polls of at least ~1 s
-                await asyncio.sleep(interval * (1.0 - plan.jitter * jitter.random()))
-                interval = min(plan.max_interval, interval * plan.factor)
-                async with session.get(f"{url}/tasks/{task_id}") as response:
-                    response.raise_for_status()
-                    record = orjson.loads(await response.read())
-                if record["status"] in ("completed", "failed", "cancelled"):
-                    created = datetime.fromisoformat(record["createdAt"].replace("Z", "+00:00"))
-                    delivered(created.timestamp(), record["durationMs"])
-                    return
-
-        await asyncio.gather(*(one(i, d) for i, d in enumerate(durations)))
-
-
 _AT_ONCE_LABELS = {
     "raw": "raw aiohttp, geometric (baseline)",
+    "issue": f"the SDK as the issue was filed ({ISSUE_COMMIT[:7]}, geometric)",
     "geometric": "geometric",
     "adaptive": "adaptive",
     "paced": "adaptive, `submit_rate` = 1 / its CPU per request",
 }
 
 
+@contextlib.contextmanager
+def issue_package() -> Iterator[Path | None]:
+    """A directory holding ``stablebrowse_async`` as of `ISSUE_COMMIT`, or None.
+
+    Extracted from this repository's history (``git archive``) into a
+    temporary directory removed on exit. None, with the reason printed, where
+    that history is not at hand (an exported tree, no ``git``): the run then
+    goes without that baseline rather than fail.
+    """
+    try:
+        archive = subprocess.run(
+            [
+                "git",
+                "-C",
+                str(HERE.parent),
+                "archive",
+                "--format=tar",
+                ISSUE_COMMIT,
+                "stablebrowse_async",
+            ],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        ).stdout
+    except (OSError, subprocess.SubprocessError) as error:
+        print(f"the SDK as the issue was filed: not measured ({error})", file=sys.stderr)
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="stablebrowse-issue-") as tree:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            if hasattr(tarfile, "data_filter"):  # 3.10.12+, 3.11.4+
+                tar.extractall(tree, filter="data")
+            else:  # pragma: no cover - our own history, written by git
+                tar.extractall(tree)
+        yield Path(tree)
+
+
 def _spawn_at_once(
-    emu: EmulatorProcess, count: int, schedule: str, submit_rate: float | None = None
+    emu: EmulatorProcess,
+    count: int,
+    schedule: str,
+    submit_rate: float | None = None,
+    issue_tree: Path | None = None,
 ) -> dict[str, Any]:
-    """One run in a fresh interpreter, so its RSS growth is its own."""
+    """One run in a fresh interpreter (`_at_once.py`), so its RSS growth and CPU are its own.
+
+    An ``issue`` run imports the package from `issue_tree` (``PYTHONPATH``).
+    """
     emu.clear()
-    args = ["--child", str(count), emu.url, emu.api_key, schedule]
+    args = [str(count), emu.url, emu.api_key, schedule]
     if submit_rate is not None:
         args.append(f"{submit_rate:.0f}")
-    result = run_child(__file__, args, timeout=900)
+    env = None
+    if schedule == "issue":
+        assert issue_tree is not None
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(issue_tree),
+            "STABLEBROWSE_ISSUE_TREE": str(issue_tree),
+        }
+    result = run_child(str(HERE / "_at_once.py"), args, timeout=900, env=env)
     stats = emu.stats()
     created = max(1, stats["tasks_created"])
     result["polls_per_task"] = round(stats["task_gets"] / created, 2)
@@ -303,23 +248,31 @@ def _spawn_at_once(
     return result
 
 
-def _at_once_runs(emu: EmulatorProcess, count: int, rounds: int) -> list[dict[str, Any]]:
-    """Raw aiohttp, geometric and adaptive, `rounds` times in turn (raw, geometric,
-    adaptive, raw, ...: the machine's drift from minute to minute falls on all three
-    alike), each figure the median of its runs (`_median_run`); then adaptive once more
-    with its submissions paced at the requests per second of client CPU the adaptive
-    runs measured (what it can serve here, CPU-bound: a run that was not busy all along
+def _at_once_runs(
+    emu: EmulatorProcess, count: int, rounds: int, issue_tree: Path | None
+) -> list[dict[str, Any]]:
+    """Raw aiohttp, the SDK as the issue was filed (where `issue_tree` is given),
+    geometric and adaptive, `rounds` times in turn (raw, issue, geometric, adaptive,
+    raw, ...: the machine's drift from minute to minute falls on all of them alike),
+    each figure the median of its runs (`_median_run`); then adaptive once more with
+    its submissions paced at the requests per second of client CPU the adaptive runs
+    measured (what it can serve here, CPU-bound: a run that was not busy all along
     would understate it by its wall time).
 
     Rounds, because one run says little here: 10 000 tasks at once are CPU-bound, and
     the same code read 0.43-0.80 s of median lag in 15 runs of one hour."""
-    by_schedule: dict[str, list[dict[str, Any]]] = {"raw": [], "geometric": [], "adaptive": []}
+    kinds = (
+        ["raw", "issue", "geometric", "adaptive"]
+        if issue_tree
+        else ["raw", "geometric", "adaptive"]
+    )
+    by_schedule: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
     for _ in range(rounds):
         for schedule, runs in by_schedule.items():
-            runs.append(_spawn_at_once(emu, count, schedule))
-    merged = [_median_run(runs) for runs in by_schedule.values()]
-    rate = 1e6 / max(1, merged[-1]["cpu_us_per_request"])
-    return [*merged, _spawn_at_once(emu, count, "paced", rate)]
+            runs.append(_spawn_at_once(emu, count, schedule, issue_tree=issue_tree))
+    merged = {kind: _median_run(runs) for kind, runs in by_schedule.items()}
+    rate = 1e6 / max(1, merged["adaptive"]["cpu_us_per_request"])
+    return [*merged.values(), _spawn_at_once(emu, count, "paced", rate)]
 
 
 def _median_run(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -348,11 +301,14 @@ def run(quick: bool) -> dict[str, Any]:
         for name in WORKLOADS:
             figures[name] = asyncio.run(_workload(emu, name, size))
         figures["shifting"] = asyncio.run(_shifting(emu, size))
-        figures["at_once"] = [
-            run
-            for count in ((500, 2000) if quick else (1000, 10_000))
-            for run in _at_once_runs(emu, count, rounds=1 if quick else AT_ONCE_ROUNDS)
-        ]
+        with issue_package() as issue_tree:
+            figures["at_once"] = [
+                run
+                for count in ((500, 2000) if quick else (1000, 10_000))
+                for run in _at_once_runs(
+                    emu, count, rounds=1 if quick else AT_ONCE_ROUNDS, issue_tree=issue_tree
+                )
+            ]
     figures["targets"] = targets(figures)
     return figures
 
@@ -423,6 +379,22 @@ def targets(f: dict[str, Any]) -> list[tuple[str, str, bool]]:
             _meets_scale_targets(large),
         )
     )
+    issue = next(
+        (r for r in f["at_once"] if r["schedule"] == "issue" and r["tasks"] == large["tasks"]),
+        None,
+    )
+    if issue is not None:
+        rows.append(
+            (
+                f"{large['tasks']} at concurrency={large['tasks']}: CPU/task no worse than the "
+                f"SDK as the issue was filed ({ISSUE_COMMIT[:7]}, whose figure the "
+                f"{SCALE_CPU_US:g} us is), run in turn with this one",
+                f"{large['cpu_us_per_task']} us/task against {issue['cpu_us_per_task']} "
+                f"({large['cpu_us_per_task'] / max(1, issue['cpu_us_per_task']):.2f}x; its "
+                f"median lag {issue['median_lag_s']} s, RSS growth {issue['rss_growth_mb']} MB)",
+                large["cpu_us_per_task"] <= issue["cpu_us_per_task"],
+            )
+        )
     paced = next(
         r for r in f["at_once"] if r["schedule"] == "paced" and r["tasks"] == large["tasks"]
     )
@@ -584,11 +556,6 @@ def write_results(f: dict[str, Any], images: Sequence[Path]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """The command line (see the module docstring)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == ["--child"]:
-        count, url, key, schedule = int(args[1]), args[2], args[3], args[4]
-        rate = float(args[5]) if len(args) > 5 else None
-        print(json.dumps(asyncio.run(_at_once(url, key, count, schedule, rate))))
-        return 0
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--quick", action="store_true", help="200 tasks per batch (default)")
