@@ -32,7 +32,7 @@ from _bench import SEED, rss_bytes
 
 from stablebrowse_async import AsyncClient, PollSchedule, RunMany
 
-__all__ = ["SCHEDULES", "requests_for", "scale_batch", "scale_durations"]
+__all__ = ["SCHEDULES", "at_once", "requests_for", "scale_batch", "scale_durations"]
 
 #: The kinds of run this script knows (its ``SCHEDULE`` argument).
 SCHEDULES = ("raw", "geometric", "adaptive", "paced", "issue")
@@ -137,10 +137,8 @@ async def _raw_fan_out(
     connector = aiohttp.TCPConnector(limit=100, limit_per_host=100)
     async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
 
-        async def one(i: int, duration: float) -> None:
-            body = orjson.dumps(
-                {"endUserId": "bench", "task": f"scale {i} [[duration={duration:.3f}]]"}
-            )
+        async def one(request: dict[str, str]) -> None:
+            body = orjson.dumps({"endUserId": request["end_user_id"], "task": request["task"]})
             post = {"Content-Type": "application/json"}
             async with session.post(f"{url}/tasks", data=body, headers=post) as response:
                 response.raise_for_status()
@@ -157,7 +155,7 @@ async def _raw_fan_out(
                     delivered(created.timestamp(), record["durationMs"])
                     return
 
-        await asyncio.gather(*(one(i, d) for i, d in enumerate(durations)))
+        await asyncio.gather(*(one(request) for request in requests_for(durations, "scale")))
 
 
 def main(argv: Sequence[str]) -> int:
