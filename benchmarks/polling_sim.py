@@ -66,6 +66,16 @@ SHIFTS: dict[str, Sequence[Sampler]] = {
         lambda r, n: [r.uniform(3.0, 6.0) for _ in range(n)],
         lambda r, n: [r.lognormvariate(math.log(60.0), 0.2) for _ in range(n)],
     ),
+    # Not named: bimodal learned cold then warm, then the long mode moves *into*
+    # the quiet stretch the model learned between the modes, then spreads.
+    "shifting_into_gap": (
+        WORKLOADS["bimodal"],
+        WORKLOADS["bimodal"],
+        lambda r, n: [
+            r.uniform(1.5, 2.5) if r.random() < 2 / 3 else r.uniform(9.0, 12.0) for _ in range(n)
+        ],
+        lambda r, n: [r.uniform(8.0, 14.0) for _ in range(n)],
+    ),
 }
 
 
@@ -79,6 +89,9 @@ def simulate(
     capacity: float | None = None,
 ) -> dict[str, Any]:
     """Run one batch through a model of the engine; its polls/task, lags and frontier.
+
+    Returns polls per task, the mean and worst lag, the frontier at those polls
+    per task and the ratio of the mean lag to it.
 
     `capacity`: polls per second the client can send (None: unlimited). A
     real client is CPU-bound at a few thousand requests per second, and a
@@ -174,6 +187,7 @@ def simulate(
     return {
         "polls": round(per_task, 2),
         "lag": round(mean, 3),
+        "worst": round(max(lags), 3),
         "frontier": round(limit, 3),
         "ratio": round(mean / limit, 2) if limit > 0 else float("nan"),
     }

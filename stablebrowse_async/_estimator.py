@@ -51,6 +51,20 @@ tested on its own evidence: its first sentinels' completions, or its tasks
 seen running where the old workload finished. Nothing here is tied to
 a workload: the threshold is a plain 4-sigma test (3 sigma raised too many
 false alarms over ~170 bins tested twice: a censored steady stream drifted 10 %).
+
+Completions where the model said none happen. The test above compares the
+recent counts with the long-run hazard, and the long-run counts hold the
+recent completions too: where a batch's first few tasks finish inside a
+quiet stretch the model learned (between two modes), the long-run hazard
+rises with them, and with the 4-sigma and `MIN_GAP` floors a handful of
+sentinels could not show a shift there (simulated: bimodal 2 s / 30 s
+learned, then long tasks of 9-12 s: seen only at the plan's 26 s poll, 15.5x
+the frontier, 4.2 s of lag, where the geometric schedule has 1.1 s). So a
+batch is also tested against the model *as it stood when the batch began*
+(its bins' own rates, kept by `forget_recent`): two completions or more
+where that model expected so few that Poisson odds of seeing them are below
+those of a 4-sigma deviation (`_ALPHA`) are a shift too. One completion
+never is (noise: a duration at a bin's edge, a task in a tail).
 """
 
 from __future__ import annotations
@@ -88,6 +102,8 @@ RICH = 5.0
 #: Standard deviations by which recent completions must disagree with the long-run hazard.
 Z = 4.0
 _Z2 = Z * Z
+#: The one-sided odds of a `Z`-sigma deviation (what `_unlikely` compares Poisson odds with).
+_ALPHA = 0.5 * math.erfc(Z / math.sqrt(2.0))
 #: ... and completions by which they must disagree (a test on one or two is noise).
 MIN_GAP = 3.0
 _LOG_RATIO = math.log(RATIO)
@@ -100,6 +116,19 @@ def _prefix(values: list[float], start: int, stop: int, unit: float) -> list[flo
     sums = [0.0] * start
     sums += accumulate(map(truediv, values[start:stop], repeat(unit)), initial=0.0)
     return sums
+
+
+def _unlikely(seen: float, expected: float) -> bool:
+    """Whether `seen` completions (rounded) or more are less likely than `_ALPHA` when
+    `expected` are (Poisson). Only asked where `expected` is small: a few terms."""
+    if expected >= seen:
+        return False
+    term = math.exp(-expected)  # P(X = 0)
+    below = 0.0
+    for i in range(int(seen + 0.5)):
+        below += term
+        term *= expected / (i + 1)
+    return 1.0 - below < _ALPHA
 
 
 def _forget(unit: float, half_life: float, *counts: list[float] | array[float]) -> float:
@@ -149,6 +178,7 @@ class DurationModel:
     """
 
     __slots__ = (
+        "_batch_rates",
         "_cover",
         "_cover_from",
         "_cover_to",
@@ -210,6 +240,9 @@ class DurationModel:
         self._covering = [0] * (NBINS + 1)
         self._cover_from, self._cover_to = NBINS, 0
         self._edge = (0.0, 0.0)
+        # Each bin's own rate when the current batch began (`forget_recent`); -1
+        # where unknown (no running time then, or no batch yet).
+        self._batch_rates = [-1.0] * NBINS
         self._hazard = [0.0] * NBINS
         self._local = [0.0] * NBINS  # the hazard `segments` gives (the local rule's)
         self._hazard_from = _EDGES[NBINS]  # the lower edge of the first bin with a local hazard
@@ -322,12 +355,14 @@ class DurationModel:
         )
         k = bin_of(duration)
         self._first = min(self._first, k)
-        if not self._events[k]:
+        if not self._events[k] or self._batch_rates[k] == 0.0:
             # A completion where none was ever learned (the first of a longer
             # mode, of a shifted workload) is re-estimated at once: waiting for
             # the next 1 % left the tasks parked past the old durations waiting
             # seconds more (simulated bimodal cold batch, 6 seeds: 2.26x -> 1.82x
-            # the frontier on average, the worst 3.05x -> 1.93x).
+            # the frontier on average, the worst 3.05x -> 1.93x). So is one
+            # where none happened when the current batch began: the second such
+            # completion may show a shift (see the module docstring).
             self._dirty = True
         self._events[k] += self._unit
         low, high = _EDGES[k], _EDGES[k + 1]
@@ -349,6 +384,15 @@ class DurationModel:
         self._recent_exposure = [0.0] * NBINS
         self._recent_unit = 1.0
         self._recent_count = 0
+        # Pooled as `hazard_at` is (over `POOL` bins each side): a mode's steep
+        # edge, read bin by bin, expects almost nothing just past it.
+        events = [0.0, *accumulate(self._events)]
+        exposure = [0.0, *accumulate(self._exposure)]
+        rates = self._batch_rates
+        for k in range(NBINS):
+            lo, hi = max(0, k - POOL), min(NBINS, k + POOL + 1)
+            spent = exposure[hi] - exposure[lo]
+            rates[k] = (events[hi] - events[lo]) / spent if spent > 0 else -1.0
         self._dirty = True
 
     def learn(self, duration: float) -> None:
@@ -436,6 +480,9 @@ class DurationModel:
         recent = self._recent_exposure
         scale = 1.0 / self._recent_unit
         expect = [0.0] * (base + 1)
+        # The same under each bin's rate when the batch began (its own counts excluded).
+        before = [0.0] * (base + 1)
+        batch_rates = self._batch_rates
         near = [0.0] * stop  # completions in each bin's pooled neighbourhood
         # (Windows are clipped with conditional expressions, not min/max: a call
         # each costs more than the arithmetic in these loops.)
@@ -448,6 +495,8 @@ class DurationModel:
             spent = ex[k + 1] - ex[k]
             rate = (ev[k + 1] - ev[k]) / spent if spent > 0 else pooled
             expect.append(expect[-1] + rate * recent[k] * scale)
+            then = batch_rates[k]
+            before.append(before[-1] + (rate if then < 0 else then) * recent[k] * scale)
         local = self._local
         for k in range(base, stop):
             rate = hazard[k]
@@ -463,7 +512,13 @@ class DurationModel:
                 seen = rev[hi] - rev[lo]
                 expected = expect[hi] - expect[lo]
                 gap = seen - expected if seen > expected else expected - seen
-                if gap > MIN_GAP and gap * gap > _Z2 * (expected if expected > 1.0 else 1.0):
+                if (gap > MIN_GAP and gap * gap > _Z2 * (expected if expected > 1.0 else 1.0)) or (
+                    # Two completions or more (weights a little under 1 after
+                    # forgetting) where fewer than one was expected.
+                    seen >= 1.5
+                    and before[hi] - before[lo] < 1.0
+                    and _unlikely(seen, before[hi] - before[lo])
+                ):
                     rate = seen / recent_spent
                     shifted += 1
                     replaced = True

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stablebrowse_async import AdaptiveSchedule, PollSchedule, Task, TaskStatus
-from stablebrowse_async._estimator import DurationModel, bin_of, edge
+from stablebrowse_async._estimator import _ALPHA, DurationModel, _unlikely, bin_of, edge
 from stablebrowse_async._schedule import coerce_schedule, duration_of
 
 RUNNING = Task(task_id="t", status=TaskStatus.RUNNING)
@@ -548,6 +548,80 @@ def test_after_a_shift_to_longer_tasks_the_old_durations_stop_drawing_polls() ->
     assert model.shifted > 0
     assert slow.hazard_at(1.5) > 1.0
     assert model.hazard_at(1.5) < 0.3
+
+
+def _bimodal_then_a_batch(finished_at: list[float]) -> DurationModel:
+    """600 tasks of 2 s or 30 s learned; a new batch whose 5 sentinels ran 12 s
+    through the quiet stretch between the modes, these of them finishing in it."""
+    rng = random.Random(3)
+    model = DurationModel()
+    for _ in range(600):
+        model.learn(rng.uniform(1.5, 2.5) if rng.random() < 2 / 3 else rng.uniform(25.0, 35.0))
+    model.forget_recent()
+    for _ in range(5):
+        model.expose(0.0, 12.0)
+    for duration in finished_at:
+        model.learn(duration)
+    return model
+
+
+def test_two_completions_where_the_model_said_none_happen_show_a_shift() -> None:
+    # The long-run counts take the new completions in too, so the 4-sigma test
+    # alone needed 5 of them there; against the model as the batch began
+    # (nothing between 2.5 s and 25 s), two are a shift.
+    assert _bimodal_then_a_batch([10.0, 10.6]).shifted > 0
+    assert _bimodal_then_a_batch([10.0]).shifted == 0  # one is noise
+    assert _bimodal_then_a_batch([2.0, 2.2, 1.9]).shifted == 0  # where tasks did finish
+    assert _bimodal_then_a_batch([]).shifted == 0
+
+
+def test_poisson_odds_of_a_few_completions() -> None:
+    assert pytest.approx(3.167e-5, rel=1e-3) == _ALPHA  # a 4-sigma deviation, one-sided
+    assert _unlikely(2.0, 0.0) and _unlikely(1.96, 0.004)  # weights rounded
+    assert _unlikely(3.0, 0.01)  # P = 1.7e-7
+    assert not _unlikely(2.0, 0.05)  # P = 1.2e-3
+    assert not _unlikely(5.0, 4.0) and not _unlikely(2.0, 2.0) and not _unlikely(1.0, 3.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=1, max_value=30), st.floats(min_value=0.0, max_value=0.99))
+def test_poisson_odds_fall_with_more_completions_and_fewer_expected(
+    seen: int, expected: float
+) -> None:
+    if _unlikely(seen, expected):
+        assert _unlikely(seen + 1, expected)
+        assert _unlikely(seen, expected / 2)
+
+
+def test_a_warm_batch_finishing_in_a_learned_quiet_stretch_is_replanned() -> None:
+    rng = random.Random(3)
+    schedule = taught(
+        [
+            rng.uniform(1.5, 2.5) if rng.random() < 2 / 3 else rng.uniform(25.0, 35.0)
+            for _ in range(600)
+        ]
+    )
+    tracks = [schedule.begin(0.0, batch=True) for _ in range(60)]
+    for track in tracks:
+        schedule.next_delay(track, 0.0)
+    sentinels = [track for track in tracks if track in schedule._probes]
+    plain = [track for track in tracks if track not in schedule._probes]
+    for track in plain[:30]:
+        schedule.observe(track, finished(2.0), 2.1)
+    for track in plain[30:] + sentinels:
+        schedule.observe(track, RUNNING, 2.6)
+    late = plain[30]
+    # The plan learned skips the quiet stretch: next poll at ~27 s of age.
+    assert schedule.next_delay(late, 2.6) > 20.0 and late.provisional
+    for track in sentinels:
+        schedule.observe(track, RUNNING, 9.0)
+    epoch = schedule.epoch
+    schedule.observe(sentinels[0], finished(10.0), 10.2)
+    schedule.observe(sentinels[1], finished(10.1), 10.3)
+    # Two of the batch's sentinels finished there: a shift, re-planned at once,
+    # and the task last seen running at 2.6 s is polled now.
+    assert schedule.epoch > epoch and schedule._model.shifted > 0
+    assert schedule.next_delay(late, 10.3) <= schedule.min_interval * (1 + schedule.jitter)
 
 
 def test_a_steady_workload_raises_few_shift_alarms() -> None:
