@@ -575,6 +575,95 @@ def test_two_completions_where_the_model_said_none_happen_show_a_shift() -> None
     assert _bimodal_then_a_batch([]).shifted == 0
 
 
+def _learned_then_a_batch(
+    learned: list[float], running_to: float, finished_at: list[float]
+) -> DurationModel:
+    """`learned` tasks, then a new batch: 5 sentinels seen running to `running_to`
+    seconds, and the batch's tasks finishing at `finished_at`."""
+    model = DurationModel()
+    for duration in learned:
+        model.learn(duration)
+    model.forget_recent()
+    for _ in range(5):
+        model.expose(0.0, running_to)
+    for duration in finished_at:
+        model.learn(duration)
+    return model
+
+
+def _two_modes_then_shorter(rng: random.Random) -> list[float]:
+    """What `shifting_into_gap` teaches before its last batch: 2 s / 30 s tasks,
+    then 2 s / 9-12 s ones (so nothing ever finished between 12 s and 25 s)."""
+
+    def bimodal(long: tuple[float, float]) -> list[float]:
+        return [
+            rng.uniform(1.5, 2.5) if rng.random() < 2 / 3 else rng.uniform(*long)
+            for _ in range(400)
+        ]
+
+    return bimodal((25.0, 35.0)) + bimodal((9.0, 12.0))
+
+
+def test_completions_just_past_a_learned_mode_where_none_ever_finished_show_a_shift() -> None:
+    # The bin past the 9-12 s mode's last saw no completion, and its pooled rate
+    # (spilled from that last bin) expects a few: what tells a shift there is
+    # two completions in a bin the plan treats as empty, beside a dense one.
+    learned = _two_modes_then_shorter(random.Random(5))
+    past = bin_of(12.0) + 1
+    inside = (edge(past) + edge(past + 1)) / 2
+    assert _learned_then_a_batch(learned, 16.0, [inside, inside + 0.1]).shifted > 0
+    assert _learned_then_a_batch(learned, 16.0, [inside]).shifted == 0  # one is noise
+    # In the mode's own last bin: where tasks did finish.
+    assert _learned_then_a_batch(learned, 16.0, [11.9, 11.95]).shifted == 0
+
+
+def test_two_completions_in_a_sparse_tail_are_not_a_shift() -> None:
+    # Bins between scattered long durations hold none, and their neighbours one
+    # each: two completions in one of them are the tail's noise, not a shift.
+    rng = random.Random(6)
+    tail = [40.0 * 1.19**i for i in range(8)]  # about two bins apart
+    learned = [rng.uniform(1.0, 3.0) for _ in range(400)] + tail * 3
+    gap = (tail[2] * tail[3]) ** 0.5  # between two of them, in a bin with none
+    assert not any(bin_of(duration) == bin_of(gap) for duration in tail)
+    assert _learned_then_a_batch(learned, 130.0, [gap, gap * 1.01]).shifted == 0
+
+
+def test_completions_at_the_end_of_a_learned_mode_are_not_a_shift() -> None:
+    # The 2 s mode's last bin, the bin past it quiet (the 30 s tasks ran through
+    # it): completions there are what the model expects, whatever follows it
+    # (its sentinels ran through the mode, as a batch's tasks do).
+    rng = random.Random(7)
+    short = [rng.uniform(1.5, 2.5) for _ in range(400)]
+    learned = short + [rng.uniform(25.0, 35.0) for _ in range(200)]
+    top = max(short)
+    assert bin_of(top - 0.02) == bin_of(top)
+    assert _learned_then_a_batch(learned, 3.0, [top - 0.02, top - 0.01]).shifted == 0
+
+
+def test_a_few_completions_below_a_mode_where_none_finished_show_a_shift() -> None:
+    # Two bins below the 25-35 s mode's first: the model (pooled over one bin
+    # each side) expected none there.
+    rng = random.Random(7)
+    learned = [rng.uniform(1.5, 2.5) for _ in range(300)] + [
+        rng.uniform(25.0, 35.0) for _ in range(300)
+    ]
+    below = bin_of(min(d for d in learned if d > 20.0)) - 2
+    inside = (edge(below) + edge(below + 1)) / 2
+    assert _learned_then_a_batch(learned, 36.0, [inside, inside + 0.1]).shifted > 0
+
+
+def test_three_completions_where_the_model_expected_a_few_hundredths_show_a_shift() -> None:
+    # One 10 s task among 600 of 2 s / 30 s: the rate around 10 s is tiny, not
+    # zero; three completions there in a batch are a shift all the same.
+    rng = random.Random(3)
+    learned = [
+        rng.uniform(1.5, 2.5) if rng.random() < 2 / 3 else rng.uniform(25.0, 35.0)
+        for _ in range(600)
+    ] + [10.0]
+    assert _learned_then_a_batch(learned, 12.0, [10.2, 10.4, 10.6]).shifted > 0
+    assert _learned_then_a_batch(learned, 12.0, [10.2]).shifted == 0
+
+
 def test_poisson_odds_of_a_few_completions() -> None:
     assert pytest.approx(3.167e-5, rel=1e-3) == _ALPHA  # a 4-sigma deviation, one-sided
     assert _unlikely(2.0, 0.0) and _unlikely(1.96, 0.004)  # weights rounded

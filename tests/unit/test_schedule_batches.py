@@ -11,7 +11,7 @@ from stablebrowse_async import AdaptiveSchedule
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-from polling_sim import simulate
+from polling_sim import SHIFTS, simulate
 
 
 def test_a_warm_batch_of_the_same_narrow_workload_is_not_read_as_a_shift() -> None:
@@ -28,24 +28,24 @@ def test_a_warm_batch_of_the_same_narrow_workload_is_not_read_as_a_shift() -> No
     assert median is not None and 24.0 < median < 26.0
 
 
-def test_a_batch_finishing_in_a_learned_quiet_stretch_is_followed_within_seconds() -> None:
-    # Learned on 2 s / 25-35 s tasks, a warm plan has no poll between ~2.5 s and
-    # ~26 s. When the long tasks now take 9-12 s, the second of them to finish
-    # where the model (as the batch began) expected none re-plans the batch; the
-    # long-run test alone saw them at the plan's 26 s poll (worst lag ~17 s).
+def test_batches_finishing_in_a_learned_quiet_stretch_are_followed_within_seconds() -> None:
+    # `shifting_into_gap`, 400 tasks a batch. Learned on 2 s / 25-35 s tasks, a
+    # warm plan has no poll between ~2.5 s and ~26 s. When the long tasks now
+    # take 9-12 s, the second of them to finish where the model (as the batch
+    # began) expected none re-plans the batch; the long-run test alone saw them
+    # at the plan's 26 s poll (worst lag ~17 s). Then 8-14 s tasks: those past
+    # 12.8 s finish in a bin the plan treats as empty beside the 9-12 s mode's
+    # last (before: 8.4x the frontier, 15.5 s worst).
     rng = random.Random(2)
     schedule = AdaptiveSchedule(seed=2)
-
-    def bimodal(long: tuple[float, float]) -> list[float]:
-        return [
-            rng.uniform(1.5, 2.5) if rng.random() < 2 / 3 else rng.uniform(*long)
-            for _ in range(400)
-        ]
-
-    for _ in range(2):
-        simulate(schedule, bimodal((25.0, 35.0)))
+    cold, warm, shorter, spread = SHIFTS["shifting_into_gap"]
+    for sampler in (cold, warm):
+        simulate(schedule, sampler(rng, 400))
     assert schedule._model.shifted == 0
-    moved = simulate(schedule, bimodal((9.0, 12.0)))
+    moved = simulate(schedule, shorter(rng, 400))
     assert schedule._model.shifted > 0
     assert moved["worst"] < 6.0
     assert moved["lag"] < 1.2  # the fixed geometric schedule's, on this workload
+    spread_out = simulate(schedule, spread(rng, 400))
+    assert spread_out["worst"] < 6.0
+    assert spread_out["lag"] < 2.0  # the geometric schedule's: 2.1 s
