@@ -61,7 +61,7 @@ sentinels could not show a shift there (simulated: bimodal 2 s / 30 s
 learned, then long tasks of 9-12 s: seen only at the plan's 26 s poll, 15.5x
 the frontier, 4.2 s of lag, where the geometric schedule has 1.1 s). So a
 batch is also tested against the model *as it stood when the batch began*
-(its bins' own rates, kept by `forget_recent`): two completions or more
+(its bins' pooled rates, kept by `forget_recent`): two completions or more
 where that model expected so few that Poisson odds of seeing them are below
 those of a 4-sigma deviation (`_ALPHA`) are a shift too. One completion
 never is (noise: a duration at a bin's edge, a task in a tail).
@@ -406,8 +406,8 @@ class DurationModel:
         self._recent_count = 0
         # Pooled as `hazard_at` is (over `POOL` bins each side): a mode's steep
         # edge, read bin by bin, expects almost nothing just past it.
-        events = [0.0, *accumulate(self._events)]
-        exposure = [0.0, *accumulate(self._exposure)]
+        events = _prefix(self._events, 0, NBINS, 1.0)
+        exposure = _prefix(self._exposure, 0, NBINS, 1.0)
         rates = self._batch_rates
         for k in range(NBINS):
             lo, hi = max(0, k - POOL), min(NBINS, k + POOL + 1)
@@ -420,7 +420,7 @@ class DurationModel:
             0 < k < inside
             and not ev[k]
             and self._exposure[k] > 0
-            and max(ev[k - 2 if k > 1 else 0 : k + 3]) >= rich
+            and max(ev[max(0, k - 2) : k + 3]) >= rich
             for k in range(NBINS)
         ]
         self._dirty = True

@@ -550,29 +550,9 @@ def test_after_a_shift_to_longer_tasks_the_old_durations_stop_drawing_polls() ->
     assert model.hazard_at(1.5) < 0.3
 
 
-def _bimodal_then_a_batch(finished_at: list[float]) -> DurationModel:
-    """600 tasks of 2 s or 30 s learned; a new batch whose 5 sentinels ran 12 s
-    through the quiet stretch between the modes, these of them finishing in it."""
-    rng = random.Random(3)
-    model = DurationModel()
-    for _ in range(600):
-        model.learn(rng.uniform(1.5, 2.5) if rng.random() < 2 / 3 else rng.uniform(25.0, 35.0))
-    model.forget_recent()
-    for _ in range(5):
-        model.expose(0.0, 12.0)
-    for duration in finished_at:
-        model.learn(duration)
-    return model
-
-
-def test_two_completions_where_the_model_said_none_happen_show_a_shift() -> None:
-    # The long-run counts take the new completions in too, so the 4-sigma test
-    # alone needed 5 of them there; against the model as the batch began
-    # (nothing between 2.5 s and 25 s), two are a shift.
-    assert _bimodal_then_a_batch([10.0, 10.6]).shifted > 0
-    assert _bimodal_then_a_batch([10.0]).shifted == 0  # one is noise
-    assert _bimodal_then_a_batch([2.0, 2.2, 1.9]).shifted == 0  # where tasks did finish
-    assert _bimodal_then_a_batch([]).shifted == 0
+def _bimodal(rng: random.Random, n: int, long: tuple[float, float] = (25.0, 35.0)) -> list[float]:
+    """`n` durations: two thirds of 1.5-2.5 s, the rest in the `long` range."""
+    return [rng.uniform(1.5, 2.5) if rng.random() < 2 / 3 else rng.uniform(*long) for _ in range(n)]
 
 
 def _learned_then_a_batch(
@@ -591,17 +571,23 @@ def _learned_then_a_batch(
     return model
 
 
+def test_two_completions_where_the_model_said_none_happen_show_a_shift() -> None:
+    # The long-run counts take the new completions in too, so the 4-sigma test
+    # alone needed 5 of them there; against the model as the batch began
+    # (nothing between 2.5 s and 25 s), two are a shift. The batch's 5
+    # sentinels ran 12 s, through the quiet stretch between the modes.
+    learned = _bimodal(random.Random(3), 600)
+    assert _learned_then_a_batch(learned, 12.0, [10.0, 10.6]).shifted > 0
+    assert _learned_then_a_batch(learned, 12.0, [10.0]).shifted == 0  # one is noise
+    # Where tasks did finish.
+    assert _learned_then_a_batch(learned, 12.0, [2.0, 2.2, 1.9]).shifted == 0
+    assert _learned_then_a_batch(learned, 12.0, []).shifted == 0
+
+
 def _two_modes_then_shorter(rng: random.Random) -> list[float]:
     """What `shifting_into_gap` teaches before its last batch: 2 s / 30 s tasks,
     then 2 s / 9-12 s ones (so nothing ever finished between 12 s and 25 s)."""
-
-    def bimodal(long: tuple[float, float]) -> list[float]:
-        return [
-            rng.uniform(1.5, 2.5) if rng.random() < 2 / 3 else rng.uniform(*long)
-            for _ in range(400)
-        ]
-
-    return bimodal((25.0, 35.0)) + bimodal((9.0, 12.0))
+    return _bimodal(rng, 400) + _bimodal(rng, 400, (9.0, 12.0))
 
 
 def test_completions_just_past_a_learned_mode_where_none_ever_finished_show_a_shift() -> None:
@@ -655,11 +641,7 @@ def test_a_few_completions_below_a_mode_where_none_finished_show_a_shift() -> No
 def test_three_completions_where_the_model_expected_a_few_hundredths_show_a_shift() -> None:
     # One 10 s task among 600 of 2 s / 30 s: the rate around 10 s is tiny, not
     # zero; three completions there in a batch are a shift all the same.
-    rng = random.Random(3)
-    learned = [
-        rng.uniform(1.5, 2.5) if rng.random() < 2 / 3 else rng.uniform(25.0, 35.0)
-        for _ in range(600)
-    ] + [10.0]
+    learned = [*_bimodal(random.Random(3), 600), 10.0]
     assert _learned_then_a_batch(learned, 12.0, [10.2, 10.4, 10.6]).shifted > 0
     assert _learned_then_a_batch(learned, 12.0, [10.2]).shifted == 0
 
@@ -683,13 +665,7 @@ def test_poisson_odds_fall_with_more_completions_and_fewer_expected(
 
 
 def test_a_warm_batch_finishing_in_a_learned_quiet_stretch_is_replanned() -> None:
-    rng = random.Random(3)
-    schedule = taught(
-        [
-            rng.uniform(1.5, 2.5) if rng.random() < 2 / 3 else rng.uniform(25.0, 35.0)
-            for _ in range(600)
-        ]
-    )
+    schedule = taught(_bimodal(random.Random(3), 600))
     tracks = [schedule.begin(0.0, batch=True) for _ in range(60)]
     for track in tracks:
         schedule.next_delay(track, 0.0)
