@@ -16,7 +16,14 @@ reads 1.52x the frontier at 500 submissions/s (births over 2 s, the
 default), 1.63x at 2 000/s and 1.61x at 5 000/s (births over 0.2 s, what
 `polling.py` does on loopback, and what its real runs measure).
 
-Usage: ``python benchmarks/polling_sim.py [--tasks N] [--workload NAME ...] [--rate R]``.
+A client that cannot keep up (``--capacity``: requests a second, every task
+submitted at once, as `polling.py`'s 10 000 at once) is modelled on the
+engine's own rules: submissions and polls share the client, due polls first,
+ranked by the schedule's ``urgency`` while the client is behind
+(``--oldest-due-first``: not ranked).
+
+Usage: ``python benchmarks/polling_sim.py [--tasks N] [--workload NAME ...] [--rate R]
+[--capacity C [--submit-cost S] [--oldest-due-first]]``.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from typing import Any
 from frontier import frontier_at, frontier_curve
 
 from stablebrowse_async import AdaptiveSchedule, PollSchedule
+from stablebrowse_async._polling import _BEHIND, _MAX_OVERDUE, _RANK_EVERY
 from stablebrowse_async.types import Task, TaskStatus
 
 Sampler = Callable[[random.Random, int], list[float]]
@@ -87,20 +95,25 @@ def simulate(
     latency: float = 0.005,
     timeout: float = 600.0,
     capacity: float | None = None,
+    submit_cost: float = 0.6,
+    rank: bool = True,
 ) -> dict[str, Any]:
     """Run one batch through a model of the engine; its polls/task, lags and frontier.
 
-    Returns polls per task, the mean and worst lag, the frontier at those polls
-    per task and the ratio of the mean lag to it.
+    Returns polls per task, the mean, median and worst lag, the frontier at
+    those polls per task and the ratio of the mean lag to it.
 
-    `capacity`: polls per second the client can send (None: unlimited). A
-    real client is CPU-bound at a few thousand requests per second, and a
-    schedule that sends many tasks' polls at the same moment makes them queue:
-    with a capacity, polls are sent one after the other in the order they
-    fell due, each taking ``1 / capacity`` seconds of the client, and a poll
-    is answered ``latency`` after it was sent. Polls in flight are not
-    re-planned (as in the engine).
+    `capacity`: requests per second the client can send (None: unlimited,
+    submissions at `rate`). A real client is CPU-bound at a few thousand
+    requests a second: with a capacity the model is `_simulate_client`'s,
+    where every task is submitted at once (``concurrency`` = the batch) and
+    a submission costs `submit_cost` of a poll (`rank`: False sends due polls
+    oldest due first, as the engine did before it ranked them).
     """
+    if capacity is not None:
+        return _simulate_client(
+            schedule, durations, capacity, submit_cost, latency, timeout, rank=rank
+        )
     now = 0.0
     heap: list[tuple[float, int, int]] = []
     seq = itertools.count()
@@ -129,8 +142,6 @@ def simulate(
     # Submissions interleave with polls: push them as events too.
     for i in range(len(durations)):
         heapq.heappush(heap, (born[i], -1 - i, i))
-    free = 0.0  # when the client can send its next poll (with a capacity)
-    answering: set[int] = set()  # sequence numbers of polls sent, their answer queued
     while heap:
         at, s, i = heapq.heappop(heap)
         if s < 0:
@@ -138,15 +149,7 @@ def simulate(
             continue
         if current.get(i) != s:
             continue
-        if capacity is not None and s not in answering:
-            # Sent when the client is free; answered `latency` later (an event of its own).
-            free = max(free, at) + 1.0 / capacity
-            answering.add(s)
-            provisional.discard(i)
-            heapq.heappush(heap, (free + latency, s, i))
-            continue
-        answering.discard(s)
-        now = at if capacity is not None else at + latency
+        now = at + latency
         polls[i] += 1
         age = now - born[i]
         done = age >= durations[i]
@@ -163,7 +166,7 @@ def simulate(
         if schedule.epoch != epoch:  # the engine's re-plan: earlier, later only if deferred
             epoch = schedule.epoch
             for j in list(provisional):
-                if j not in current or j == i or current[j] in answering:
+                if j not in current or j == i:
                     continue
                 delay = schedule.next_delay(tracks[j], now)
                 if now + delay < due[j] - 1e-3 or (
@@ -178,6 +181,11 @@ def simulate(
         if not done:
             provisional.discard(i)
             plan(i, now)
+    return _figures(durations, polls, lags)
+
+
+def _figures(durations: Sequence[float], polls: list[int], lags: list[float]) -> dict[str, Any]:
+    """A batch's polls/task, mean, median and worst lag, and the frontier at those polls."""
     # Exact up to 2 000 tasks (~2 s per 1 000); a grid of quantiles beyond (10 000 tasks).
     grid = None if len(durations) <= 2000 else 400
     curve = frontier_curve([round(d, 3) for d in durations], grid=grid)
@@ -187,10 +195,145 @@ def simulate(
     return {
         "polls": round(per_task, 2),
         "lag": round(mean, 3),
+        "median": round(statistics.median(lags), 3),
         "worst": round(max(lags), 3),
         "frontier": round(limit, 3),
         "ratio": round(mean / limit, 2) if limit > 0 else float("nan"),
     }
+
+
+def _simulate_client(
+    schedule: Any,
+    durations: Sequence[float],
+    capacity: float,
+    submit_cost: float,
+    latency: float,
+    timeout: float,
+    *,
+    rank: bool,
+) -> dict[str, Any]:
+    """`simulate` on a client that can send `capacity` requests a second, all tasks at once.
+
+    Modelled on `_polling._Batch`: the client sends one request at a time, each
+    taking ``1 / capacity`` seconds of it (a submission `submit_cost` of that);
+    a due poll goes before the next submission; while the oldest due poll has
+    waited more than `_BEHIND`, the due polls go in the order of the schedule's
+    ``urgency``, ranked again every `_RANK_EVERY`, the ones overdue by more than
+    `_MAX_OVERDUE` first (a schedule without ``urgency``: oldest due first).
+    A task is created on the server halfway through its submission's round
+    trip and watched from its answer (the lead the schedule estimates); a poll
+    is answered `latency` after it was sent, re-plans follow ``epoch`` as in
+    `simulate`. Figures as `simulate`'s, plus the wall time.
+    """
+    urgency = getattr(schedule, "urgency", None) if rank else None
+    count = len(durations)
+    tracks: list[Any] = [None] * count
+    created = [0.0] * count  # on the server
+    due: dict[int, float] = {}
+    current: dict[int, int] = {}  # task -> sequence number of its live plan (-1: in flight)
+    heap: list[tuple[float, int, int]] = []  # (due, seq, task)
+    ranked: list[tuple[float, int, int]] = []  # due polls ranked, the next to send last
+    ranked_at = -math.inf
+    answers: list[tuple[float, int, int]] = []  # (when, 0 submission | 1 poll, task)
+    seq = itertools.count()
+    provisional: set[int] = set()
+    polls = [0] * count
+    lags: list[float] = []
+    epoch = schedule.epoch
+    now = 0.0
+    submitted = finished = 0
+
+    def plan(i: int, at: float) -> None:
+        current[i] = s = next(seq)
+        due[i] = at + min(schedule.next_delay(tracks[i], at), timeout)
+        heapq.heappush(heap, (due[i], s, i))
+        if tracks[i].provisional:
+            provisional.add(i)
+
+    def answer(kind: int, i: int, at: float) -> None:
+        nonlocal epoch, finished
+        if kind == 0:
+            tracks[i] = schedule.begin(at, batch=True)
+            plan(i, at)
+            return
+        polls[i] += 1
+        done = at - created[i] >= durations[i]
+        task = Task(
+            task_id=str(i),
+            status=TaskStatus.COMPLETED if done else TaskStatus.RUNNING,
+            duration_ms=round(durations[i] * 1000) if done else None,
+        )
+        schedule.observe(tracks[i], task, at)
+        if done:
+            lags.append(at - created[i] - durations[i])
+            finished += 1
+            del current[i]
+        if schedule.epoch != epoch:
+            epoch = schedule.epoch
+            for j in list(provisional):
+                if current.get(j, -1) < 0 or j == i:
+                    continue
+                delay = schedule.next_delay(tracks[j], at)
+                if at + delay < due[j] - 1e-3 or (
+                    tracks[j].deferred and at + delay > due[j] + 1e-3
+                ):
+                    current[j] = s = next(seq)
+                    due[j] = at + delay
+                    heapq.heappush(heap, (at + delay, s, j))
+                if not tracks[j].provisional:
+                    provisional.discard(j)
+        if not done:
+            plan(i, at)
+
+    def next_poll() -> int | None:
+        nonlocal ranked, ranked_at
+        while heap and current.get(heap[0][2]) != heap[0][1]:
+            heapq.heappop(heap)
+        if urgency is not None and (
+            (now >= ranked_at + _RANK_EVERY) if ranked else (heap and now - heap[0][0] > _BEHIND)
+        ):
+            pool = [item for item in ranked if current.get(item[2]) == item[1]]
+            while heap and heap[0][0] <= now:
+                item = heapq.heappop(heap)
+                if current.get(item[2]) == item[1]:
+                    pool.append(item)
+            odds = urgency([tracks[i] for _, _, i in pool], now)
+            keys = [
+                (math.inf if at < now - _MAX_OVERDUE else chance, -at, -s)
+                for (at, s, _), chance in zip(pool, odds, strict=True)
+            ]
+            ranked = [pool[k] for k in sorted(range(len(pool)), key=keys.__getitem__)]
+            ranked_at = now
+        while ranked:
+            _, s, i = ranked.pop()
+            if current.get(i) == s:
+                return i
+        if heap and heap[0][0] <= now:
+            return heapq.heappop(heap)[2]
+        return None
+
+    for _ in range(100 * count + 1000):  # bounded: each step sends a request or waits
+        while answers and answers[0][0] <= now:
+            at, kind, i = heapq.heappop(answers)
+            answer(kind, i, at)
+        if finished == count:
+            break
+        polled = next_poll()
+        if polled is not None:
+            current[polled] = -1
+            provisional.discard(polled)
+            now += 1.0 / capacity
+            heapq.heappush(answers, (now + latency, 1, polled))
+        elif submitted < count:
+            now += submit_cost / capacity
+            created[submitted] = now + latency / 2
+            heapq.heappush(answers, (now + latency, 0, submitted))
+            submitted += 1
+        else:  # idle until the next answer or due poll
+            now = max(now, min(item[0] for item in (*answers[:1], *heap[:1])))
+    else:
+        raise RuntimeError("the simulated client did not finish its batch")
+    return {**_figures(durations, polls, lags), "wall": round(now, 2)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -212,10 +355,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--capacity",
         type=float,
         default=None,
-        help="polls per second the client can send (default: unlimited)",
+        help="requests per second the client can send, every task submitted at once "
+        "(default: unlimited, submissions at --rate)",
+    )
+    parser.add_argument(
+        "--submit-cost",
+        type=float,
+        default=0.6,
+        help="with --capacity: a submission's share of a poll's cost",
+    )
+    parser.add_argument(
+        "--oldest-due-first",
+        action="store_true",
+        help="with --capacity: never rank due polls (the engine before it did)",
     )
     args = parser.parse_args(argv)
-    run = functools.partial(simulate, rate=args.rate, latency=args.latency, capacity=args.capacity)
+    run = functools.partial(
+        simulate,
+        rate=args.rate,
+        latency=args.latency,
+        capacity=args.capacity,
+        submit_cost=args.submit_cost,
+        rank=not args.oldest_due_first,
+    )
     names = args.workload or [*WORKLOADS, *SHIFTS]
     for name in names:
         rng = random.Random(args.seed)
@@ -239,7 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fmt(r: dict[str, Any]) -> str:
-    return f"{r['polls']:5.2f}p {r['lag']:6.3f}s {r['ratio']:5.2f}x"
+    return f"{r['polls']:5.2f}p {r['lag']:6.3f}s med {r['median']:.3f} {r['ratio']:5.2f}x"
 
 
 if __name__ == "__main__":

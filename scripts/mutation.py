@@ -118,6 +118,7 @@ GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "tests/client/test_tracing.py",
             "tests/unit/test_fanout_engine.py",
             "tests/unit/test_fanout_replan.py",
+            "tests/unit/test_fanout_ranking.py",
             "tests/unit/test_fanout_lifecycle.py",
             "tests/unit/test_poll_settings.py",
         ),

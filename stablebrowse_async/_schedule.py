@@ -107,7 +107,7 @@ import os
 import random
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import attrs
@@ -563,6 +563,29 @@ class AdaptiveSchedule:
             self.epoch += 1
             self._planned_scale = self._scale
             self._replanned = now
+
+    def urgency(self, tracks: Sequence[Track], now: float) -> list[float]:
+        """How likely each of `tracks` finished since it was last seen running, as the
+        model's cumulative hazard between that age and its age at `now` (larger: likelier).
+
+        For an engine with more polls due than it can send: it sends the likeliest
+        first. A sentinel ranks above every other task (it is what the others'
+        plans learn from), and a task of unknown age or with nothing learned ranks 0.
+        """
+        with self._lock:
+            model = self._model
+            if self._support is None:
+                return [math.inf if t.role == _SENTINEL else 0.0 for t in tracks]
+            hazard = model.cumulative_hazard
+            result = []
+            for t in tracks:
+                if t.role == _SENTINEL:
+                    result.append(math.inf)
+                    continue
+                lead = self._lead_for(t)
+                age = max(0.0, now - t.born)
+                result.append(hazard(age + lead) - hazard(min(t.seen, age) + lead))
+            return result
 
     def next_delay(self, track: Track, now: float) -> float:
         """Seconds from `now` until the next poll of `track`; sets ``track.provisional``."""

@@ -731,3 +731,51 @@ def test_a_completion_past_the_support_replans_at_once() -> None:
     track = schedule.begin(0.0)
     schedule.observe(track, finished(5.0), 5.0)
     assert schedule.epoch > epoch
+
+
+def test_urgency_ranks_a_due_poll_by_how_likely_its_task_finished_since_last_seen() -> None:
+    schedule = taught([1.0 + 2.0 * i / 99 for i in range(100)])  # learned: 1-3 s
+    long_ago, recent, sentinel = (schedule.begin(0.0) for _ in range(3))
+    schedule.observe(long_ago, RUNNING, 1.0)
+    schedule.observe(recent, RUNNING, 2.6)
+    sentinel.role = 1  # what `begin` makes the first tasks of a cold batch
+    hazard = schedule._model.cumulative_hazard
+    lead = schedule._lead_for(recent)  # ages as the server counts them
+    assert lead > 0
+    odds = schedule.urgency([long_ago, recent, sentinel], 2.7)
+    # Each is the cumulative hazard between the age last seen running and the age now.
+    assert odds[:2] == [
+        pytest.approx(hazard(2.7 + lead) - hazard(1.0 + lead)),
+        pytest.approx(hazard(2.7 + lead) - hazard(2.6 + lead)),
+    ]
+    assert odds[0] > odds[1] > 0  # seen running long ago: likelier finished since
+    assert schedule.urgency([long_ago], 1.5)[0] < odds[0]  # and likelier as it waits
+    assert odds[2] == math.inf  # a sentinel's poll is what every plan learns from
+
+
+def test_urgency_is_zero_but_for_sentinels_while_nothing_is_learned() -> None:
+    schedule = AdaptiveSchedule(seed=1, sentinels=2)
+    tracks = [schedule.begin(0.0, batch=True) for _ in range(4)]
+    assert schedule.urgency(tracks, 5.0) == [math.inf, math.inf, 0.0, 0.0]
+    assert schedule.urgency([], 5.0) == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    durations_st,
+    st.lists(
+        st.tuples(st.floats(0.0, 1e4), st.floats(0.0, 1e4), st.floats(-10.0, 1e4)), max_size=8
+    ),
+)
+def test_urgency_is_finite_and_never_negative(
+    durations: list[float], tasks: list[tuple[float, float, float]]
+) -> None:
+    schedule = taught(durations)
+    tracks = []
+    for born, seen, _ in tasks:
+        track = schedule.begin(born)
+        schedule.observe(track, RUNNING, born + seen)
+        tracks.append(track)
+    for track, (_, _, now) in zip(tracks, tasks, strict=True):
+        (odds,) = schedule.urgency([track], now)
+        assert math.isfinite(odds) and odds >= 0.0
