@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import time
 from collections.abc import Sequence
 
 import anyio
@@ -64,7 +65,8 @@ async def _polled(schedule: FixedSchedule, behind_by: float, poll_time: float = 
     first four polls that late, the last one just due), each poll taking `poll_time`;
     the order of the polls."""
     count = len(ODDS)
-    clock = [0.0]
+    clock = [0.0]  # moved by the test; real time passes on top (a wait must end)
+    start = time.monotonic()
     polled: list[int] = []
     submitted = iter(range(count))
 
@@ -88,7 +90,7 @@ async def _polled(schedule: FixedSchedule, behind_by: float, poll_time: float = 
         schedule=schedule,
         poll_timeout=60.0,
         concurrency=1,  # one request at a time: the order is the engine's choice alone
-        clock=lambda: clock[0],
+        clock=lambda: clock[0] + (time.monotonic() - start),
     )
     with anyio.fail_after(10):
         outcomes = [o async for o in engine]
@@ -110,6 +112,29 @@ async def test_the_polls_still_due_are_ranked_again_as_they_wait() -> None:
     # Two polls sent (3, then 1 while 3's answer came), a third chosen (2) while 1's
     # came: by then `_RANK_EVERY` had passed, and the two still due were ranked again.
     assert schedule.ranked == [[0, 1, 2, 3, 4], [0, 4]]
+
+
+class ReplanningSchedule(RankingSchedule):
+    """Task 2's poll provisional; task 3's completion re-plans it 50 ms later (deferred)."""
+
+    def next_delay(self, track: Track, now: float) -> float:
+        index = self.index[id(track)]
+        track.provisional = index == 2
+        if index == 2 and self.epoch:
+            track.deferred = True
+            return 0.05
+        return super().next_delay(track, now)
+
+    def observe(self, track: Track, task: Task, now: float) -> None:
+        super().observe(track, task, now)
+        if self.index[id(track)] == 3:
+            self.epoch += 1
+
+
+async def test_a_ranked_poll_moved_by_a_replan_goes_when_it_falls_due_again() -> None:
+    # Ranked 3, 1, 2, 4, 0; 1 was chosen while 3's answer came, then the re-plan
+    # moved 2 later: its ranked place is skipped, and it goes once due again.
+    assert await _polled(ReplanningSchedule(len(ODDS)), behind_by=0.5) == [3, 1, 4, 0, 2]
 
 
 async def test_a_poll_overdue_past_the_bound_goes_before_every_ranked_one() -> None:
