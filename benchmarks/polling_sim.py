@@ -114,74 +114,84 @@ def simulate(
         return _simulate_client(
             schedule, durations, capacity, submit_cost, latency, timeout, rank=rank
         )
-    now = 0.0
-    heap: list[tuple[float, int, int]] = []
-    seq = itertools.count()
-    current: dict[int, int] = {}
-    due: dict[int, float] = {}
-    tracks: list[Any] = []
-    born: list[float] = []
+    tracks = [schedule.begin(i / rate, batch=True) for i in range(len(durations))]
+    born = [i / rate for i in range(len(durations))]
+    plans = _Plans(schedule, tracks, timeout)
     polls = [0] * len(durations)
     lags: list[float] = []
-    provisional: set[int] = set()
-    epoch = schedule.epoch
-
-    def plan(i: int, at: float) -> None:
-        delay = schedule.next_delay(tracks[i], at)
-        s = next(seq)
-        current[i] = s
-        due[i] = at + min(delay, timeout)
-        heapq.heappush(heap, (due[i], s, i))
-        if tracks[i].provisional:
-            provisional.add(i)
-
-    for i in range(len(durations)):
-        at = i / rate
-        born.append(at)
-        tracks.append(schedule.begin(at, batch=True))
     # Submissions interleave with polls: push them as events too.
     for i in range(len(durations)):
-        heapq.heappush(heap, (born[i], -1 - i, i))
-    while heap:
-        at, s, i = heapq.heappop(heap)
+        heapq.heappush(plans.heap, (born[i], -1 - i, i))
+    while plans.heap:
+        at, s, i = heapq.heappop(plans.heap)
         if s < 0:
-            plan(i, at)
+            plans.plan(i, at)
             continue
-        if current.get(i) != s:
+        if plans.current.get(i) != s:
             continue
         now = at + latency
         polls[i] += 1
-        age = now - born[i]
-        done = age >= durations[i]
+        done = now - born[i] >= durations[i]
+        if done:
+            lags.append(now - born[i] - durations[i])
+        plans.answered(i, now, durations[i] if done else None)
+    return _figures(durations, polls, lags)
+
+
+class _Plans:
+    """The engine's plans, shared by both models: each task's live heap item
+    (its sequence number in `current`, -1 while its poll is in flight) and due
+    time, the provisional ones, and the re-plan that follows ``schedule.epoch``
+    (earlier, later only where the schedule marks the new plan deferred)."""
+
+    def __init__(self, schedule: Any, tracks: list[Any], timeout: float) -> None:
+        self.schedule = schedule
+        self.tracks = tracks
+        self.timeout = timeout
+        self.heap: list[tuple[float, int, int]] = []  # (due, seq, task)
+        self.seq = itertools.count()
+        self.current: dict[int, int] = {}
+        self.due: dict[int, float] = {}
+        self.provisional: set[int] = set()
+        self.epoch = schedule.epoch
+
+    def plan(self, i: int, at: float) -> None:
+        """Queue task `i`'s next poll where the schedule says, from `at`."""
+        delay = self.schedule.next_delay(self.tracks[i], at)
+        self.current[i] = s = next(self.seq)
+        self.due[i] = at + min(delay, self.timeout)
+        heapq.heappush(self.heap, (self.due[i], s, i))
+        if self.tracks[i].provisional:
+            self.provisional.add(i)
+
+    def answered(self, i: int, at: float, duration: float | None) -> None:
+        """A poll of task `i` answered at `at`: finished after `duration`, or running (None)."""
+        done = duration is not None
         task = Task(
             task_id=str(i),
             status=TaskStatus.COMPLETED if done else TaskStatus.RUNNING,
-            duration_ms=round(durations[i] * 1000) if done else None,
+            duration_ms=round(duration * 1000) if duration is not None else None,
         )
-        schedule.observe(tracks[i], task, now)
+        schedule, current, due = self.schedule, self.current, self.due
+        schedule.observe(self.tracks[i], task, at)
+        self.provisional.discard(i)
         if done:
-            lags.append(now - born[i] - durations[i])
-            current.pop(i)
-            provisional.discard(i)
-        if schedule.epoch != epoch:  # the engine's re-plan: earlier, later only if deferred
-            epoch = schedule.epoch
-            for j in list(provisional):
-                if j not in current or j == i:
+            del current[i]
+        if schedule.epoch != self.epoch:
+            self.epoch = schedule.epoch
+            for j in list(self.provisional):
+                if current.get(j, -1) < 0:  # finished, or its poll in flight
                     continue
-                delay = schedule.next_delay(tracks[j], now)
-                if now + delay < due[j] - 1e-3 or (
-                    tracks[j].deferred and now + delay > due[j] + 1e-3
-                ):
-                    s2 = next(seq)
-                    current[j] = s2
-                    due[j] = now + delay
-                    heapq.heappush(heap, (now + delay, s2, j))
-                if not tracks[j].provisional:
-                    provisional.discard(j)
+                track = self.tracks[j]
+                delay = schedule.next_delay(track, at)
+                if at + delay < due[j] - 1e-3 or (track.deferred and at + delay > due[j] + 1e-3):
+                    current[j] = s = next(self.seq)
+                    due[j] = at + delay
+                    heapq.heappush(self.heap, (at + delay, s, j))
+                if not track.provisional:
+                    self.provisional.discard(j)
         if not done:
-            provisional.discard(i)
-            plan(i, now)
-    return _figures(durations, polls, lags)
+            self.plan(i, at)
 
 
 def _figures(durations: Sequence[float], polls: list[int], lags: list[float]) -> dict[str, Any]:
@@ -228,62 +238,29 @@ def _simulate_client(
     urgency = getattr(schedule, "urgency", None) if rank else None
     count = len(durations)
     tracks: list[Any] = [None] * count
+    plans = _Plans(schedule, tracks, timeout)
+    heap, current = plans.heap, plans.current
     created = [0.0] * count  # on the server
-    due: dict[int, float] = {}
-    current: dict[int, int] = {}  # task -> sequence number of its live plan (-1: in flight)
-    heap: list[tuple[float, int, int]] = []  # (due, seq, task)
     ranked: list[tuple[float, int, int]] = []  # due polls ranked, the next to send last
     ranked_at = -math.inf
     answers: list[tuple[float, int, int]] = []  # (when, 0 submission | 1 poll, task)
-    seq = itertools.count()
-    provisional: set[int] = set()
     polls = [0] * count
     lags: list[float] = []
-    epoch = schedule.epoch
     now = 0.0
     submitted = finished = 0
 
-    def plan(i: int, at: float) -> None:
-        current[i] = s = next(seq)
-        due[i] = at + min(schedule.next_delay(tracks[i], at), timeout)
-        heapq.heappush(heap, (due[i], s, i))
-        if tracks[i].provisional:
-            provisional.add(i)
-
     def answer(kind: int, i: int, at: float) -> None:
-        nonlocal epoch, finished
+        nonlocal finished
         if kind == 0:
             tracks[i] = schedule.begin(at, batch=True)
-            plan(i, at)
+            plans.plan(i, at)
             return
         polls[i] += 1
         done = at - created[i] >= durations[i]
-        task = Task(
-            task_id=str(i),
-            status=TaskStatus.COMPLETED if done else TaskStatus.RUNNING,
-            duration_ms=round(durations[i] * 1000) if done else None,
-        )
-        schedule.observe(tracks[i], task, at)
         if done:
             lags.append(at - created[i] - durations[i])
             finished += 1
-            del current[i]
-        if schedule.epoch != epoch:
-            epoch = schedule.epoch
-            for j in list(provisional):
-                if current.get(j, -1) < 0 or j == i:
-                    continue
-                delay = schedule.next_delay(tracks[j], at)
-                if at + delay < due[j] - 1e-3 or (
-                    tracks[j].deferred and at + delay > due[j] + 1e-3
-                ):
-                    current[j] = s = next(seq)
-                    due[j] = at + delay
-                    heapq.heappush(heap, (at + delay, s, j))
-                if not tracks[j].provisional:
-                    provisional.discard(j)
-        if not done:
-            plan(i, at)
+        plans.answered(i, at, durations[i] if done else None)
 
     def next_poll() -> int | None:
         nonlocal ranked, ranked_at
@@ -321,7 +298,7 @@ def _simulate_client(
         polled = next_poll()
         if polled is not None:
             current[polled] = -1
-            provisional.discard(polled)
+            plans.provisional.discard(polled)
             now += 1.0 / capacity
             heapq.heappush(answers, (now + latency, 1, polled))
         elif submitted < count:
