@@ -53,17 +53,19 @@ class RankingSchedule(FixedSchedule):
     def __init__(self, count: int) -> None:
         super().__init__(count)
         self.ranked: list[list[int]] = []
+        self.asked_at: list[float] = []
 
     def urgency(self, tracks: Sequence[Track], now: float) -> list[float]:
         indexes = [self.index[id(track)] for track in tracks]
         self.ranked.append(sorted(indexes))
+        self.asked_at.append(now)
         return [ODDS[i] for i in indexes]
 
 
 async def _polled(schedule: FixedSchedule, behind_by: float, poll_time: float = 0.001) -> list[int]:
-    """Submit `ODDS`'s tasks at clock 0, then move the clock to ``1 + behind_by`` (the
-    first four polls that late, the last one just due), each poll taking `poll_time`;
-    the order of the polls."""
+    """Submit `ODDS`'s tasks 1 ms apart from clock 0, then move the clock to
+    ``1 + behind_by`` (the first four polls about that late, the oldest due first,
+    the last one just due), each poll taking `poll_time`; the order of the polls."""
     count = len(ODDS)
     clock = [0.0]  # moved by the test; real time passes on top (a wait must end)
     start = time.monotonic()
@@ -73,6 +75,7 @@ async def _polled(schedule: FixedSchedule, behind_by: float, poll_time: float = 
     async def submit(request: object) -> Task:
         await asyncio.sleep(0)
         index = next(submitted)
+        clock[0] += 0.001
         if index == count - 1:
             clock[0] = 1.0 + behind_by  # every poll planned so far is due, some late
         return Task(task_id=f"t{index}", status=TaskStatus.PENDING)
@@ -102,8 +105,10 @@ async def _polled(schedule: FixedSchedule, behind_by: float, poll_time: float = 
 async def test_a_client_behind_sends_the_likeliest_due_polls_first() -> None:
     schedule = RankingSchedule(len(ODDS))
     assert await _polled(schedule, behind_by=0.5) == [3, 1, 2, 4, 0]
-    # Ranked once, every due poll together (the clock moved less than `_RANK_EVERY`).
+    # Ranked once, every due poll together (the clock moved less than `_RANK_EVERY`),
+    # at the engine's clock.
     assert schedule.ranked == [[0, 1, 2, 3, 4]]
+    assert schedule.asked_at == [pytest.approx(1.5, abs=0.05)]
 
 
 async def test_the_polls_still_due_are_ranked_again_as_they_wait() -> None:

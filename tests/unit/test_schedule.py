@@ -742,15 +742,23 @@ def test_urgency_ranks_a_due_poll_by_how_likely_its_task_finished_since_last_see
     hazard = schedule._model.cumulative_hazard
     lead = schedule._lead_for(recent)  # ages as the server counts them
     assert lead > 0
-    odds = schedule.urgency([long_ago, recent, sentinel], 2.7)
+    sentinel_odds, *odds = schedule.urgency([sentinel, long_ago, recent], 2.7)
+    assert sentinel_odds == math.inf  # a sentinel's poll is what every plan learns from
     # Each is the cumulative hazard between the age last seen running and the age now.
-    assert odds[:2] == [
+    assert odds == [
         pytest.approx(hazard(2.7 + lead) - hazard(1.0 + lead)),
         pytest.approx(hazard(2.7 + lead) - hazard(2.6 + lead)),
     ]
     assert odds[0] > odds[1] > 0  # seen running long ago: likelier finished since
     assert schedule.urgency([long_ago], 1.5)[0] < odds[0]  # and likelier as it waits
-    assert odds[2] == math.inf  # a sentinel's poll is what every plan learns from
+
+
+def test_urgency_counts_ages_from_each_tasks_start() -> None:
+    schedule = taught([0.2 + 0.6 * i / 99 for i in range(100)])  # learned: 0.2-0.8 s
+    track = schedule.begin(10.0, exact=False)  # no lead: ages as the client counts them
+    schedule.observe(track, RUNNING, 10.3)
+    hazard = schedule._model.cumulative_hazard
+    assert schedule.urgency([track], 10.6) == [pytest.approx(hazard(0.6) - hazard(0.3))]
 
 
 def test_urgency_is_zero_but_for_sentinels_while_nothing_is_learned() -> None:
