@@ -62,12 +62,15 @@ class RankingSchedule(FixedSchedule):
         return [ODDS[i] for i in indexes]
 
 
-async def _polled(schedule: FixedSchedule, behind_by: float, poll_time: float = 0.001) -> list[int]:
-    """Submit `ODDS`'s tasks 1 ms apart from clock 0, then move the clock to
-    ``1 + behind_by`` (the first four polls about that late, the oldest due first,
-    the last one just due), each poll taking `poll_time`; the order of the polls."""
+async def _polled(
+    schedule: FixedSchedule, behind_by: float, poll_time: float = 0.001, *, real_time: bool = False
+) -> list[int]:
+    """Submit `ODDS`'s tasks from clock 0 (the first two at 0, the next two 1 ms
+    apart), then move the clock to ``1 + behind_by`` (the first four polls about that
+    late, the last one due at that moment), each poll taking `poll_time`; the order
+    of the polls. With `real_time`, real time passes on top (a wait can end)."""
     count = len(ODDS)
-    clock = [0.0]  # moved by the test; real time passes on top (a wait must end)
+    clock = [0.0]
     start = time.monotonic()
     polled: list[int] = []
     submitted = iter(range(count))
@@ -75,7 +78,7 @@ async def _polled(schedule: FixedSchedule, behind_by: float, poll_time: float = 
     async def submit(request: object) -> Task:
         await asyncio.sleep(0)
         index = next(submitted)
-        clock[0] += 0.001
+        clock[0] += 0.001 if index >= 2 else 0.0  # tasks 0 and 1 due at the same time
         if index == count - 1:
             clock[0] = 1.0 + behind_by  # every poll planned so far is due, some late
         return Task(task_id=f"t{index}", status=TaskStatus.PENDING)
@@ -93,7 +96,7 @@ async def _polled(schedule: FixedSchedule, behind_by: float, poll_time: float = 
         schedule=schedule,
         poll_timeout=60.0,
         concurrency=1,  # one request at a time: the order is the engine's choice alone
-        clock=lambda: clock[0] + (time.monotonic() - start),
+        clock=lambda: clock[0] + (time.monotonic() - start if real_time else 0.0),
     )
     with anyio.fail_after(10):
         outcomes = [o async for o in engine]
@@ -139,12 +142,13 @@ class ReplanningSchedule(RankingSchedule):
 async def test_a_ranked_poll_moved_by_a_replan_goes_when_it_falls_due_again() -> None:
     # Ranked 3, 1, 2, 4, 0; 1 was chosen while 3's answer came, then the re-plan
     # moved 2 later: its ranked place is skipped, and it goes once due again.
-    assert await _polled(ReplanningSchedule(len(ODDS)), behind_by=0.5) == [3, 1, 4, 0, 2]
+    polled = await _polled(ReplanningSchedule(len(ODDS)), behind_by=0.5, real_time=True)
+    assert polled == [3, 1, 4, 0, 2]
 
 
 async def test_a_poll_overdue_past_the_bound_goes_before_every_ranked_one() -> None:
-    # The first four waited more than `_MAX_OVERDUE`: oldest due first (then the
-    # first planned), whatever their odds; the last, just due, after them.
+    # The first four waited more than `_MAX_OVERDUE`: oldest due first (0 and 1,
+    # due together, the first planned first), whatever their odds; then the last.
     polled = await _polled(RankingSchedule(len(ODDS)), behind_by=_MAX_OVERDUE + 0.5)
     assert polled == [0, 1, 2, 3, 4]
 
