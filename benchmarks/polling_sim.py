@@ -228,7 +228,8 @@ def _simulate_client(
     taking ``1 / capacity`` seconds of it (a submission `submit_cost` of that);
     a due poll goes before the next submission; while the oldest due poll has
     waited more than `_BEHIND`, the due polls go in the order of the schedule's
-    ``urgency``, ranked again every `_RANK_EVERY`, the ones overdue by more than
+    ``urgency``, ranked again every `_RANK_EVERY` (a ranking takes no time
+    here, so `_RANK_SPACING` never applies), the ones overdue by more than
     `_MAX_OVERDUE` first (a schedule without ``urgency``: oldest due first).
     A task is created on the server halfway through its submission's round
     trip and watched from its answer (the lead the schedule estimates); a poll

@@ -347,6 +347,11 @@ _BEHIND = 0.1
 #: How often (seconds) the due polls are ranked again while the client is
 #: behind: each one's odds grow as it waits, by its own task's hazard.
 _RANK_EVERY = 0.1
+#: ... and at least this many times as long as the last ranking took: ranking
+#: costs ~2 us a due poll (a few ms for 10 000 tasks at once on two cores), so a
+#: backlog of 100 000 would otherwise spend most of the client's time ranking.
+#: Rankings take at most a tenth of its time.
+_RANK_SPACING = 9.0
 #: No poll waits longer than this (seconds) past its time for being ranked low:
 #: past it, it goes before every ranked one, the oldest due first.
 _MAX_OVERDUE = 2.0
@@ -467,7 +472,7 @@ class _Batch:
         self._heap: list[tuple[float, int, _Entry]] = []
         # While the client is behind: due heap items, the next to send last.
         self._ranked: list[tuple[float, int, _Entry]] = []
-        self._ranked_at = -math.inf
+        self._rank_after = -math.inf  # when the due polls may be ranked again
         # A schedule that can rank due polls (`AdaptiveSchedule`); a fixed one cannot.
         self._urgency: Callable[[list[Track], float], list[float]] | None = getattr(
             schedule, "urgency", None
@@ -815,11 +820,7 @@ class _Batch:
         if urgency is None:
             return None
         heap, now = self._heap, self._clock()
-        if (
-            (now >= self._ranked_at + _RANK_EVERY)
-            if self._ranked
-            else (heap and now - heap[0][0] > _BEHIND)
-        ):
+        if (now >= self._rank_after) if self._ranked else (heap and now - heap[0][0] > _BEHIND):
             self._rank_due(now, urgency)
         ranked = self._ranked
         while ranked:
@@ -844,7 +845,8 @@ class _Batch:
             for (at, seq, _), chance in zip(due, odds, strict=True)
         ]
         self._ranked = [due[k] for k in sorted(range(len(due)), key=keys.__getitem__)]
-        self._ranked_at = now
+        took = self._clock() - now
+        self._rank_after = now + max(_RANK_EVERY, took * (1.0 + _RANK_SPACING))
 
     async def _poll_one(self, entry: _Entry) -> None:
         try:

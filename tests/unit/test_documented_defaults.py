@@ -68,10 +68,12 @@ def test_poll_defaults_are_the_documented_ones() -> None:
 
 def test_a_client_behind_ranks_its_due_polls_as_documented() -> None:
     # README "Very large batches on one machine": ranked once the oldest due poll
-    # waited 0.1 s, again every 0.1 s, none more than 2 s past its time.
+    # waited 0.1 s, again every 0.1 s (at least ten times as long as a ranking
+    # took), none more than 2 s past its time.
     from stablebrowse_async import _polling
 
     assert (_polling._BEHIND, _polling._RANK_EVERY, _polling._MAX_OVERDUE) == (0.1, 0.1, 2.0)
+    assert _polling._RANK_SPACING == 9.0
 
 
 @pytest.mark.parametrize("polls_done", range(12))

@@ -27,6 +27,7 @@ class FixedSchedule:
     """Every task's first poll 1 s after its submission, the last task's at once."""
 
     epoch = 0
+    clock: list[float]
 
     def __init__(self, count: int) -> None:
         self.count = count
@@ -48,17 +49,21 @@ class FixedSchedule:
 
 
 class RankingSchedule(FixedSchedule):
-    """The same, ranking due polls by `ODDS` (as `AdaptiveSchedule.urgency` does by hazard)."""
+    """The same, ranking due polls by `ODDS` (as `AdaptiveSchedule.urgency` does by
+    hazard), each ranking taking `ranking_takes` of the test's clock."""
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, ranking_takes: float = 0.0) -> None:
         super().__init__(count)
         self.ranked: list[list[int]] = []
         self.asked_at: list[float] = []
+        self.ranking_takes = ranking_takes
+        self.clock: list[float] = []  # the test's clock, set by `_polled`
 
     def urgency(self, tracks: Sequence[Track], now: float) -> list[float]:
         indexes = [self.index[id(track)] for track in tracks]
         self.ranked.append(sorted(indexes))
         self.asked_at.append(now)
+        self.clock[0] += self.ranking_takes
         return [ODDS[i] for i in indexes]
 
 
@@ -70,7 +75,7 @@ async def _polled(
     late, the last one due at that moment), each poll taking `poll_time`; the order
     of the polls. With `real_time`, real time passes on top (a wait can end)."""
     count = len(ODDS)
-    clock = [0.0]
+    clock = schedule.clock = [0.0]
     start = time.monotonic()
     polled: list[int] = []
     submitted = iter(range(count))
@@ -137,6 +142,16 @@ class ReplanningSchedule(RankingSchedule):
         super().observe(track, task, now)
         if self.index[id(track)] == 3:
             self.epoch += 1
+
+
+async def test_a_slow_ranking_waits_longer_before_the_next() -> None:
+    # Each ranking takes 20 ms of the client's time: the next waits 10 x that
+    # (200 ms), not `_RANK_EVERY`, so that rankings take at most a tenth of it.
+    # (Ranked again after 100 ms, the two still due were [0, 4]: see above.)
+    schedule = RankingSchedule(len(ODDS), ranking_takes=0.02)
+    assert await _polled(schedule, behind_by=0.5, poll_time=0.06) == [3, 1, 2, 4, 0]
+    assert schedule.ranked == [[0, 1, 2, 3, 4], [0]]
+    assert schedule.asked_at[1] - schedule.asked_at[0] >= 10 * 0.02
 
 
 async def test_a_ranked_poll_moved_by_a_replan_goes_when_it_falls_due_again() -> None:
