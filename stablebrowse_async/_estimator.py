@@ -623,9 +623,26 @@ class DurationModel:
 
     def cumulative_hazard(self, age: float) -> float:
         """Integral of the hazard from 0 to `age`."""
+        return self.cumulative_hazards((age,))[0]
+
+    def cumulative_hazards(self, ages: Iterable[float]) -> list[float]:
+        """`cumulative_hazard` of each of `ages`, in one pass.
+
+        For the engine's ranking of thousands of due polls at once: one
+        re-estimation check for all of them, and `bin_of` inline (the same
+        arithmetic, so the same floats as one call per age).
+        """
         self._refresh()
-        k = bin_of(age)
-        return self._cum[k] + self._hazard[k] * (min(age, _EDGES[k + 1]) - _EDGES[k])
+        cum, hazard, edges = self._cum, self._hazard, _EDGES
+        log, top = math.log, NBINS - 1
+        result = []
+        for age in ages:
+            k = 0 if age < FIRST_EDGE else 1 + int(log(age / FIRST_EDGE) / _LOG_RATIO)
+            if k > top:
+                k = top
+            high = edges[k + 1]
+            result.append(cum[k] + hazard[k] * ((age if age <= high else high) - edges[k]))
+        return result
 
     def survival(self, age: float) -> float:
         """Estimated probability that a task is still running at `age` seconds."""

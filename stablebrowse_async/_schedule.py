@@ -373,6 +373,8 @@ class AdaptiveSchedule:
         self._support = self._model.support()
         median = self._model.quantile(0.5)
         self._scale = math.log(median) if median is not None else None
+        # exp(`_scale`): the recent typical duration `_cost` prices polls by.
+        self._typical = math.exp(self._scale) if self._scale is not None else None
         self._planned_scale = self._scale  # the scale when `epoch` last moved
         self._surprises = 0
         self._shifted = 0
@@ -539,6 +541,7 @@ class AdaptiveSchedule:
         log = math.log(duration)
         scale = self._scale
         self._scale = log if scale is None else scale + (log - scale) / _SCALE_MEMORY
+        self._typical = math.exp(self._scale)
         support = self._model.support()
         before = self._support
         self._support = support
@@ -576,16 +579,21 @@ class AdaptiveSchedule:
             model = self._model
             if self._support is None:
                 return [math.inf if t.role == _SENTINEL else 0.0 for t in tracks]
-            hazard = model.cumulative_hazard
-            result = []
+            # Two ages a task (sentinels too, their ranks replaced below): one pass
+            # over the model for the lot, the ranking's whole cost being this.
+            ages: list[float] = []
             for t in tracks:
-                if t.role == _SENTINEL:
-                    result.append(math.inf)
-                    continue
                 lead = self._lead_for(t)
-                age = max(0.0, now - t.born)
-                result.append(hazard(age + lead) - hazard(min(t.seen, age) + lead))
-            return result
+                age = now - t.born
+                if age < 0.0:
+                    age = 0.0
+                ages.append(age + lead)
+                ages.append((t.seen if t.seen <= age else age) + lead)
+            hazards = model.cumulative_hazards(ages)
+            return [
+                math.inf if t.role == _SENTINEL else hazards[i] - hazards[i + 1]
+                for t, i in zip(tracks, range(0, len(ages), 2), strict=True)
+            ]
 
     def next_delay(self, track: Track, now: float) -> float:
         """Seconds from `now` until the next poll of `track`; sets ``track.provisional``."""
@@ -862,9 +870,10 @@ class AdaptiveSchedule:
         """
         model = self._model
         median = model.median
+        typical = self._typical
         scale = min(
             median if median is not None else age,
-            math.exp(self._scale) if self._scale is not None else age,
+            typical if typical is not None else age,
         )
         if median is None:
             scale = max(scale, model.edge()[0])

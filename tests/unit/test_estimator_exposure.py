@@ -19,7 +19,14 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from stablebrowse_async import _estimator
-from stablebrowse_async._estimator import NBINS, DurationModel, bin_of, edge
+from stablebrowse_async._estimator import (
+    FIRST_EDGE,
+    MAX_DURATION,
+    NBINS,
+    DurationModel,
+    bin_of,
+    edge,
+)
 
 #: (kind, start, length): 0 a span seen running, 1 a completion at its end, 2 a new
 #: batch, 3 a read (what is pending is folded in: `_settle`).
@@ -191,3 +198,43 @@ def test_rescaling_the_weights_changes_no_estimate(
                 model.finish(duration)
         assert rescaled._unit < 16.0 < plain._unit
         assert _estimates(rescaled) == pytest.approx(_estimates(plain), rel=1e-9, abs=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    durations=st.lists(st.floats(min_value=0.01, max_value=5000.0), min_size=1, max_size=40),
+    running=st.lists(st.floats(min_value=0.0, max_value=6000.0), max_size=10),
+    ages=st.lists(
+        st.one_of(
+            st.floats(min_value=0.0, max_value=6000.0),  # where the durations lie
+            st.floats(min_value=0.0, max_value=2 * MAX_DURATION),
+            st.sampled_from([0.0, FIRST_EDGE, edge(40), edge(NBINS - 1), edge(NBINS)]),
+        ),
+        max_size=20,
+    ),
+)
+@example(durations=[MAX_DURATION] * 3, running=[], ages=[2 * MAX_DURATION])  # the last bin
+def test_cumulative_hazards_integrate_the_hazard_bin_by_bin(
+    durations: list[float], running: list[float], ages: list[float]
+) -> None:
+    """The engine ranks thousands of polls with one `cumulative_hazards` call: each
+    value is the hazard integrated over the whole bins below the age and the
+    part of its own bin, up to the last bin's upper edge."""
+    model = DurationModel()
+    for duration in durations:
+        model.learn(duration)
+    for age in running:
+        model.expose(0.0, age)
+
+    def rate(k: int) -> float:
+        return model.hazard_at((edge(k) + edge(k + 1)) / 2)
+
+    got = model.cumulative_hazards(ages)
+    assert len(got) == len(ages)
+    for age, value in zip(ages, got, strict=True):
+        k = bin_of(age)
+        whole = sum(rate(j) * (edge(j + 1) - edge(j)) for j in range(k))
+        expected = whole + rate(k) * (min(age, edge(k + 1)) - edge(k))
+        assert value == pytest.approx(expected, rel=1e-9, abs=1e-12)
+        assert value == model.cumulative_hazard(age)  # one age at a time: the same float
+    assert model.cumulative_hazards([]) == []
