@@ -22,8 +22,13 @@ engine's own rules: submissions and polls share the client, due polls first,
 ranked by the schedule's ``urgency`` while the client is behind
 (``--oldest-due-first``: not ranked).
 
+``--poll-cost``: the adaptive schedule's price of a poll (`AdaptiveSchedule`'s
+``poll_cost``, 0.04 by default): fewer polls for more lag. On a client that
+cannot keep up, a poll saved frees the client for the others, yet the lag
+still rises about as the frontier says (README, "Very large batches").
+
 Usage: ``python benchmarks/polling_sim.py [--tasks N] [--workload NAME ...] [--rate R]
-[--capacity C [--submit-cost S] [--oldest-due-first]]``.
+[--capacity C [--submit-cost S] [--oldest-due-first]] [--poll-cost P]``.
 """
 
 from __future__ import annotations
@@ -347,7 +352,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="with --capacity: never rank due polls (the engine before it did)",
     )
+    parser.add_argument(
+        "--poll-cost",
+        type=float,
+        default=None,
+        help="the adaptive schedule's poll_cost (default: AdaptiveSchedule's, 0.04)",
+    )
     args = parser.parse_args(argv)
+    options = {} if args.poll_cost is None else {"poll_cost": args.poll_cost}
     run = functools.partial(
         simulate,
         rate=args.rate,
@@ -360,7 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in names:
         rng = random.Random(args.seed)
         if name in SHIFTS:
-            adaptive = AdaptiveSchedule(seed=args.seed)
+            adaptive = AdaptiveSchedule(seed=args.seed, **options)
             rows = []
             for phase, sampler in enumerate(SHIFTS[name], 1):
                 durations = sampler(rng, args.tasks // 2)
@@ -369,7 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rows.append(f"p{phase} geo {_fmt(geo)} | ada {_fmt(ada)}")
             print(f"{name:15}", "\n                ".join(rows))
             continue
-        adaptive = AdaptiveSchedule(seed=args.seed)
+        adaptive = AdaptiveSchedule(seed=args.seed, **options)
         cold = WORKLOADS[name](rng, args.tasks)
         geo = run(PollSchedule(), cold)
         first = run(adaptive, cold)

@@ -4,15 +4,18 @@ what it learns from whole batches, polled as `run_many` polls them."""
 from __future__ import annotations
 
 import random
+import re
 import sys
 from pathlib import Path
+
+import pytest
 
 from stablebrowse_async import AdaptiveSchedule
 from stablebrowse_async._polling import _MAX_OVERDUE
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-from polling_sim import SHIFTS, simulate
+from polling_sim import SHIFTS, main, simulate
 
 
 def test_a_warm_batch_of_the_same_narrow_workload_is_not_read_as_a_shift() -> None:
@@ -66,3 +69,19 @@ def test_a_client_that_cannot_keep_up_ranks_its_due_polls_and_sees_tasks_sooner(
     assert ranked["lag"] < oldest_first["lag"]
     assert ranked["polls"] <= oldest_first["polls"]
     assert ranked["worst"] < oldest_first["worst"] + _MAX_OVERDUE
+
+
+def _cold_polls(capsys: pytest.CaptureFixture[str], *options: str) -> float:
+    assert main(["--tasks", "300", "--workload", "uniform", *options]) == 0
+    found = re.search(r"\| cold +([0-9.]+)p", capsys.readouterr().out)
+    assert found is not None
+    return float(found.group(1))
+
+
+def test_the_simulator_prices_polls_as_told(capsys: pytest.CaptureFixture[str]) -> None:
+    # `--poll-cost` is the schedule's price of a poll: a dearer poll, fewer of them.
+    default = _cold_polls(capsys)
+    assert _cold_polls(capsys, "--poll-cost", "0.04") == default  # the schedule's default
+    assert _cold_polls(capsys, "--poll-cost", "0.2") < default - 0.3
+    with pytest.raises(ValueError, match="poll_cost"):
+        main(["--tasks", "10", "--workload", "uniform", "--poll-cost", "0"])
