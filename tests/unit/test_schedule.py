@@ -442,6 +442,16 @@ def test_a_cold_batch_prices_a_poll_on_no_less_than_the_oldest_age_seen_running(
     )
 
 
+def test_a_schedule_seeded_with_a_prior_prices_polls_on_it_before_any_completion() -> None:
+    # The prior's typical duration (its median) prices every poll from the
+    # start, a task younger than it included: not the task's age.
+    schedule = AdaptiveSchedule(seed=1, prior=[2.0 + i / 100 for i in range(100)])
+    median = schedule._model.median
+    assert median is not None and 2.0 < median < 3.0
+    assert schedule._cost(0.5) == pytest.approx(schedule.poll_cost * median)
+    assert schedule._cost(0.5) == schedule._cost(0.01)
+
+
 def test_while_the_model_follows_a_shift_a_poll_is_priced_on_the_tasks_age() -> None:
     schedule = taught([1.0 + i / 100 for i in range(100)], sentinels=4)
     steady = schedule._cost(20.0)
@@ -759,6 +769,14 @@ def test_urgency_counts_ages_from_each_tasks_start() -> None:
     schedule.observe(track, RUNNING, 10.3)
     hazard = schedule._model.cumulative_hazard
     assert schedule.urgency([track], 10.6) == [pytest.approx(hazard(0.6) - hazard(0.3))]
+
+
+def test_urgency_of_a_task_not_yet_started_by_the_clock_given_is_zero() -> None:
+    # A clock reading before the task began (another clock, a task just begun)
+    # counts as age 0: nothing can have finished since it was last seen.
+    schedule = taught([0.2 + 0.6 * i / 99 for i in range(100)])  # learned: 0.2-0.8 s
+    track = schedule.begin(10.0, exact=False)
+    assert schedule.urgency([track], 9.0) == [0.0]
 
 
 def test_urgency_is_zero_but_for_sentinels_while_nothing_is_learned() -> None:
