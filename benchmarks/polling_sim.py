@@ -27,19 +27,27 @@ ranked by the schedule's ``urgency`` while the client is behind
 cannot keep up, a poll saved frees the client for the others, yet the lag
 still rises about as the frontier says (README, "Very large batches").
 
+``--fingerprint``: for work meant to change no decision (a faster code path),
+each adaptive batch's polls/task, mean lag, a hash of every task's polls and
+lag (exact floats) and the CPU seconds the batch took, without the frontier:
+the same hashes before and after say the change decided nothing differently,
+and the CPU column what it saved.
+
 Usage: ``python benchmarks/polling_sim.py [--tasks N] [--workload NAME ...] [--rate R]
-[--capacity C [--submit-cost S] [--oldest-due-first]] [--poll-cost P]``.
+[--capacity C [--submit-cost S] [--oldest-due-first]] [--poll-cost P] [--fingerprint]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import heapq
 import itertools
 import math
 import random
 import statistics
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -102,6 +110,7 @@ def simulate(
     capacity: float | None = None,
     submit_cost: float = 0.6,
     rank: bool = True,
+    frontier: bool = True,
 ) -> dict[str, Any]:
     """Run one batch through a model of the engine; its polls/task, lags and frontier.
 
@@ -113,11 +122,19 @@ def simulate(
     requests a second: with a capacity the model is `_simulate_client`'s,
     where every task is submitted at once (``concurrency`` = the batch) and
     a submission costs `submit_cost` of a poll (`rank`: False sends due polls
-    oldest due first, as the engine did before it ranked them).
+    oldest due first, as the engine did before it ranked them). `frontier`:
+    False leaves the frontier and the ratio out (`_figures`).
     """
     if capacity is not None:
         return _simulate_client(
-            schedule, durations, capacity, submit_cost, latency, timeout, rank=rank
+            schedule,
+            durations,
+            capacity,
+            submit_cost,
+            latency,
+            timeout,
+            rank=rank,
+            frontier=frontier,
         )
     tracks = [schedule.begin(i / rate, batch=True) for i in range(len(durations))]
     born = [i / rate for i in range(len(durations))]
@@ -140,7 +157,7 @@ def simulate(
         if done:
             lags.append(now - born[i] - durations[i])
         plans.answered(i, now, durations[i] if done else None)
-    return _figures(durations, polls, lags)
+    return _figures(durations, polls, lags, frontier=frontier)
 
 
 class _Plans:
@@ -199,22 +216,30 @@ class _Plans:
             self.plan(i, at)
 
 
-def _figures(durations: Sequence[float], polls: list[int], lags: list[float]) -> dict[str, Any]:
-    """A batch's polls/task, mean, median and worst lag, and the frontier at those polls."""
-    # Exact up to 2 000 tasks (~2 s per 1 000); a grid of quantiles beyond (10 000 tasks).
-    grid = None if len(durations) <= 2000 else 400
-    curve = frontier_curve([round(d, 3) for d in durations], grid=grid)
+def _figures(
+    durations: Sequence[float], polls: list[int], lags: list[float], *, frontier: bool = True
+) -> dict[str, Any]:
+    """A batch's polls/task, mean, median and worst lag, the fingerprint of its
+    decisions (every task's polls and every lag, in order, hashed: the same only
+    if every decision was) and, unless `frontier` is False, the frontier at those
+    polls and the ratio."""
     per_task = sum(polls) / len(durations)
-    limit = frontier_at(curve, per_task)
     mean = statistics.fmean(lags)
-    return {
+    result: dict[str, Any] = {
         "polls": round(per_task, 2),
         "lag": round(mean, 3),
         "median": round(statistics.median(lags), 3),
         "worst": round(max(lags), 3),
-        "frontier": round(limit, 3),
-        "ratio": round(mean / limit, 2) if limit > 0 else float("nan"),
+        "fingerprint": hashlib.sha256(repr((polls, lags)).encode()).hexdigest()[:12],
     }
+    if frontier:
+        # Exact up to 2 000 tasks (~2 s per 1 000); a grid of quantiles beyond (10 000 tasks).
+        grid = None if len(durations) <= 2000 else 400
+        curve = frontier_curve([round(d, 3) for d in durations], grid=grid)
+        limit = frontier_at(curve, per_task)
+        result["frontier"] = round(limit, 3)
+        result["ratio"] = round(mean / limit, 2) if limit > 0 else float("nan")
+    return result
 
 
 def _simulate_client(
@@ -226,6 +251,7 @@ def _simulate_client(
     timeout: float,
     *,
     rank: bool,
+    frontier: bool = True,
 ) -> dict[str, Any]:
     """`simulate` on a client that can send `capacity` requests a second, all tasks at once.
 
@@ -316,7 +342,7 @@ def _simulate_client(
             now = max(now, min(item[0] for item in (*answers[:1], *heap[:1])))
     else:
         raise RuntimeError("the simulated client did not finish its batch")
-    return {**_figures(durations, polls, lags), "wall": round(now, 2)}
+    return {**_figures(durations, polls, lags, frontier=frontier), "wall": round(now, 2)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -358,6 +384,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="the adaptive schedule's poll_cost (default: AdaptiveSchedule's, 0.04)",
     )
+    parser.add_argument(
+        "--fingerprint",
+        action="store_true",
+        help="adaptive batches only, no frontier: a hash of every decision, and CPU seconds",
+    )
     args = parser.parse_args(argv)
     options = {} if args.poll_cost is None else {"poll_cost": args.poll_cost}
     run = functools.partial(
@@ -367,7 +398,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         capacity=args.capacity,
         submit_cost=args.submit_cost,
         rank=not args.oldest_due_first,
+        frontier=not args.fingerprint,
     )
+    if args.fingerprint:
+        return _fingerprints(
+            args.workload or [*WORKLOADS, *SHIFTS], args.seed, args.tasks, run, options
+        )
     names = args.workload or [*WORKLOADS, *SHIFTS]
     for name in names:
         rng = random.Random(args.seed)
@@ -387,6 +423,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         first = run(adaptive, cold)
         second = run(adaptive, WORKLOADS[name](rng, args.tasks))
         print(f"{name:15} geo {_fmt(geo)} | cold {_fmt(first)} | warm {_fmt(second)}")
+    return 0
+
+
+def _fingerprints(
+    names: Sequence[str],
+    seed: int,
+    tasks: int,
+    run: Callable[..., dict[str, Any]],
+    options: dict[str, Any],
+) -> int:
+    """``--fingerprint``: each adaptive batch's figures, fingerprint and CPU seconds."""
+
+    def timed(schedule: AdaptiveSchedule, durations: Sequence[float]) -> str:
+        started = time.process_time()
+        r = run(schedule, durations)
+        took = time.process_time() - started
+        return f"{r['polls']:5.2f}p {r['lag']:6.3f}s {r['fingerprint']} {took:6.3f}s cpu"
+
+    for name in names:
+        rng = random.Random(seed)
+        adaptive = AdaptiveSchedule(seed=seed, **options)
+        if name in SHIFTS:
+            rows = [
+                f"p{phase} {timed(adaptive, sampler(rng, tasks // 2))}"
+                for phase, sampler in enumerate(SHIFTS[name], 1)
+            ]
+            print(f"{name:15}", " | ".join(rows))
+            continue
+        cold = timed(adaptive, WORKLOADS[name](rng, tasks))
+        warm = timed(adaptive, WORKLOADS[name](rng, tasks))
+        print(f"{name:15} cold {cold} | warm {warm}")
     return 0
 
 

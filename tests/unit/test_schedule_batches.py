@@ -15,7 +15,7 @@ from stablebrowse_async._polling import _MAX_OVERDUE
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-from polling_sim import SHIFTS, main, simulate
+from polling_sim import SHIFTS, WORKLOADS, main, simulate
 
 
 def test_a_warm_batch_of_the_same_narrow_workload_is_not_read_as_a_shift() -> None:
@@ -85,3 +85,28 @@ def test_the_simulator_prices_polls_as_told(capsys: pytest.CaptureFixture[str]) 
     assert _cold_polls(capsys, "--poll-cost", "0.2") < default - 0.3
     with pytest.raises(ValueError, match="poll_cost"):
         main(["--tasks", "10", "--workload", "uniform", "--poll-cost", "0"])
+
+
+def _fingerprints(capsys: pytest.CaptureFixture[str], *options: str) -> list[str]:
+    assert main(["--tasks", "200", "--workload", "bimodal", "--fingerprint", *options]) == 0
+    return re.findall(r"\b[0-9a-f]{12}\b", capsys.readouterr().out)
+
+
+def test_the_simulator_fingerprints_every_decision_of_a_batch(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # `--fingerprint` is for changes meant to decide nothing differently: the
+    # same seed gives the same hashes, and any other decision another hash.
+    first = _fingerprints(capsys)
+    assert len(first) == 2 and first[0] != first[1]  # the cold batch, the warm one
+    assert _fingerprints(capsys) == first
+    assert _fingerprints(capsys, "--seed", "2") != first
+    dearer = _fingerprints(capsys, "--poll-cost", "0.05")
+    assert dearer[0] != first[0] and dearer[1] != first[1]
+    # The hash is `simulate`'s, over every task's polls and lags.
+    rng = random.Random(1)
+    schedule = AdaptiveSchedule(seed=1)
+    cold = simulate(schedule, WORKLOADS["bimodal"](rng, 200), frontier=False)
+    assert cold["fingerprint"] == first[0]
+    assert "frontier" not in cold and "ratio" not in cold
+    assert "ratio" in simulate(AdaptiveSchedule(seed=1), WORKLOADS["bimodal"](rng, 200))
