@@ -63,8 +63,12 @@ def test_a_client_that_cannot_keep_up_ranks_its_due_polls_and_sees_tasks_sooner(
     # waits more than `_MAX_OVERDUE` longer than oldest due first would make it.
     rng = random.Random(1)
     durations = [rng.uniform(1.0, 3.0) for _ in range(3000)]
-    oldest_first = simulate(AdaptiveSchedule(seed=1), durations, capacity=900, rank=False)
-    ranked = simulate(AdaptiveSchedule(seed=1), durations, capacity=900)
+    # No frontier: only the lags and polls are compared (the frontier of 3 000
+    # durations was most of this test's time).
+    oldest_first = simulate(
+        AdaptiveSchedule(seed=1), durations, capacity=900, rank=False, frontier=False
+    )
+    ranked = simulate(AdaptiveSchedule(seed=1), durations, capacity=900, frontier=False)
     assert ranked["median"] < 0.85 * oldest_first["median"]
     assert ranked["lag"] < oldest_first["lag"]
     assert ranked["polls"] <= oldest_first["polls"]
