@@ -400,65 +400,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         rank=not args.oldest_due_first,
         frontier=not args.fingerprint,
     )
-    if args.fingerprint:
-        return _fingerprints(
-            args.workload or [*WORKLOADS, *SHIFTS], args.seed, args.tasks, run, options
-        )
+    show = _fmt_fingerprint if args.fingerprint else _fmt
+
+    def adaptive_run(schedule: AdaptiveSchedule, durations: Sequence[float]) -> str:
+        started = time.process_time()
+        figures = run(schedule, durations)
+        return show({**figures, "cpu": time.process_time() - started})
+
+    def geometric(durations: Sequence[float]) -> str:
+        # Side by side, unless fingerprinting: the adaptive batches alone.
+        return "" if args.fingerprint else f"geo {_fmt(run(PollSchedule(), durations))} | "
+
     names = args.workload or [*WORKLOADS, *SHIFTS]
     for name in names:
         rng = random.Random(args.seed)
+        adaptive = AdaptiveSchedule(seed=args.seed, **options)
         if name in SHIFTS:
-            adaptive = AdaptiveSchedule(seed=args.seed, **options)
             rows = []
             for phase, sampler in enumerate(SHIFTS[name], 1):
                 durations = sampler(rng, args.tasks // 2)
-                geo = run(PollSchedule(), durations)
-                ada = run(adaptive, durations)
-                rows.append(f"p{phase} geo {_fmt(geo)} | ada {_fmt(ada)}")
+                geo = geometric(durations)
+                rows.append(f"p{phase} {geo}ada {adaptive_run(adaptive, durations)}")
             print(f"{name:15}", "\n                ".join(rows))
             continue
-        adaptive = AdaptiveSchedule(seed=args.seed, **options)
         cold = WORKLOADS[name](rng, args.tasks)
-        geo = run(PollSchedule(), cold)
-        first = run(adaptive, cold)
-        second = run(adaptive, WORKLOADS[name](rng, args.tasks))
-        print(f"{name:15} geo {_fmt(geo)} | cold {_fmt(first)} | warm {_fmt(second)}")
-    return 0
-
-
-def _fingerprints(
-    names: Sequence[str],
-    seed: int,
-    tasks: int,
-    run: Callable[..., dict[str, Any]],
-    options: dict[str, Any],
-) -> int:
-    """``--fingerprint``: each adaptive batch's figures, fingerprint and CPU seconds."""
-
-    def timed(schedule: AdaptiveSchedule, durations: Sequence[float]) -> str:
-        started = time.process_time()
-        r = run(schedule, durations)
-        took = time.process_time() - started
-        return f"{r['polls']:5.2f}p {r['lag']:6.3f}s {r['fingerprint']} {took:6.3f}s cpu"
-
-    for name in names:
-        rng = random.Random(seed)
-        adaptive = AdaptiveSchedule(seed=seed, **options)
-        if name in SHIFTS:
-            rows = [
-                f"p{phase} {timed(adaptive, sampler(rng, tasks // 2))}"
-                for phase, sampler in enumerate(SHIFTS[name], 1)
-            ]
-            print(f"{name:15}", " | ".join(rows))
-            continue
-        cold = timed(adaptive, WORKLOADS[name](rng, tasks))
-        warm = timed(adaptive, WORKLOADS[name](rng, tasks))
-        print(f"{name:15} cold {cold} | warm {warm}")
+        geo = geometric(cold)
+        first = adaptive_run(adaptive, cold)
+        second = adaptive_run(adaptive, WORKLOADS[name](rng, args.tasks))
+        print(f"{name:15} {geo}cold {first} | warm {second}")
     return 0
 
 
 def _fmt(r: dict[str, Any]) -> str:
     return f"{r['polls']:5.2f}p {r['lag']:6.3f}s med {r['median']:.3f} {r['ratio']:5.2f}x"
+
+
+def _fmt_fingerprint(r: dict[str, Any]) -> str:
+    return f"{r['polls']:5.2f}p {r['lag']:6.3f}s {r['fingerprint']} {r['cpu']:6.3f}s cpu"
 
 
 if __name__ == "__main__":

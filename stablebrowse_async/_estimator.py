@@ -629,17 +629,13 @@ class DurationModel:
         """`cumulative_hazard` of each of `ages`, in one pass.
 
         For the engine's ranking of thousands of due polls at once: one
-        re-estimation check for all of them, and `bin_of` inline (the same
-        arithmetic, so the same floats as one call per age).
+        re-estimation check and one lookup of the model's arrays for all of them.
         """
         self._refresh()
         cum, hazard, edges = self._cum, self._hazard, _EDGES
-        log, top = math.log, NBINS - 1
         result = []
         for age in ages:
-            k = 0 if age < FIRST_EDGE else 1 + int(log(age / FIRST_EDGE) / _LOG_RATIO)
-            if k > top:
-                k = top
+            k = bin_of(age)
             high = edges[k + 1]
             result.append(cum[k] + hazard[k] * ((age if age <= high else high) - edges[k]))
         return result

@@ -373,8 +373,6 @@ class AdaptiveSchedule:
         self._support = self._model.support()
         median = self._model.quantile(0.5)
         self._scale = math.log(median) if median is not None else None
-        # exp(`_scale`): the recent typical duration `_cost` prices polls by.
-        self._typical = math.exp(self._scale) if self._scale is not None else None
         self._planned_scale = self._scale  # the scale when `epoch` last moved
         self._surprises = 0
         self._shifted = 0
@@ -541,7 +539,6 @@ class AdaptiveSchedule:
         log = math.log(duration)
         scale = self._scale
         self._scale = log if scale is None else scale + (log - scale) / _SCALE_MEMORY
-        self._typical = math.exp(self._scale)
         support = self._model.support()
         before = self._support
         self._support = support
@@ -870,10 +867,9 @@ class AdaptiveSchedule:
         """
         model = self._model
         median = model.median
-        typical = self._typical
         scale = min(
             median if median is not None else age,
-            typical if typical is not None else age,
+            math.exp(self._scale) if self._scale is not None else age,
         )
         if median is None:
             scale = max(scale, model.edge()[0])
