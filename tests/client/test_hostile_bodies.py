@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stablebrowse_async import AsyncClient, StablebrowseError
+from tests._gates import CountingGate
 
 from .conftest import ScriptedServer
 
@@ -51,24 +52,6 @@ _bodies = st.one_of(
 )
 
 
-class _CountingGate:
-    """A `RateGate` that never holds a request back, and counts the 429s it is told of.
-
-    The real gate would hold the next calls of an example answered with 429
-    for the default backoff (about half a second each); what the client does
-    with a 429 is tested with the real gate elsewhere.
-    """
-
-    def __init__(self) -> None:
-        self.closed = 0
-
-    def delay(self) -> float:
-        return 0.0
-
-    def close_for(self, seconds: float) -> None:
-        self.closed += 1
-
-
 async def _every_call(client: AsyncClient) -> list[Any]:
     results: list[Any] = []
     calls = [
@@ -100,7 +83,7 @@ async def test_arbitrary_answers_only_raise_sdk_errors(
 ) -> None:
     server, url = scripted
     server.status, server.body, server.content_type = status, body, content_type
-    gate = _CountingGate()
+    gate = CountingGate()
     async with AsyncClient(
         "sb_live_hostile_test_key", base_url=url, max_retries=0, timeout=5, rate_gate=gate
     ) as client:
