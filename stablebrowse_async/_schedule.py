@@ -64,7 +64,7 @@ Safety rules, each enforced after the model's answer:
 - no gap is shorter than ``min_interval``; every gap is jittered.
 
 Cold batches. When `run_many` submits many tasks to a client that has learned
-nothing, a few *sentinels* (``sentinels``, default 16) are polled densely
+nothing, a few *sentinels* (``sentinels``, default 8) are polled densely
 while the rest are *parked* (up to 60 s). The first completion a sentinel
 reports makes the model warm and bumps ``epoch``; the engine then re-plans
 every parked task at once. So does any completion past the longest duration
@@ -318,7 +318,11 @@ class AdaptiveSchedule:
         jitter: each gap is scaled by a random factor in [1 - jitter, 1 + jitter]
             (only shrunk where a safety cap applies).
         fallback: the geometric schedule used where nothing was learned.
-        sentinels: tasks of a cold batch polled densely to learn quickly.
+        sentinels: tasks of a batch polled densely to learn quickly (and, in a
+            warm batch, to notice a shift). Their polls are a fixed cost however
+            few tasks the batch has: 8, not 16, read closer to the frontier on
+            10 of the 11 simulated workloads at 1 000 tasks a batch and on all
+            of them at 200 (benchmarks/RESULTS.md, hand round of 6 December).
         half_life: completions after which an old observation weighs half.
         seed: seed of the jitter's random generator (None: unpredictable).
     """
@@ -332,7 +336,7 @@ class AdaptiveSchedule:
         poll_cost: float = 0.04,
         jitter: float = 0.1,
         fallback: PollSchedule | None = None,
-        sentinels: int = 16,
+        sentinels: int = 8,
         half_life: float = 256.0,
         seed: int | None = None,
     ) -> None:

@@ -109,7 +109,7 @@ def test_the_adaptive_schedule_s_defaults_are_the_documented_ones() -> None:
     schedule = AdaptiveSchedule()
     assert (schedule.min_interval, schedule.max_interval) == (0.2, 30.0)
     assert (schedule.poll_cost, schedule.jitter) == (0.04, 0.1)
-    assert schedule.sentinels == 16
+    assert schedule.sentinels == 8
     assert schedule.fallback == PollSchedule()
     assert schedule.seed is None
     assert schedule.snapshot()["half_life"] == 256.0
