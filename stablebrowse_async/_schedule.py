@@ -320,9 +320,11 @@ class AdaptiveSchedule:
         fallback: the geometric schedule used where nothing was learned.
         sentinels: tasks of a batch polled densely to learn quickly (and, in a
             warm batch, to notice a shift). Their polls are a fixed cost however
-            few tasks the batch has: 8, not 16, read closer to the frontier on
-            10 of the 11 simulated workloads at 1 000 tasks a batch and on all
-            of them at 200 (benchmarks/RESULTS.md, hand round of 6 December).
+            few tasks the batch has, while more of them see its first
+            completions sooner: 8 read closer to the frontier than 16 on 10 of
+            the 11 simulated workloads at 1 000 tasks a batch, and on all but
+            one shifting phase at 200 (benchmarks/RESULTS.md, hand round of 6
+            December).
         half_life: completions after which an old observation weighs half.
         seed: seed of the jitter's random generator (None: unpredictable).
     """
