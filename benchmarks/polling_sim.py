@@ -16,6 +16,12 @@ reads 1.52x the frontier at 500 submissions/s (births over 2 s, the
 default), 1.63x at 2 000/s and 1.61x at 5 000/s (births over 0.2 s, what
 `polling.py` does on loopback, and what its real runs measure).
 
+Batches run on one schedule follow each other on one clock, as on a real
+client: the next starts a second after the last poll of the one before (the
+schedule keeps times across batches, such as when it last re-planned). Until
+6 December 2026 every batch restarted at 0, which held back a later batch's
+re-plans on news until its clock passed the last one of the batch before.
+
 A client that cannot keep up (``--capacity``: requests a second, every task
 submitted at once, as `polling.py`'s 10 000 at once) is modelled on the
 engine's own rules: submissions and polls share the client, due polls first,
@@ -48,6 +54,7 @@ import math
 import random
 import statistics
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -58,6 +65,25 @@ from stablebrowse_async._polling import _BEHIND, _MAX_OVERDUE, _RANK_EVERY
 from stablebrowse_async.types import Task, TaskStatus
 
 Sampler = Callable[[random.Random, int], list[float]]
+
+#: Where each schedule's clock stands: the next batch on it starts there. A
+#: client's clock never runs backwards, and a schedule keeps times across
+#: batches (when it last re-planned): restarted at 0, a batch's re-plans were
+#: held back until it passed the previous batch's last one.
+_CLOCKS: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+#: Seconds between one batch's last poll and the next batch's first submission.
+_BETWEEN_BATCHES = 1.0
+
+
+def _start_of(schedule: Any) -> float:
+    """The time the next batch on `schedule` starts (0 for its first)."""
+    return _CLOCKS.get(schedule, 0.0)
+
+
+def _ended(schedule: Any, at: float) -> None:
+    """Record that a batch on `schedule` ended at `at`."""
+    _CLOCKS[schedule] = at + _BETWEEN_BATCHES
+
 
 WORKLOADS: dict[str, Sampler] = {
     "uniform": lambda r, n: [r.uniform(1.0, 3.0) for _ in range(n)],
@@ -136,14 +162,16 @@ def simulate(
             rank=rank,
             frontier=frontier,
         )
-    tracks = [schedule.begin(i / rate, batch=True) for i in range(len(durations))]
-    born = [i / rate for i in range(len(durations))]
+    start = _start_of(schedule)
+    born = [start + i / rate for i in range(len(durations))]
+    tracks = [schedule.begin(at, batch=True) for at in born]
     plans = _Plans(schedule, tracks, timeout)
     polls = [0] * len(durations)
     lags: list[float] = []
     # Submissions interleave with polls: push them as events too.
     for i in range(len(durations)):
         heapq.heappush(plans.heap, (born[i], -1 - i, i))
+    at = start
     while plans.heap:
         at, s, i = heapq.heappop(plans.heap)
         if s < 0:
@@ -157,6 +185,7 @@ def simulate(
         if done:
             lags.append(now - born[i] - durations[i])
         plans.answered(i, now, durations[i] if done else None)
+    _ended(schedule, at + latency)
     return _figures(durations, polls, lags, frontier=frontier)
 
 
@@ -278,7 +307,7 @@ def _simulate_client(
     answers: list[tuple[float, int, int]] = []  # (when, 0 submission | 1 poll, task)
     polls = [0] * count
     lags: list[float] = []
-    now = 0.0
+    start = now = _start_of(schedule)
     submitted = finished = 0
 
     def answer(kind: int, i: int, at: float) -> None:
@@ -342,7 +371,8 @@ def _simulate_client(
             now = max(now, min(item[0] for item in (*answers[:1], *heap[:1])))
     else:
         raise RuntimeError("the simulated client did not finish its batch")
-    return {**_figures(durations, polls, lags, frontier=frontier), "wall": round(now, 2)}
+    _ended(schedule, now)
+    return {**_figures(durations, polls, lags, frontier=frontier), "wall": round(now - start, 2)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

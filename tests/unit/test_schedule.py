@@ -805,3 +805,60 @@ def test_urgency_is_finite_and_never_negative(
     for track, (_, _, now) in zip(tracks, tasks, strict=True):
         (odds,) = schedule.urgency([track], now)
         assert math.isfinite(odds) and odds >= 0.0
+
+
+def test_a_warm_batch_replaces_its_finished_sentinels_up_to_half_of_them() -> None:
+    # Its first tasks, drawn as its sentinels, may all be short: once they have
+    # finished, running tasks take their place (up to half of them), so that a
+    # stretch its plan leaves quiet is still probed.
+    schedule = taught(_bimodal(random.Random(3), 600))
+    tracks = [schedule.begin(0.0, batch=True) for _ in range(60)]
+    for track in tracks:
+        schedule.next_delay(track, 0.0)
+    sentinels = [track for track in tracks if track in schedule._probes]
+    assert len(sentinels) == schedule.sentinels == 8
+    plain = [track for track in tracks if track not in sentinels]
+    for i, track in enumerate(sentinels + plain[:30]):  # the short mode, 1.55-2.5 s
+        schedule.observe(track, finished(1.55 + 0.025 * i), 2.5)
+    assert not schedule._probes
+    running = plain[30:]
+    for track in running:
+        schedule.observe(track, RUNNING, 2.6)
+        schedule.next_delay(track, 2.6)
+    assert [track for track in running if track in schedule._probes] == running[:4]
+    # They probe the quiet stretch no later than the fallback; the others keep
+    # to the plan, which skips it (next poll at ~27 s of age).
+    assert schedule.next_delay(running[0], 2.6) <= schedule.fallback.from_age(2.6)
+    assert running[0].provisional  # a sentinel's poll moves when the schedule learns
+    assert schedule.next_delay(running[10], 2.6) > 20.0
+
+
+def test_a_cold_batch_replaces_its_sentinels_only_past_what_it_learned() -> None:
+    schedule = AdaptiveSchedule(seed=1, sentinels=4)
+    tracks = [schedule.begin(0.0, batch=True) for _ in range(20)]
+    for track in tracks:
+        schedule.next_delay(track, 0.0)
+    for i, track in enumerate(tracks[:4]):
+        schedule.observe(track, finished(1.0 + 0.1 * i), 1.05 + 0.1 * i)
+    assert not schedule._probes
+    # Inside the durations learned (1.0-1.3 s): the plain tasks stay plain.
+    for track in tracks[4:]:
+        schedule.observe(track, RUNNING, 1.2)
+        schedule.next_delay(track, 1.2)
+    assert not schedule._probes
+    # Past them, all the sentinels are replaced.
+    for track in tracks[4:]:
+        schedule.observe(track, RUNNING, 1.5)
+        schedule.next_delay(track, 1.5)
+    assert [track for track in tracks if track in schedule._probes] == tracks[4:8]
+
+
+def test_a_warm_batch_without_sentinels_never_gains_any() -> None:
+    schedule = taught(_bimodal(random.Random(3), 600), sentinels=0)
+    tracks = [schedule.begin(0.0, batch=True) for _ in range(20)]
+    for track in tracks:
+        schedule.observe(track, RUNNING, 2.6)
+        schedule.next_delay(track, 2.6)
+        schedule.observe(track, RUNNING, 40.0)  # past the longest learned too
+        schedule.next_delay(track, 40.0)
+    assert not schedule._probes

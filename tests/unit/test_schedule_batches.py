@@ -7,6 +7,7 @@ import random
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,6 +54,55 @@ def test_batches_finishing_in_a_learned_quiet_stretch_are_followed_within_second
     spread_out = simulate(schedule, spread(rng, 400))
     assert spread_out["worst"] < 6.0
     assert spread_out["lag"] < 2.0  # the geometric schedule's: 2.1 s
+
+
+def test_a_warm_batch_whose_sentinels_were_all_short_still_sees_a_shift_into_its_quiet_stretch() -> (
+    None
+):
+    # As above, but the batch's first 8 tasks, its sentinels, are short ones:
+    # they finish at ~2 s, and nothing would probe the quiet stretch if running
+    # tasks did not take their place (without that: the 9-12 s tasks seen at
+    # the plan's 26 s poll, 5.4 s mean lag, 16.7 s worst).
+    rng = random.Random(4)
+    schedule = AdaptiveSchedule(seed=4)
+    cold, warm, shorter, _ = SHIFTS["shifting_into_gap"]
+    for sampler in (cold, warm):
+        simulate(schedule, sampler(rng, 400))
+    moved = simulate(schedule, [rng.uniform(1.5, 2.5) for _ in range(8)] + shorter(rng, 392))
+    assert schedule._model.shifted > 0
+    assert moved["worst"] < 10.0
+    assert moved["lag"] < 1.0  # the fixed geometric schedule's on this batch: 1.14 s
+
+
+class _Clocked(AdaptiveSchedule):
+    """An adaptive schedule that records the times it is told."""
+
+    def __init__(self) -> None:
+        super().__init__(seed=1)
+        self.times: list[float] = []
+
+    def begin(self, now: float, *, batch: bool = False, exact: bool = True) -> Any:
+        self.times.append(now)
+        return super().begin(now, batch=batch, exact=exact)
+
+    def observe(self, track: Any, task: Any, now: float) -> None:
+        self.times.append(now)
+        super().observe(track, task, now)
+
+
+@pytest.mark.parametrize("capacity", [None, 2000.0])
+def test_batches_on_one_schedule_follow_each_other_on_one_clock(capacity: float | None) -> None:
+    # The schedule keeps times across batches (when it last re-planned): a
+    # batch that restarted the clock at 0 held back its re-plans on news.
+    schedule = _Clocked()
+    rng = random.Random(1)
+    ends = []
+    for _ in range(2):
+        simulate(schedule, WORKLOADS["uniform"](rng, 50), capacity=capacity, frontier=False)
+        ends.append(len(schedule.times))
+    first, second = schedule.times[: ends[0]], schedule.times[ends[0] :]
+    assert min(second) >= max(first) + 1.0  # a second between the two batches
+    assert max(first) > 1.0
 
 
 def test_a_client_that_cannot_keep_up_ranks_its_due_polls_and_sees_tasks_sooner() -> None:
