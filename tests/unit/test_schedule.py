@@ -674,13 +674,20 @@ def test_poisson_odds_fall_with_more_completions_and_fewer_expected(
         assert _unlikely(seen, expected / 2)
 
 
-def test_a_warm_batch_finishing_in_a_learned_quiet_stretch_is_replanned() -> None:
+def _a_warm_bimodal_batch() -> tuple[AdaptiveSchedule, list[Any], list[Any]]:
+    """A schedule taught 2 s / 30 s tasks and a batch of 60 planned at 0 s: the
+    schedule, the batch's sentinels and its other tasks."""
     schedule = taught(_bimodal(random.Random(3), 600))
     tracks = [schedule.begin(0.0, batch=True) for _ in range(60)]
     for track in tracks:
         schedule.next_delay(track, 0.0)
     sentinels = [track for track in tracks if track in schedule._probes]
     plain = [track for track in tracks if track not in schedule._probes]
+    return schedule, sentinels, plain
+
+
+def test_a_warm_batch_finishing_in_a_learned_quiet_stretch_is_replanned() -> None:
+    schedule, sentinels, plain = _a_warm_bimodal_batch()
     for track in plain[:30]:
         schedule.observe(track, finished(2.0), 2.1)
     for track in plain[30:] + sentinels:
@@ -811,13 +818,8 @@ def test_a_warm_batch_replaces_its_finished_sentinels_up_to_half_of_them() -> No
     # Its first tasks, drawn as its sentinels, may all be short: once they have
     # finished, running tasks take their place (up to half of them), so that a
     # stretch its plan leaves quiet is still probed.
-    schedule = taught(_bimodal(random.Random(3), 600))
-    tracks = [schedule.begin(0.0, batch=True) for _ in range(60)]
-    for track in tracks:
-        schedule.next_delay(track, 0.0)
-    sentinels = [track for track in tracks if track in schedule._probes]
+    schedule, sentinels, plain = _a_warm_bimodal_batch()
     assert len(sentinels) == schedule.sentinels == 8
-    plain = [track for track in tracks if track not in sentinels]
     for i, track in enumerate(sentinels + plain[:30]):  # the short mode, 1.55-2.5 s
         schedule.observe(track, finished(1.55 + 0.025 * i), 2.5)
     assert not schedule._probes
