@@ -33,6 +33,17 @@ def test_a_warm_batch_of_the_same_narrow_workload_is_not_read_as_a_shift() -> No
     assert median is not None and 24.0 < median < 26.0
 
 
+def _learned_two_modes(seed: int) -> tuple[random.Random, AdaptiveSchedule]:
+    """`shifting_into_gap`'s first two batches of 400 (2 s / 25-35 s tasks, cold
+    then warm) through a schedule seeded `seed`: the generator, to draw the
+    next batches from, and the schedule."""
+    rng = random.Random(seed)
+    schedule = AdaptiveSchedule(seed=seed)
+    for sampler in SHIFTS["shifting_into_gap"][:2]:
+        simulate(schedule, sampler(rng, 400))
+    return rng, schedule
+
+
 def test_batches_finishing_in_a_learned_quiet_stretch_are_followed_within_seconds() -> None:
     # `shifting_into_gap`, 400 tasks a batch. Learned on 2 s / 25-35 s tasks, a
     # warm plan has no poll between ~2.5 s and ~26 s. When the long tasks now
@@ -41,11 +52,8 @@ def test_batches_finishing_in_a_learned_quiet_stretch_are_followed_within_second
     # at the plan's 26 s poll (worst lag ~17 s). Then 8-14 s tasks: those past
     # 12.8 s finish in a bin the plan treats as empty beside the 9-12 s mode's
     # last (before: 8.4x the frontier, 15.5 s worst).
-    rng = random.Random(2)
-    schedule = AdaptiveSchedule(seed=2)
-    cold, warm, shorter, spread = SHIFTS["shifting_into_gap"]
-    for sampler in (cold, warm):
-        simulate(schedule, sampler(rng, 400))
+    rng, schedule = _learned_two_modes(2)
+    _, _, shorter, spread = SHIFTS["shifting_into_gap"]
     assert schedule._model.shifted == 0
     moved = simulate(schedule, shorter(rng, 400))
     assert schedule._model.shifted > 0
@@ -63,11 +71,8 @@ def test_a_warm_batch_whose_sentinels_were_all_short_still_sees_a_shift_into_its
     # they finish at ~2 s, and nothing would probe the quiet stretch if running
     # tasks did not take their place (without that: the 9-12 s tasks seen at
     # the plan's 26 s poll, 5.4 s mean lag, 16.7 s worst).
-    rng = random.Random(4)
-    schedule = AdaptiveSchedule(seed=4)
-    cold, warm, shorter, _ = SHIFTS["shifting_into_gap"]
-    for sampler in (cold, warm):
-        simulate(schedule, sampler(rng, 400))
+    rng, schedule = _learned_two_modes(4)
+    shorter = SHIFTS["shifting_into_gap"][2]
     moved = simulate(schedule, [rng.uniform(1.5, 2.5) for _ in range(8)] + shorter(rng, 392))
     assert schedule._model.shifted > 0
     assert moved["worst"] < 10.0
@@ -96,11 +101,10 @@ def test_batches_on_one_schedule_follow_each_other_on_one_clock(capacity: float 
     # batch that restarted the clock at 0 held back its re-plans on news.
     schedule = _Clocked()
     rng = random.Random(1)
-    ends = []
-    for _ in range(2):
-        simulate(schedule, WORKLOADS["uniform"](rng, 50), capacity=capacity, frontier=False)
-        ends.append(len(schedule.times))
-    first, second = schedule.times[: ends[0]], schedule.times[ends[0] :]
+    simulate(schedule, WORKLOADS["uniform"](rng, 50), capacity=capacity, frontier=False)
+    split = len(schedule.times)
+    simulate(schedule, WORKLOADS["uniform"](rng, 50), capacity=capacity, frontier=False)
+    first, second = schedule.times[:split], schedule.times[split:]
     assert min(second) >= max(first) + 1.0  # a second between the two batches
     assert max(first) > 1.0
 
