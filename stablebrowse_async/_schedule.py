@@ -99,7 +99,8 @@ keep probing densely wherever the model has not seen completions (the tail,
 or a workload that shifted), so its support grows as fast as tasks finish.
 A sentinel that finishes is replaced by the next running task of its batch
 to be planned: past the durations learned, up to ``sentinels``; inside them,
-in a batch that started warm, while fewer than half are live. A warm
+in a batch that started warm, while fewer than half (``sentinels // 2``, at
+least one) are live: the same half whose presence lets the other tasks wait. A warm
 batch's sentinels are its first tasks, and they may all be short ones: once
 they finished, nothing would probe a stretch the plan leaves quiet, and a
 shift into it would show only at the plan's next poll there. A sentinel's
@@ -642,12 +643,13 @@ class AdaptiveSchedule:
             if (
                 track.role == _PLAIN
                 and (beyond or self._warm_batch)
-                and len(self._probes) < (self.sentinels if beyond else (self.sentinels + 1) // 2)
+                and len(self._probes) < (self.sentinels if beyond else self._quorum())
                 and track in self._batch
             ):
                 # It replaces a sentinel that finished: sentinels keep probing.
                 # Inside the learned durations too in a batch that started warm,
-                # while fewer than half are live: the first tasks, drawn as its
+                # while fewer than half are live (the quorum that lets the other
+                # tasks wait for them, `_probing`): the first tasks, drawn as its
                 # sentinels, may all have been short, and then nothing would
                 # probe a stretch its plan leaves quiet, where a shift into it
                 # shows only at the plan's next poll (simulated, 18 seeds, 1 000
@@ -875,9 +877,15 @@ class AdaptiveSchedule:
             and model.shifted > 0
         )
 
+    def _quorum(self) -> int:
+        """Half the sentinels, at least one (none without sentinels): the live ones a
+        batch's other tasks may wait for (`_probing`), and how many a batch that
+        started warm keeps live inside the learned durations (`next_delay`)."""
+        return min(self.sentinels, max(1, self.sentinels // 2))
+
     def _probing(self) -> bool:
         """Whether enough sentinels are live to let the other tasks of a batch wait for them."""
-        return len(self._probes) >= max(1, self.sentinels // 2)
+        return 0 < self._quorum() <= len(self._probes)
 
     def _dense(self, age: float) -> float:
         """A sentinel's interval: denser than the fallback the more tasks it probes for."""

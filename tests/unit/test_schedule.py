@@ -835,6 +835,30 @@ def test_a_warm_batch_replaces_its_finished_sentinels_up_to_half_of_them() -> No
     assert schedule.next_delay(running[10], 2.6) > 20.0
 
 
+@pytest.mark.parametrize("count", [1, 2, 3, 5, 8])
+def test_a_warm_batch_keeps_live_the_half_of_its_sentinels_its_other_tasks_wait_for(
+    count: int,
+) -> None:
+    # One half for both rules: the sentinels a warm batch keeps live inside the
+    # learned durations are exactly those whose presence lets its other tasks
+    # wait (for 5: 2 and 2, where the replacement once kept 3).
+    schedule = taught(_bimodal(random.Random(3), 600), sentinels=count)
+    tracks = [schedule.begin(0.0, batch=True) for _ in range(count + 20)]
+    for track in tracks:
+        schedule.next_delay(track, 0.0)
+    for track in tracks[:count]:
+        schedule.observe(track, finished(2.0), 2.1)
+    assert not schedule._probing()
+    for track in tracks[count:]:
+        schedule.observe(track, RUNNING, 2.6)
+        schedule.next_delay(track, 2.6)
+    live = [track for track in tracks if track in schedule._probes]
+    assert live == tracks[count : count + max(1, count // 2)]
+    assert schedule._probing()
+    schedule.release(live[0])
+    assert not schedule._probing()
+
+
 def test_a_cold_batch_replaces_its_sentinels_only_past_what_it_learned() -> None:
     schedule = AdaptiveSchedule(seed=1, sentinels=4)
     tracks = [schedule.begin(0.0, batch=True) for _ in range(20)]

@@ -33,6 +33,27 @@ def test_a_warm_batch_of_the_same_narrow_workload_is_not_read_as_a_shift() -> No
     assert median is not None and 24.0 < median < 26.0
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known: a batch whose tasks all finish within a few percent of each other "
+    "reads as a shift (its running time, credited at earlier polls, is forgotten "
+    "per completion faster than the burst of completions that follows it)",
+)
+def test_a_warm_batch_of_near_identical_durations_is_not_read_as_a_shift() -> None:
+    # 60 +- 1 s: all 400 tasks finish within 2 s, after ~58 s of running time
+    # credited at the polls before. Under the per-completion forgetting of the
+    # counts that running time weighs less than the completions it explains,
+    # the shift test fires on bins where nothing changed and the median reads
+    # ~40 s (README, "Polling": near-identical durations).
+    rng = random.Random(4)
+    schedule = AdaptiveSchedule(seed=4)
+    for _ in range(2):
+        simulate(schedule, [rng.uniform(59.0, 61.0) for _ in range(400)], rate=5000.0)
+    median = schedule.quantile(0.5)
+    assert schedule._model.shifted == 0
+    assert median is not None and 57.0 < median < 63.0
+
+
 def _learned_two_modes(seed: int) -> tuple[random.Random, AdaptiveSchedule]:
     """`shifting_into_gap`'s first two batches of 400 (2 s / 25-35 s tasks, cold
     then warm) through a schedule seeded `seed`: the generator, to draw the
