@@ -35,7 +35,12 @@ new observations, so forgetting costs nothing per observation.)
 Following a shift quickly. Slow forgetting alone follows a workload that
 shifts only after a few hundred completions. So the model keeps a second,
 *recent* copy of the same counts that forgets fast (``recent_half_life``,
-default 16 completions), and tests, in each pooled bin, whether the recent
+default 16 completions; `AdaptiveSchedule` raises it to the number of tasks
+in the batch it watches: a batch's completions come after the running time
+that explains them was counted, in a burst when its durations are close, and
+forgotten 16 a completion that running time weighed a fraction of them: a
+batch of 10 +- 0.5 s tasks after one of the same read as a shift, its median
+7.1 s), and tests, in each pooled bin, whether the recent
 counts agree with the long-run hazard (on the pooled bins, then on a wider
 neighbourhood, `WIDE_POOL`, where a few tasks give more evidence): under that
 hazard the recent exposure
@@ -93,7 +98,7 @@ from itertools import accumulate, repeat
 from operator import mul, truediv
 from typing import Any
 
-__all__ = ["NBINS", "DurationModel", "bin_of", "edge"]
+__all__ = ["NBINS", "RECENT_HALF_LIFE", "DurationModel", "bin_of", "edge"]
 
 #: Lower edge of the first positive bin, seconds; durations below fall in bin 0.
 FIRST_EDGE = 0.05
@@ -122,6 +127,9 @@ _Z2 = Z * Z
 _ALPHA = 0.5 * math.erfc(Z / math.sqrt(2.0))
 #: ... and completions by which they must disagree (a test on one or two is noise).
 MIN_GAP = 3.0
+#: Completions after which the recent copy forgets half (its default; `AdaptiveSchedule`
+#: raises it to the size of the batch it watches).
+RECENT_HALF_LIFE = 16.0
 _LOG_RATIO = math.log(RATIO)
 _RESCALE_AT = 1e150
 
@@ -191,6 +199,8 @@ class DurationModel:
 
     Args:
         half_life: completions after which an old observation weighs half.
+        recent_half_life: the same for the recent copy the shift test reads
+            (an attribute its owner may change between completions).
     """
 
     __slots__ = (
@@ -229,7 +239,9 @@ class DurationModel:
         "refreshes",
     )
 
-    def __init__(self, half_life: float = 256.0, recent_half_life: float = 16.0) -> None:
+    def __init__(
+        self, half_life: float = 256.0, recent_half_life: float = RECENT_HALF_LIFE
+    ) -> None:
         for name, value in (("half_life", half_life), ("recent_half_life", recent_half_life)):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError(f"{name} must be a number, got {type(value).__name__}")
