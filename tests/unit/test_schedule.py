@@ -859,6 +859,19 @@ def test_a_warm_batch_keeps_live_the_half_of_its_sentinels_its_other_tasks_wait_
     assert not schedule._probing()
 
 
+def test_a_batch_without_sentinels_never_waits_for_them_past_what_it_learned() -> None:
+    # No sentinel is ever live, so nothing probes for the others: past the
+    # durations learned they keep to the fallback instead of being parked
+    # (a quorum of none is no quorum).
+    schedule = taught([1.0 + i / 100 for i in range(100)], sentinels=0)
+    tracks = [schedule.begin(0.0, batch=True) for _ in range(10)]
+    for track in tracks:
+        schedule.next_delay(track, 0.0)
+        schedule.observe(track, RUNNING, 2.5)
+        assert schedule.next_delay(track, 2.5) <= schedule.fallback.from_age(2.5)
+    assert not schedule._probing()
+
+
 def test_a_cold_batch_replaces_its_sentinels_only_past_what_it_learned() -> None:
     schedule = AdaptiveSchedule(seed=1, sentinels=4)
     tracks = [schedule.begin(0.0, batch=True) for _ in range(20)]
