@@ -35,13 +35,9 @@ new observations, so forgetting costs nothing per observation.)
 Following a shift quickly. Slow forgetting alone follows a workload that
 shifts only after a few hundred completions. So the model keeps a second,
 *recent* copy of the same counts that forgets fast (``recent_half_life``,
-default 16 completions; `AdaptiveSchedule` raises it to the number of tasks
-in the batch it watches: a batch's completions come after the running time
-that explains them was counted, in a burst when its durations are close, and
-forgotten 16 a completion that running time weighed a fraction of them: a
-batch of 10 +- 0.5 s tasks after one of the same read as a shift, its median
-7.1 s), and tests, in each pooled bin, whether the recent
-counts agree with the long-run hazard (on the pooled bins, then on a wider
+default 16 completions, which `AdaptiveSchedule` raises to the number of
+tasks in the batch it watches), and tests, in each pooled bin, whether the
+recent counts agree with the long-run hazard (on the pooled bins, then on a wider
 neighbourhood, `WIDE_POOL`, where a few tasks give more evidence): under that
 hazard the recent exposure
 should have seen ``expected = hazard * exposure`` completions, Poisson
@@ -56,6 +52,15 @@ tested on its own evidence: its first sentinels' completions, or its tasks
 seen running where the old workload finished. Nothing here is tied to
 a workload: the threshold is a plain 4-sigma test (3 sigma raised too many
 false alarms over ~170 bins tested twice: a censored steady stream drifted 10 %).
+
+Forgetting the recent copy within a batch. A batch's completions come after
+the polls that counted the running time explaining them, all in one burst
+when its durations are close. Forgotten every 16 completions, that running
+time weighed a fraction of the burst, and more completions were seen than
+expected where nothing had moved: a batch of 10 +- 0.5 s tasks after one of
+the same read as a shift, its median 7.1 s (simulated, 400 tasks a batch);
+so within a batch the recent copy forgets over about as many completions as
+the batch has tasks.
 
 Completions where the model said none happen. The test above compares the
 recent counts with the long-run hazard, and the long-run counts hold the

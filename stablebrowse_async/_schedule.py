@@ -101,10 +101,11 @@ or a workload that shifted), so its support grows as fast as tasks finish.
 A sentinel that finishes is replaced by the next running task of its batch
 to be planned: past the durations learned, up to ``sentinels``; inside them,
 in a batch that started warm, while fewer than half (``sentinels // 2``, at
-least one) are live: the same half whose presence lets the other tasks wait. A warm
-batch's sentinels are its first tasks, and they may all be short ones: once
-they finished, nothing would probe a stretch the plan leaves quiet, and a
-shift into it would show only at the plan's next poll there. A sentinel's
+least one: the same half whose presence lets the other tasks wait) are
+live. A warm batch's sentinels are its first tasks, and they may all be
+short ones: once they finished, nothing would probe a stretch the plan
+leaves quiet, and a shift into it would show only at the plan's next poll
+there. A sentinel's
 polls are always provisional: when the schedule learns (a shift, a longer
 task), a sentinel is polled as soon as any other task would be.
 """
@@ -471,13 +472,9 @@ class AdaptiveSchedule:
                 self._batch.add(track)
                 if role == _SENTINEL:
                     self._probes.add(track)
-            # The shift test's recent counts forget over about as many
-            # completions as the batch has tasks (16 for tasks watched one by
-            # one): a batch's completions come after the running time that
-            # explains them was counted, and in a burst when its durations are
-            # close; forgotten at 16 a completion, that running time weighed a
-            # fraction of them, and a batch of 10 +- 0.5 s tasks after one of
-            # the same read as a shift (its median 7.1 s; simulated, 400 a batch).
+            # The recent counts forget over about as many completions as the
+            # batch has tasks (the `_estimator` docstring, "Forgetting the
+            # recent copy within a batch"; 16 for tasks watched one by one).
             self._model.recent_half_life = max(RECENT_HALF_LIFE, float(len(self._batch)))
             return track
 
