@@ -37,9 +37,9 @@ shifts only after a few hundred completions. So the model keeps a second,
 *recent* copy of the same counts that forgets fast (``recent_half_life``,
 default 16 completions, which `AdaptiveSchedule` raises to the number of
 tasks in the batch it watches), and tests, in each pooled bin, whether the
-recent counts agree with the long-run hazard (on the pooled bins, then on a wider
-neighbourhood, `WIDE_POOL`, where a few tasks give more evidence): under that
-hazard the recent exposure
+recent counts agree with the long-run hazard (on the pooled bins, then on a
+wider neighbourhood, `WIDE_POOL`, where a few tasks give more evidence):
+under that hazard the recent exposure
 should have seen ``expected = hazard * exposure`` completions, Poisson
 distributed; when the recent count is more than `Z` standard deviations away
 (and off by more than `MIN_GAP` completions), the bin's hazard is the recent

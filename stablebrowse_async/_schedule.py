@@ -105,9 +105,9 @@ least one: the same half whose presence lets the other tasks wait) are
 live. A warm batch's sentinels are its first tasks, and they may all be
 short ones: once they finished, nothing would probe a stretch the plan
 leaves quiet, and a shift into it would show only at the plan's next poll
-there. A sentinel's
-polls are always provisional: when the schedule learns (a shift, a longer
-task), a sentinel is polled as soon as any other task would be.
+there. A sentinel's polls are always provisional: when the schedule learns
+(a shift, a longer task), a sentinel is polled as soon as any other task
+would be.
 """
 
 from __future__ import annotations

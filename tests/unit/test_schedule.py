@@ -859,19 +859,6 @@ def test_a_warm_batch_keeps_live_the_half_of_its_sentinels_its_other_tasks_wait_
     assert not schedule._probing()
 
 
-def test_a_batch_without_sentinels_never_waits_for_them_past_what_it_learned() -> None:
-    # No sentinel is ever live, so nothing probes for the others: past the
-    # durations learned they keep to the fallback instead of being parked
-    # (a quorum of none is no quorum).
-    schedule = taught([1.0 + i / 100 for i in range(100)], sentinels=0)
-    tracks = [schedule.begin(0.0, batch=True) for _ in range(10)]
-    for track in tracks:
-        schedule.next_delay(track, 0.0)
-        schedule.observe(track, RUNNING, 2.5)
-        assert schedule.next_delay(track, 2.5) <= schedule.fallback.from_age(2.5)
-    assert not schedule._probing()
-
-
 def test_a_cold_batch_replaces_its_sentinels_only_past_what_it_learned() -> None:
     schedule = AdaptiveSchedule(seed=1, sentinels=4)
     tracks = [schedule.begin(0.0, batch=True) for _ in range(20)]
@@ -892,12 +879,17 @@ def test_a_cold_batch_replaces_its_sentinels_only_past_what_it_learned() -> None
     assert [track for track in tracks if track in schedule._probes] == tracks[4:8]
 
 
-def test_a_warm_batch_without_sentinels_never_gains_any() -> None:
+def test_a_warm_batch_without_sentinels_never_gains_any_nor_waits_for_them() -> None:
+    # No sentinel is ever live: none is recruited, inside the learned durations
+    # or past them, and past them the other tasks keep to the fallback instead
+    # of being parked for sentinels that never come (a quorum of none is no
+    # quorum).
     schedule = taught(_bimodal(random.Random(3), 600), sentinels=0)
     tracks = [schedule.begin(0.0, batch=True) for _ in range(20)]
     for track in tracks:
         schedule.observe(track, RUNNING, 2.6)
         schedule.next_delay(track, 2.6)
         schedule.observe(track, RUNNING, 40.0)  # past the longest learned too
-        schedule.next_delay(track, 40.0)
+        assert schedule.next_delay(track, 40.0) <= schedule.fallback.from_age(40.0)
     assert not schedule._probes
+    assert not schedule._probing()
