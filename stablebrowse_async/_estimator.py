@@ -71,10 +71,11 @@ sentinels could not show a shift there (simulated: bimodal 2 s / 30 s
 learned, then long tasks of 9-12 s: seen only at the plan's 26 s poll, 15.5x
 the frontier, 4.2 s of lag, where the geometric schedule has 1.1 s). So a
 batch is also tested against the model *as it stood when the batch began*
-(its bins' pooled rates, kept by `forget_recent`): two completions or more
-where that model expected so few that Poisson odds of seeing them are below
-those of a 4-sigma deviation (`_ALPHA`) are a shift too. One completion
-never is (noise: a duration at a bin's edge, a task in a tail).
+(its bins' pooled rates, never below a bin's own, kept by `forget_recent`):
+two completions or more where that model expected so few that Poisson odds
+of seeing them are below those of a 4-sigma deviation (`_ALPHA`) are a shift
+too. One completion never is (noise: a duration at a bin's edge, a task in
+a tail).
 
 Completions in a bin the plan treats as empty. A pooled rate spills a dense
 bin's completions into its quiet neighbours, so just past a mode's end it
@@ -274,9 +275,10 @@ class DurationModel:
         self._covering = [0] * (NBINS + 1)
         self._cover_from, self._cover_to = NBINS, 0
         self._edge = (0.0, 0.0)
-        # Each bin's pooled rate when the current batch began (`forget_recent`);
-        # -1 where unknown (no running time then, or no batch yet). And whether
-        # the bin was one the plan treats as empty, beside a dense one.
+        # Each bin's pooled rate (at least its own) when the current batch
+        # began (`forget_recent`); -1 where unknown (no running time then, or
+        # no batch yet). And whether the bin was one the plan treats as
+        # empty, beside a dense one.
         self._batch_rates = [-1.0] * NBINS
         self._batch_empty = [False] * NBINS
         self._hazard = [0.0] * NBINS
@@ -422,14 +424,27 @@ class DurationModel:
         self._recent_unit = 1.0
         self._recent_count = 0
         # Pooled as `hazard_at` is (over `POOL` bins each side): a mode's steep
-        # edge, read bin by bin, expects almost nothing just past it.
+        # edge, read bin by bin, expects almost nothing just past it. But not
+        # below the bin's own rate where `_refresh` trusts it (`RICH`
+        # completions around, one in it): the top of a narrow mode, a bin
+        # where its last tasks ran a moment each and finished, reads low
+        # pooled with the long running time beside it (60 +- 1 s: 0.29/s
+        # pooled, 18/s its own), and the next batch's last tasks there read
+        # as a shift. (A lone completion's bin keeps the pooled rate: its own
+        # is noise.)
         events = _prefix(self._events, 0, NBINS, 1.0)
         exposure = _prefix(self._exposure, 0, NBINS, 1.0)
         rates = self._batch_rates
+        own_events, own_exposure = self._events, self._exposure
+        one, rich = self._unit, RICH * self._unit
         for k in range(NBINS):
             lo, hi = max(0, k - POOL), min(NBINS, k + POOL + 1)
             spent = exposure[hi] - exposure[lo]
-            rates[k] = (events[hi] - events[lo]) / spent if spent > 0 else -1.0
+            rate = (events[hi] - events[lo]) / spent if spent > 0 else -1.0
+            own = own_events[k]
+            if own >= one and events[hi] - events[lo] >= rich and own_exposure[k] > 0:
+                rate = max(rate, own / own_exposure[k])
+            rates[k] = rate
         # Bins the plan treats as empty beside a dense one (the module docstring).
         inside = self._used - 1  # bins below the longest learned completion's
         ev, rich = self._events, RICH * self._unit

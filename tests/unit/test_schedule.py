@@ -636,6 +636,23 @@ def test_completions_at_the_end_of_a_learned_mode_are_not_a_shift() -> None:
     assert _learned_then_a_batch(learned, 3.0, [top - 0.02, top - 0.01]).shifted == 0
 
 
+def test_completions_at_the_top_of_a_narrow_mode_are_not_a_shift() -> None:
+    # 59-61 s tasks: the last bin holding completions (from 60.89 s) saw each of
+    # its tasks run a moment and finish. Pooled with the long running time of
+    # the bin before, its rate read 0.2/s where its own is ~15/s, and the next
+    # batch's longest tasks there read as a shift (four: Poisson odds below a
+    # 4-sigma deviation's); the rate a batch is tested against is never below
+    # the bin's own.
+    rng = random.Random(4)
+    learned = [rng.uniform(59.0, 61.0) for _ in range(400)]
+    top = bin_of(max(learned))
+    assert sum(bin_of(duration) == top for duration in learned) >= 5
+    past = [edge(top) + 0.03 * i for i in range(1, 5)]
+    assert _learned_then_a_batch(learned, 58.0, past).shifted == 0
+    # Far past the mode, where no task ran: still a shift.
+    assert _learned_then_a_batch(learned, 58.0, [75.0, 75.5]).shifted > 0
+
+
 def test_a_few_completions_below_a_mode_where_none_finished_show_a_shift() -> None:
     # Two bins below the 25-35 s mode's first: the model (pooled over one bin
     # each side) expected none there.
