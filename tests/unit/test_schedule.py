@@ -653,6 +653,30 @@ def test_completions_at_the_top_of_a_narrow_mode_are_not_a_shift() -> None:
     assert _learned_then_a_batch(learned, 58.0, [75.0, 75.5]).shifted > 0
 
 
+def test_a_batch_is_tested_against_a_bins_own_rate_only_where_the_model_trusts_it() -> None:
+    # Counts set exactly through a snapshot (no forgetting yet: one unit).
+    k = bin_of(10.0)
+
+    def rates(rows: dict[int, tuple[float, float]]) -> list[float]:
+        model = DurationModel()
+        bins = [[edge(j), edge(j + 1), events, spent] for j, (events, spent) in rows.items()]
+        model.seed({"version": 1, "bins": bins})
+        model.forget_recent()
+        return model._batch_rates
+
+    # One completion in 0.5 s of running time, five around it: its own 2/s
+    # (not 5 / 100.5 s pooled), at each bound of the rule.
+    trusted = rates({k - 1: (4.0, 100.0), k: (1.0, 0.5)})
+    assert trusted[k] == pytest.approx(2.0)
+    assert trusted[k - 1] == pytest.approx(5.0 / 100.5)  # its own (0.04/s) is lower
+    # Four around it: pooled.
+    assert rates({k - 1: (3.0, 100.0), k: (1.0, 0.5)})[k] == pytest.approx(4.0 / 100.5)
+    # Half a completion in the bin (after forgetting, say): pooled.
+    assert rates({k - 1: (4.5, 100.0), k: (0.5, 0.25)})[k] == pytest.approx(5.0 / 100.25)
+    # Completions and no running time (a hand-made snapshot): pooled, no division.
+    assert rates({k - 1: (5.0, 100.0), k: (1.0, 0.0)})[k] == pytest.approx(6.0 / 100.0)
+
+
 def test_a_few_completions_below_a_mode_where_none_finished_show_a_shift() -> None:
     # Two bins below the 25-35 s mode's first: the model (pooled over one bin
     # each side) expected none there.
