@@ -104,7 +104,7 @@ from itertools import accumulate, repeat
 from operator import mul, truediv
 from typing import Any
 
-__all__ = ["NBINS", "RECENT_HALF_LIFE", "DurationModel", "bin_of", "edge"]
+__all__ = ["NBINS", "RECENT_HALF_LIFE", "WIDE_POOL", "DurationModel", "bin_of", "edge"]
 
 #: Lower edge of the first positive bin, seconds; durations below fall in bin 0.
 FIRST_EDGE = 0.05
@@ -212,6 +212,7 @@ class DurationModel:
     __slots__ = (
         "_batch_empty",
         "_batch_rates",
+        "_batch_span",
         "_cover",
         "_cover_from",
         "_cover_to",
@@ -243,6 +244,7 @@ class DurationModel:
         "observed",
         "recent_half_life",
         "refreshes",
+        "unexpected",
     )
 
     def __init__(
@@ -281,6 +283,7 @@ class DurationModel:
         # empty, beside a dense one.
         self._batch_rates = [-1.0] * NBINS
         self._batch_empty = [False] * NBINS
+        self._batch_span = (NBINS, 0)  # the bins of the shortest and longest learned then
         self._hazard = [0.0] * NBINS
         self._local = [0.0] * NBINS  # the hazard `segments` gives (the local rule's)
         self._hazard_from = _EDGES[NBINS]  # the lower edge of the first bin with a local hazard
@@ -296,6 +299,12 @@ class DurationModel:
         """Completions learned (not decayed)."""
         self.ignored = 0
         """Observations refused as implausible (hostile or broken records)."""
+        self.unexpected = 0
+        """Completions since `forget_recent` between the bins of the shortest and the
+        longest learned ones, in a bin where none happened around when the batch
+        began (its pooled rate 0) or that the plan treats as empty beside a dense
+        one: each the first of a shift, or noise (the shift test needs two, see
+        the module docstring)."""
         self._shifted = 0
 
     # -- learning -----------------------------------------------------------
@@ -393,7 +402,11 @@ class DurationModel:
         )
         k = bin_of(duration)
         self._first = min(self._first, k)
-        if not self._events[k] or self._batch_rates[k] == 0.0 or self._batch_empty[k]:
+        quiet = self._batch_rates[k] == 0.0 or self._batch_empty[k]
+        shortest, longest = self._batch_span
+        if quiet and shortest < k < longest:
+            self.unexpected += 1
+        if quiet or not self._events[k]:
             # A completion where none was ever learned (the first of a longer
             # mode, of a shifted workload) is re-estimated at once: waiting for
             # the next 1 % left the tasks parked past the old durations waiting
@@ -423,6 +436,8 @@ class DurationModel:
         self._recent_exposure = [0.0] * NBINS
         self._recent_unit = 1.0
         self._recent_count = 0
+        self.unexpected = 0
+        self._batch_span = (self._first, self._used - 1)
         # Pooled as `hazard_at` is (over `POOL` bins each side): a mode's steep
         # edge, read bin by bin, expects almost nothing just past it. But not
         # below the bin's own rate where `_refresh` trusts it (`RICH`

@@ -107,7 +107,13 @@ short ones: once they finished, nothing would probe a stretch the plan
 leaves quiet, and a shift into it would show only at the plan's next poll
 there. A sentinel's polls are always provisional: when the schedule learns
 (a shift, a longer task), a sentinel is polled as soon as any other task
-would be.
+would be. One completion between the shortest and the longest learned
+durations where the model, when the batch began, expected none
+(`DurationModel.unexpected`) puts the batch on watch: until its tasks are
+~1.41 times that old (the shift test's wider window), each live sentinel is
+polled at a tenth of its age (never later than the fallback), so that the
+second completion, which shows a shift, is seen within about a tenth of the
+age, not the fallback's 30 %.
 """
 
 from __future__ import annotations
@@ -123,7 +129,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from ._estimator import MAX_DURATION, RATIO, RECENT_HALF_LIFE, DurationModel
+from ._estimator import MAX_DURATION, RATIO, RECENT_HALF_LIFE, WIDE_POOL, DurationModel
 from ._plan import best_polls
 from .types import Task
 
@@ -203,6 +209,9 @@ _PARKED_MAX = 3.0
 #: default, and never more than `max_interval`), less up to `_PARKED_SPREAD` of it.
 _PARKED_COLD_MAX = 6.0
 _PARKED_SPREAD = 0.3
+#: A sentinel on watch for a suspected shift is polled at this fraction of its age (as
+#: a large cold batch's sentinels are), at most the fallback's interval.
+_WATCH_SPREAD = 0.1
 
 
 @attrs.frozen
@@ -402,6 +411,7 @@ class AdaptiveSchedule:
         self._generation = 0  # batches started (a batch: run_many tasks watched together)
         self._warm_batch = False  # whether the current batch started with something learned
         self._cold_again = False  # whether the current batch was found to be cold again
+        self._watch_until = 0.0  # ages up to which the sentinels watch a suspected shift
         # The support past which a cold batch's completions were seen to stop
         # (`DurationModel.quiet_past`), once the schedule said so (`epoch`).
         self._quiet: tuple[float, float] | None = None
@@ -460,6 +470,7 @@ class AdaptiveSchedule:
                     self._generation += 1
                     self._warm_batch = self._support is not None
                     self._cold_again = False
+                    self._watch_until = 0.0
                 if len(self._probes) < self.sentinels:
                     role = _SENTINEL
                 elif self._support is None:
@@ -534,7 +545,16 @@ class AdaptiveSchedule:
             else:
                 surprise = self._support is not None and model.survival(duration) > 0.98
                 model.expose(track.seen + lead, duration)
+                unexpected = model.unexpected
                 model.finish(duration)
+                if model.unexpected > unexpected and duration >= self._watch_until:
+                    # A completion where the model expected none when the batch
+                    # began: noise, or the first of a shift, which the shift test
+                    # needs a second completion nearby to show (its wider window:
+                    # `WIDE_POOL` bins, a factor ~1.41). Until the batch's tasks
+                    # are that much older, its sentinels watch for it (`next_delay`).
+                    self._watch_until = duration * RATIO**WIDE_POOL
+                    self.epoch += 1
                 self._learned(duration, surprise, now)
                 if track.exact:
                     self._follow_lead(duration - age, duration - track.seen)
@@ -704,7 +724,15 @@ class AdaptiveSchedule:
             if track.role == _SENTINEL:
                 # Sentinels never wait longer than the fallback (they notice a
                 # shift to shorter tasks) and probe densely past the support.
-                cap = min(cap, self._dense(age) if beyond else fallback)
+                if age < self._watch_until and not beyond:
+                    # On watch for a suspected shift (`observe`): at the fallback's
+                    # spacing (~30 % of the age), a second completion in a quiet
+                    # stretch came up to 3 s after the first (simulated 9-12 s
+                    # tasks after 2 s / 30 s ones), and the batch waited for the
+                    # plan's poll at ~26 s until then.
+                    cap = min(cap, fallback, max(self.min_interval, _WATCH_SPREAD * age))
+                else:
+                    cap = min(cap, self._dense(age) if beyond else fallback)
             elif track.role == _PARKED:
                 track.role = _PLAIN
             lead = self._lead_for(track)

@@ -677,6 +677,75 @@ def test_a_batch_is_tested_against_a_bins_own_rate_only_where_the_model_trusts_i
     assert rates({k - 1: (5.0, 100.0), k: (1.0, 0.0)})[k] == pytest.approx(6.0 / 100.0)
 
 
+def test_the_model_counts_a_batchs_completions_where_none_were_when_it_began() -> None:
+    learned = _bimodal(random.Random(3), 600)  # nothing between ~2.5 s and 25 s
+    # 10 s: inside the quiet stretch; 2 s and 30 s: where tasks finish.
+    model = _learned_then_a_batch(learned, 12.0, [10.0, 2.0, 30.0])
+    assert model.unexpected == 1
+    assert model.shifted == 0  # one is not a shift
+    model.forget_recent()  # a new batch
+    assert model.unexpected == 0
+    # Past the longest learned when the batch began, or below the shortest, also
+    # once the batch's own shorter tasks were learned: news of other kinds,
+    # which sentinels follow at the fallback's spacing or closer.
+    assert _learned_then_a_batch(learned, 12.0, [40.0, 0.5, 0.8]).unexpected == 0
+    # Just past a dense mode's last bin, in a bin the plan treats as empty.
+    shorter = _two_modes_then_shorter(random.Random(5))
+    past = bin_of(12.0) + 1
+    inside = (edge(past) + edge(past + 1)) / 2
+    assert _learned_then_a_batch(shorter, 16.0, [inside]).unexpected == 1
+    assert _learned_then_a_batch(shorter, 16.0, [11.9]).unexpected == 0
+
+
+def test_one_completion_in_a_quiet_stretch_puts_a_warm_batchs_sentinels_on_watch() -> None:
+    # Learned 2 s / 30 s tasks: the plan skips ~2.5-26 s, and four sentinels
+    # probe that stretch at the fallback's spacing (~30 % of their age). One
+    # completion there (9.02 s) may be the first of a shift: until the batch's
+    # tasks are ~1.41 times that old, each sentinel is polled at a tenth of its
+    # age.
+    schedule, sentinels, plain = _a_warm_bimodal_batch()
+    for i, track in enumerate(sentinels + plain[:30]):  # the short mode, 1.55-2.5 s
+        schedule.observe(track, finished(1.55 + 0.025 * i), 2.5)
+    running = plain[30:]
+    for track in running:
+        schedule.observe(track, RUNNING, 2.6)
+        schedule.next_delay(track, 2.6)
+    live = [track for track in running if track in schedule._probes]
+    assert len(live) == 4
+    for track in live:
+        schedule.observe(track, RUNNING, 8.0)
+    assert schedule.next_delay(live[1], 8.0) > 0.2 * 8.0  # the fallback's spacing
+    epoch = schedule.epoch
+    schedule.observe(live[0], finished(9.02), 9.3)
+    assert schedule.epoch > epoch  # re-planned at once
+    assert schedule._model.shifted == 0
+    assert 0.2 <= schedule.next_delay(live[1], 9.3) <= 0.1 * 9.3
+    for track in running:
+        schedule.next_delay(track, 9.3)
+    assert len(schedule._probes) == 4  # no more of them
+    # Past 9.02 s * 1.41 = 12.7 s: the fallback's spacing again.
+    schedule.observe(live[1], RUNNING, 13.0)
+    assert schedule.next_delay(live[1], 13.0) > 0.2 * 13.0
+
+
+def test_a_completion_where_the_plan_expects_them_puts_no_sentinel_on_watch() -> None:
+    schedule, sentinels, plain = _a_warm_bimodal_batch()
+    for i, track in enumerate(sentinels[:4] + plain[:30]):
+        schedule.observe(track, finished(1.55 + 0.025 * i), 2.5)
+    live = sentinels[4:]
+    for track in live:
+        schedule.observe(track, RUNNING, 8.0)
+    schedule.observe(plain[30], finished(2.45), 9.3)  # late seen, in the short mode
+    assert schedule._model.unexpected == 0
+    assert schedule.next_delay(live[0], 9.3) > 0.2 * 9.3
+    # Nor does anything in a cold batch: nothing was expected when it began.
+    cold = AdaptiveSchedule(seed=1)
+    tracks = [cold.begin(0.0, batch=True) for _ in range(20)]
+    cold.observe(tracks[0], finished(2.0), 2.1)
+    cold.observe(tracks[1], finished(30.0), 30.1)
+    assert cold._watch_until == 0.0
+
+
 def test_a_few_completions_below_a_mode_where_none_finished_show_a_shift() -> None:
     # Two bins below the 25-35 s mode's first: the model (pooled over one bin
     # each side) expected none there.

@@ -126,6 +126,18 @@ def test_a_warm_batch_whose_sentinels_were_all_short_still_sees_a_shift_into_its
     assert moved["lag"] < 1.0  # the fixed geometric schedule's on this batch: 1.14 s
 
 
+def test_a_warm_batch_on_watch_sees_a_shift_into_its_quiet_stretch_soon_after_its_start() -> None:
+    # As above (seed 2): a sentinel sees one 9-12 s task finish; at the
+    # fallback's spacing the second came ~3 s later (0.67 s mean lag, 3.5 s
+    # worst, 2.8x the frontier); on watch, the sentinels are polled at a tenth
+    # of their age.
+    rng, schedule = _learned_two_modes(2)
+    moved = simulate(schedule, SHIFTS["shifting_into_gap"][2](rng, 400))
+    assert schedule._model.shifted > 0
+    assert moved["lag"] < 0.5
+    assert moved["worst"] < 2.5
+
+
 class _Clocked(AdaptiveSchedule):
     """An adaptive schedule that records the times it is told."""
 
