@@ -301,10 +301,10 @@ class DurationModel:
         """Observations refused as implausible (hostile or broken records)."""
         self.unexpected = 0
         """Completions since `forget_recent` between the bins of the shortest and the
-        longest learned ones, in a bin where none happened around when the batch
-        began (its pooled rate 0) or that the plan treats as empty beside a dense
-        one: each the first of a shift, or noise (the shift test needs two, see
-        the module docstring)."""
+        longest ones learned when the batch began, in a bin where none happened
+        around then (its pooled rate 0) or that the plan treats as empty beside a
+        dense one: each the first of a shift, or noise (the shift test needs two,
+        see the module docstring)."""
         self._shifted = 0
 
     # -- learning -----------------------------------------------------------
@@ -462,7 +462,7 @@ class DurationModel:
             rates[k] = rate
         # Bins the plan treats as empty beside a dense one (the module docstring).
         inside = self._used - 1  # bins below the longest learned completion's
-        ev, rich = self._events, RICH * self._unit
+        ev = self._events
         self._batch_empty = [
             0 < k < inside
             and not ev[k]
