@@ -729,6 +729,40 @@ def test_one_completion_in_a_quiet_stretch_puts_a_warm_batchs_sentinels_on_watch
     assert schedule.next_delay(live[1], 13.0) > 0.2 * 13.0
 
 
+@pytest.mark.parametrize(
+    ("long", "options", "limit"),
+    [
+        # 2 s / 100-120 s tasks, on watch from 45 s to 63.6 s: at 60 s a tenth
+        # of the age (6 s) is past the fallback's 5 s cap.
+        ((100.0, 120.0), {}, 5.0),
+        # max_interval=1 (2 s / 40-60 s tasks, on watch from 18 s to 25.5 s):
+        # every gap past the shortest duration keeps to it, including one of
+        # the plan's that jitter stretched a little past it (one sentinel's at
+        # 24 s, with this seed).
+        ((40.0, 60.0), {"max_interval": 1.0}, 1.0),
+    ],
+)
+def test_a_sentinel_on_watch_is_polled_no_later_than_the_fallback_nor_max_interval(
+    long: tuple[float, float], options: dict[str, Any], limit: float
+) -> None:
+    schedule, sentinels, plain = _a_warm_bimodal_batch(long, **options)
+    for i, track in enumerate(sentinels + plain[:30]):
+        schedule.observe(track, finished(1.55 + 0.025 * i), 2.5)
+    running = plain[30:]
+    for track in running:
+        schedule.observe(track, RUNNING, 2.6)
+        schedule.next_delay(track, 2.6)
+    live = [track for track in running if track in schedule._probes]
+    for track in live:
+        schedule.observe(track, RUNNING, 0.4 * long[0])
+    schedule.observe(live[0], finished(0.45 * long[0]), 0.46 * long[0])
+    assert schedule._watch_until > 0.6 * long[0]
+    for track in live[1:]:
+        for age in (0.5 * long[0], 0.6 * long[0]):
+            schedule.observe(track, RUNNING, age)
+            assert 0.0 < schedule.next_delay(track, age) <= limit
+
+
 def test_a_completion_where_the_plan_expects_them_puts_no_sentinel_on_watch() -> None:
     schedule, sentinels, plain = _a_warm_bimodal_batch()
     for i, track in enumerate(sentinels[:4] + plain[:30]):
@@ -785,10 +819,13 @@ def test_poisson_odds_fall_with_more_completions_and_fewer_expected(
         assert _unlikely(seen, expected / 2)
 
 
-def _a_warm_bimodal_batch() -> tuple[AdaptiveSchedule, list[Any], list[Any]]:
-    """A schedule taught 2 s / 30 s tasks and a batch of 60 planned at 0 s: the
-    schedule, the batch's sentinels and its other tasks."""
-    schedule = taught(_bimodal(random.Random(3), 600))
+def _a_warm_bimodal_batch(
+    long: tuple[float, float] = (25.0, 35.0), **options: Any
+) -> tuple[AdaptiveSchedule, list[Any], list[Any]]:
+    """A schedule taught 2 s / 30 s tasks (the long ones in `long`; `options` for
+    `AdaptiveSchedule`) and a batch of 60 planned at 0 s: the schedule, the
+    batch's sentinels and its other tasks."""
+    schedule = taught(_bimodal(random.Random(3), 600, long=long), **options)
     tracks = [schedule.begin(0.0, batch=True) for _ in range(60)]
     for track in tracks:
         schedule.next_delay(track, 0.0)
