@@ -704,14 +704,7 @@ def test_one_completion_in_a_quiet_stretch_puts_a_warm_batchs_sentinels_on_watch
     # completion there (9.02 s) may be the first of a shift: until the batch's
     # tasks are ~1.41 times that old, each sentinel is polled at a tenth of its
     # age.
-    schedule, sentinels, plain = _a_warm_bimodal_batch()
-    for i, track in enumerate(sentinels + plain[:30]):  # the short mode, 1.55-2.5 s
-        schedule.observe(track, finished(1.55 + 0.025 * i), 2.5)
-    running = plain[30:]
-    for track in running:
-        schedule.observe(track, RUNNING, 2.6)
-        schedule.next_delay(track, 2.6)
-    live = [track for track in running if track in schedule._probes]
+    schedule, running, live = _its_short_mode_finished()
     assert len(live) == 4
     for track in live:
         schedule.observe(track, RUNNING, 8.0)
@@ -745,14 +738,7 @@ def test_one_completion_in_a_quiet_stretch_puts_a_warm_batchs_sentinels_on_watch
 def test_a_sentinel_on_watch_is_polled_no_later_than_the_fallback_nor_max_interval(
     long: tuple[float, float], options: dict[str, Any], limit: float
 ) -> None:
-    schedule, sentinels, plain = _a_warm_bimodal_batch(long, **options)
-    for i, track in enumerate(sentinels + plain[:30]):
-        schedule.observe(track, finished(1.55 + 0.025 * i), 2.5)
-    running = plain[30:]
-    for track in running:
-        schedule.observe(track, RUNNING, 2.6)
-        schedule.next_delay(track, 2.6)
-    live = [track for track in running if track in schedule._probes]
+    schedule, _, live = _its_short_mode_finished(long, **options)
     for track in live:
         schedule.observe(track, RUNNING, 0.4 * long[0])
     schedule.observe(live[0], finished(0.45 * long[0]), 0.46 * long[0])
@@ -832,6 +818,22 @@ def _a_warm_bimodal_batch(
     sentinels = [track for track in tracks if track in schedule._probes]
     plain = [track for track in tracks if track not in schedule._probes]
     return schedule, sentinels, plain
+
+
+def _its_short_mode_finished(
+    long: tuple[float, float] = (25.0, 35.0), **options: Any
+) -> tuple[AdaptiveSchedule, list[Any], list[Any]]:
+    """`_a_warm_bimodal_batch` once its sentinels and 30 other tasks finished in
+    the short mode (1.55-2.5 s) and the rest were seen running at 2.6 s: the
+    schedule, the running tasks and those of them now sentinels (live)."""
+    schedule, sentinels, plain = _a_warm_bimodal_batch(long, **options)
+    for i, track in enumerate(sentinels + plain[:30]):
+        schedule.observe(track, finished(1.55 + 0.025 * i), 2.5)
+    running = plain[30:]
+    for track in running:
+        schedule.observe(track, RUNNING, 2.6)
+        schedule.next_delay(track, 2.6)
+    return schedule, running, [track for track in running if track in schedule._probes]
 
 
 def test_a_warm_batch_finishing_in_a_learned_quiet_stretch_is_replanned() -> None:
