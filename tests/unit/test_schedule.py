@@ -738,7 +738,7 @@ def test_one_completion_in_a_quiet_stretch_puts_a_warm_batchs_sentinels_on_watch
 def test_a_sentinel_on_watch_is_polled_no_later_than_the_fallback_nor_max_interval(
     long: tuple[float, float], options: dict[str, Any], limit: float
 ) -> None:
-    schedule, _, live = _its_short_mode_finished(long, **options)
+    schedule, _, live = _its_short_mode_finished(long=long, **options)
     for track in live:
         schedule.observe(track, RUNNING, 0.4 * long[0])
     schedule.observe(live[0], finished(0.45 * long[0]), 0.46 * long[0])
@@ -820,13 +820,11 @@ def _a_warm_bimodal_batch(
     return schedule, sentinels, plain
 
 
-def _its_short_mode_finished(
-    long: tuple[float, float] = (25.0, 35.0), **options: Any
-) -> tuple[AdaptiveSchedule, list[Any], list[Any]]:
-    """`_a_warm_bimodal_batch` once its sentinels and 30 other tasks finished in
-    the short mode (1.55-2.5 s) and the rest were seen running at 2.6 s: the
-    schedule, the running tasks and those of them now sentinels (live)."""
-    schedule, sentinels, plain = _a_warm_bimodal_batch(long, **options)
+def _its_short_mode_finished(**batch: Any) -> tuple[AdaptiveSchedule, list[Any], list[Any]]:
+    """`_a_warm_bimodal_batch(**batch)` once its sentinels and 30 other tasks
+    finished in the short mode (1.55-2.5 s) and the rest were seen running at
+    2.6 s: the schedule, the running tasks and those of them now sentinels (live)."""
+    schedule, sentinels, plain = _a_warm_bimodal_batch(**batch)
     for i, track in enumerate(sentinels + plain[:30]):
         schedule.observe(track, finished(1.55 + 0.025 * i), 2.5)
     running = plain[30:]
