@@ -61,7 +61,8 @@ Safety rules, each enforced after the model's answer:
 - no gap exceeds ``max_interval`` except one that ends at or before the
   shortest duration learned (a model that saw no completion below 20 min does
   not poll a 1 s old task every 30 s);
-- no gap is shorter than ``min_interval``; every gap is jittered.
+- no gap is shorter than ``min_interval``, and a re-planned poll comes at
+  least ``min_interval`` after the re-plan; every gap is jittered.
 
 Cold batches. When `run_many` submits many tasks to a client that has learned
 nothing, a few *sentinels* (``sentinels``, default 8) are polled densely
@@ -795,6 +796,14 @@ class AdaptiveSchedule:
             wobble = 2.0 * rng() - 1.0
             if planned is None:
                 delay = min(cap, delay + self.jitter * delay * wobble)
+        # At least `min_interval` from now, not only from the last poll: a
+        # re-plan's "poll at once" waits that long too. Counted from the last
+        # poll instead, a cold batch's re-plans pull its waves forward and
+        # one more fits (simulated, seeds 1-6, unlimited client: uniform
+        # cold 3.18 -> 3.44 polls/task), and a warm task re-planned near the end of a mode was
+        # polled 0.2 s after its last poll, before its own completion, and
+        # then not until the next mode (23 s late; benchmarks/RESULTS.md,
+        # round of 7 December from 13:34 UTC).
         return max(self.min_interval, delay)
 
     def _after_last_poll(self, track: Track, age: float, wait: float) -> float:
