@@ -39,8 +39,17 @@ lag (exact floats) and the CPU seconds the batch took, without the frontier:
 the same hashes before and after say the change decided nothing differently,
 and the CPU column what it saved.
 
+``--seeds N``: the adaptive schedule alone over seeds 1..N, one process a
+core, each batch's mean ratio to the frontier, its worst and the mean
+polls/task: the figures the README's "Where it stands" quotes for the
+workloads the benchmark does not name (``--seeds 6 --rate 5000 --latency
+0.005``, an unlimited client; ``--seeds 6 --capacity 2000 --latency 0.02``,
+a busy one; about two minutes each on two cores). Seed ``s`` draws what
+``--seed s`` does.
+
 Usage: ``python benchmarks/polling_sim.py [--tasks N] [--workload NAME ...] [--rate R]
-[--capacity C [--submit-cost S] [--oldest-due-first]] [--poll-cost P] [--fingerprint]``.
+[--capacity C [--submit-cost S] [--oldest-due-first]] [--poll-cost P]
+[--fingerprint | --seeds N]``.
 """
 
 from __future__ import annotations
@@ -51,11 +60,13 @@ import hashlib
 import heapq
 import itertools
 import math
+import os
 import random
 import statistics
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from frontier import frontier_at, frontier_curve
@@ -419,7 +430,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="adaptive batches only, no frontier: a hash of every decision, and CPU seconds",
     )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help="adaptive batches only, over seeds 1..N (one process a core): each batch's "
+        "mean ratio to the frontier, the worst, and the mean polls/task",
+    )
     args = parser.parse_args(argv)
+    if args.seeds is not None and args.seeds < 1:
+        parser.error(f"--seeds must be >= 1, got {args.seeds}")
+    if args.seeds is not None and args.fingerprint:
+        parser.error("--seeds and --fingerprint do not go together")
     options = {} if args.poll_cost is None else {"poll_cost": args.poll_cost}
     run = functools.partial(
         simulate,
@@ -442,23 +464,75 @@ def main(argv: Sequence[str] | None = None) -> int:
         return "" if args.fingerprint else f"geo {_fmt(run(PollSchedule(), durations))} | "
 
     names = args.workload or [*WORKLOADS, *SHIFTS]
+    if args.seeds is not None:
+        _print_grid(names, args.seeds, args.tasks, run.keywords, options)
+        return 0
     for name in names:
-        rng = random.Random(args.seed)
         adaptive = AdaptiveSchedule(seed=args.seed, **options)
         if name in SHIFTS:
-            rows = []
-            for phase, sampler in enumerate(SHIFTS[name], 1):
-                durations = sampler(rng, args.tasks // 2)
-                geo = geometric(durations)
-                rows.append(f"p{phase} {geo}ada {adaptive_run(adaptive, durations)}")
+            rows = [
+                f"{label} {geometric(durations)}ada {adaptive_run(adaptive, durations)}"
+                for label, durations in batches(name, args.seed, args.tasks)
+            ]
             print(f"{name:15}", "\n                ".join(rows))
             continue
-        cold = WORKLOADS[name](rng, args.tasks)
+        (_, cold), (_, warm) = batches(name, args.seed, args.tasks)
         geo = geometric(cold)
         first = adaptive_run(adaptive, cold)
-        second = adaptive_run(adaptive, WORKLOADS[name](rng, args.tasks))
+        second = adaptive_run(adaptive, warm)
         print(f"{name:15} {geo}cold {first} | warm {second}")
     return 0
+
+
+def batches(name: str, seed: int, tasks: int) -> Iterator[tuple[str, list[float]]]:
+    """Workload `name`'s batches for `seed`, drawn in turn from one generator: a
+    cold then a warm batch of `tasks`, or a shift's phases of half as many."""
+    rng = random.Random(seed)
+    if name in SHIFTS:
+        for phase, sampler in enumerate(SHIFTS[name], 1):
+            yield f"p{phase}", sampler(rng, tasks // 2)
+        return
+    for label in ("cold", "warm"):
+        yield label, WORKLOADS[name](rng, tasks)
+
+
+def _grid_cell(
+    job: tuple[str, int, int, dict[str, Any], dict[str, Any]],
+) -> list[tuple[str, float, float]]:
+    """One workload and seed of `--seeds`: each batch's label, polls/task and ratio."""
+    name, seed, tasks, run_options, options = job
+    schedule = AdaptiveSchedule(seed=seed, **options)
+    return [
+        (label, figures["polls"], figures["ratio"])
+        for label, durations in batches(name, seed, tasks)
+        for figures in (simulate(schedule, durations, **run_options),)
+    ]
+
+
+def _print_grid(
+    names: Sequence[str],
+    seeds: int,
+    tasks: int,
+    run_options: dict[str, Any],
+    options: dict[str, Any],
+) -> None:
+    """`--seeds`: every workload over seeds 1..`seeds` (one process a core), each batch's
+    mean ratio to the frontier, its worst, and the mean polls/task."""
+    jobs = [
+        (name, seed, tasks, run_options, options) for name in names for seed in range(1, seeds + 1)
+    ]
+    with ProcessPoolExecutor(os.cpu_count()) as pool:
+        cells = list(pool.map(_grid_cell, jobs))
+    for i, name in enumerate(names):
+        runs = cells[i * seeds : (i + 1) * seeds]
+        columns = []
+        for k, (label, _, _) in enumerate(runs[0]):
+            ratios = [run[k][2] for run in runs]
+            polls = statistics.fmean(run[k][1] for run in runs)
+            columns.append(
+                f"{label} {statistics.fmean(ratios):.2f}x (worst {max(ratios):.2f}x) at {polls:.2f}p"
+            )
+        print(f"{name:17}", " | ".join(columns))
 
 
 def _fmt(r: dict[str, Any]) -> str:

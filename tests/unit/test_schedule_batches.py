@@ -227,3 +227,29 @@ def test_the_simulator_fingerprints_every_decision_of_a_batch(
     assert cold["fingerprint"] == first[0]
     assert "frontier" not in cold and "ratio" not in cold
     assert "ratio" in simulate(AdaptiveSchedule(seed=1), WORKLOADS["bimodal"](rng, 200))
+
+
+def test_the_simulators_seed_grid_is_the_mean_and_worst_of_single_seeds(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # `--seeds N` summarises what `--seed 1` .. `--seed N` print one by one.
+    single = re.compile(r"(cold|warm) +([0-9.]+)p +[0-9.]+s med [0-9.]+ +([0-9.]+)x")
+    runs = []
+    for seed in ("1", "2"):
+        assert main(["--tasks", "120", "--workload", "uniform", "--seed", seed]) == 0
+        runs.append(
+            {label: (float(p), float(r)) for label, p, r in single.findall(capsys.readouterr().out)}
+        )
+    assert main(["--tasks", "120", "--workload", "uniform", "--seeds", "2"]) == 0
+    grid = re.findall(
+        r"(cold|warm) ([0-9.]+)x \(worst ([0-9.]+)x\) at ([0-9.]+)p", capsys.readouterr().out
+    )
+    assert [label for label, *_ in grid] == ["cold", "warm"]
+    for label, mean, worst, polls in grid:
+        ratios = [run[label][1] for run in runs]
+        assert float(mean) == pytest.approx(sum(ratios) / 2, abs=0.006)
+        assert float(worst) == max(ratios)
+        assert float(polls) == pytest.approx(sum(run[label][0] for run in runs) / 2, abs=0.006)
+    for bad in (["--seeds", "0"], ["--seeds", "2", "--fingerprint"]):
+        with pytest.raises(SystemExit):
+            main(["--tasks", "10", "--workload", "uniform", *bad])
