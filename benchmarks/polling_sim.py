@@ -60,6 +60,7 @@ import hashlib
 import heapq
 import itertools
 import math
+import multiprocessing
 import os
 import random
 import statistics
@@ -521,7 +522,10 @@ def _print_grid(
     jobs = [
         (name, seed, tasks, run_options, options) for name in names for seed in range(1, seeds + 1)
     ]
-    with ProcessPoolExecutor(os.cpu_count()) as pool:
+    # Spawned, not forked: a fork of a process with threads (a test run's) may deadlock.
+    with ProcessPoolExecutor(
+        os.cpu_count(), mp_context=multiprocessing.get_context("spawn")
+    ) as pool:
         cells = list(pool.map(_grid_cell, jobs))
     for i, name in enumerate(names):
         runs = cells[i * seeds : (i + 1) * seeds]

@@ -800,10 +800,10 @@ class AdaptiveSchedule:
         # re-plan's "poll at once" waits that long too. Counted from the last
         # poll instead, a cold batch's re-plans pull its waves forward and
         # one more fits (simulated, seeds 1-6, unlimited client: uniform
-        # cold 3.18 -> 3.44 polls/task), and a warm task re-planned near the end of a mode was
-        # polled 0.2 s after its last poll, before its own completion, and
-        # then not until the next mode (23 s late; benchmarks/RESULTS.md,
-        # round of 7 December from 13:34 UTC).
+        # cold 3.18 -> 3.44 polls/task), and a warm task re-planned near the
+        # end of a mode was polled 0.2 s after its last poll, before its own
+        # completion, and then not until the next mode (23 s late;
+        # benchmarks/RESULTS.md, round of 7 December from 13:34 UTC).
         return max(self.min_interval, delay)
 
     def _after_last_poll(self, track: Track, age: float, wait: float) -> float:

@@ -250,6 +250,10 @@ def test_the_simulators_seed_grid_is_the_mean_and_worst_of_single_seeds(
         assert float(mean) == pytest.approx(sum(ratios) / 2, abs=0.006)
         assert float(worst) == max(ratios)
         assert float(polls) == pytest.approx(sum(run[label][0] for run in runs) / 2, abs=0.006)
-    for bad in (["--seeds", "0"], ["--seeds", "2", "--fingerprint"]):
+    for bad, why in (
+        (["--seeds", "0"], "--seeds must be >= 1, got 0"),
+        (["--seeds", "2", "--fingerprint"], "--seeds and --fingerprint do not go together"),
+    ):
         with pytest.raises(SystemExit):
             main(["--tasks", "10", "--workload", "uniform", *bad])
+        assert why in capsys.readouterr().err
