@@ -503,11 +503,11 @@ def _grid_cell(
     """One workload and seed of `--seeds`: each batch's label, polls/task and ratio."""
     name, seed, tasks, run_options, options = job
     schedule = AdaptiveSchedule(seed=seed, **options)
-    return [
-        (label, figures["polls"], figures["ratio"])
-        for label, durations in batches(name, seed, tasks)
-        for figures in (simulate(schedule, durations, **run_options),)
-    ]
+    rows = []
+    for label, durations in batches(name, seed, tasks):
+        figures = simulate(schedule, durations, **run_options)
+        rows.append((label, figures["polls"], figures["ratio"]))
+    return rows
 
 
 def _print_grid(
