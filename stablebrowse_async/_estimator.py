@@ -498,26 +498,26 @@ class DurationModel:
             return None
         return _EDGES[occupied[0]], _EDGES[occupied[-1] + 1]
 
-    def quiet_past(self, age: float) -> bool:
-        """Whether completions stopped at `age` (the upper edge of the longest bin holding one).
+    def quiet_after(self, end: float, running: float) -> bool:
+        """Whether completions stopped at `end`, the longest duration learned.
 
-        True when the running time seen past `age` should, at the hazard of the
-        two bins before it, have shown completions that did not come: `MIN_GAP`
-        and `Z` standard deviations fewer than expected (with none there, at
-        least ``Z ** 2``: 16). Read from the counts as they stand, not from the
-        last re-estimation, so that a batch polled in step sees the end of a
-        mode while its polls come in, not 2 % of its running time later.
+        `running`: the running time (seconds) seen past `end` since a task
+        finished there, in which no task can have finished (it would be the
+        longest). True when, at the hazard of the bin holding `end` and the two
+        before it, that running time should have shown `Z` squared completions
+        (16) or more: none coming is then no chance (below 1e-6 for a steady
+        hazard). Read from the counts as they stand, not from the last
+        re-estimation, so that a batch polled in step sees the end of a mode
+        while its polls come in, not 2 % of its running time later.
         """
         self._settle()
-        k = bisect.bisect_right(_EDGES, age) - 1
+        k = bisect.bisect_right(_EDGES, end) - 1
         lo = max(0, k - 2)
-        before = sum(self._exposure[lo:k])
-        if before <= 0:
+        before = sum(self._exposure[lo : k + 1])
+        if before <= 0 or running <= 0:
             return False
-        rate = sum(self._events[lo:k]) / before
-        expected = rate * sum(self._exposure[k : self._used]) / self._unit
-        gap = expected - sum(self._events[k : self._used]) / self._unit
-        return gap > MIN_GAP and gap * gap > Z * Z * expected  # expected > gap > 0
+        expected = sum(self._events[lo : k + 1]) / before * running
+        return expected >= Z * Z
 
     def _refresh(self) -> None:
         if not self._dirty:

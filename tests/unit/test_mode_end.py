@@ -1,9 +1,10 @@
 """A cold batch sees its completions stop (the end of a mode) and stops following them.
 
-`DurationModel.quiet_past` tells when the running time seen past the longest
+`DurationModel.quiet_after` tells when the running time seen past the longest
 completion should have shown completions that did not come; `AdaptiveSchedule`
 then parks the cold batch's tasks seen past that end on the sentinels, and
-moves the polls it had planned from the hazard before the end.
+moves the polls it had planned from the hazard before the end. The end is the
+longest duration learned itself, not the upper edge of its bin.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from stablebrowse_async import AdaptiveSchedule
-from stablebrowse_async._estimator import DurationModel, bin_of, edge
+from stablebrowse_async._estimator import DurationModel, bin_of
 from stablebrowse_async._schedule import Track
 from stablebrowse_async.types import Task, TaskStatus
 
@@ -23,78 +24,70 @@ def finished(seconds: float) -> Task:
 
 
 def _mode_of_2_to_2_4_s(count: int = 60) -> tuple[DurationModel, float]:
-    """`count` tasks that finished evenly over 2.0-2.4 s, and the support's upper edge."""
+    """`count` tasks that finished evenly over 2.0-2.4 s, and the longest of them."""
     model = DurationModel()  # forgetting: counts in weighted units, read back in seconds
-    for i in range(count):
-        duration = 2.0 + 0.4 * i / count
+    durations = [2.0 + 0.4 * i / count for i in range(count)]
+    for duration in durations:
         model.expose(0.0, duration)
         model.finish(duration)
     model._settle()  # the whole bins `expose` left pending: read `_exposure` below
-    support = model.support()
-    assert support is not None
-    return model, support[1]
+    return model, durations[-1]
 
 
-def test_running_time_past_the_longest_completion_tells_the_completions_stopped() -> None:
-    model, end = _mode_of_2_to_2_4_s()
-    assert end == edge(bin_of(2.39) + 1)
-    # The hazard of the two bins before the end, times the running time seen
-    # past it, is the count of completions expected there; none came.
-    k = bin_of(2.39)
-    rate = sum(model._events[k - 1 : k + 1]) / sum(model._exposure[k - 1 : k + 1])
-    needed = 16.0 / rate  # the running time at which 16 are expected (Z = 4, none seen)
-    model.expose(end, end + 0.9 * needed)
-    assert not model.quiet_past(end)
-    model.expose(end, end + 0.2 * needed)
-    assert model.quiet_past(end)
+def _rate_before(model: DurationModel, end: float) -> float:
+    """Completions a second of running time in the bin of `end` and the two before it."""
+    k = bin_of(end)
+    return sum(model._events[k - 2 : k + 1]) / sum(model._exposure[k - 2 : k + 1])
 
 
-def test_completions_that_go_on_past_the_end_are_no_silence() -> None:
-    model, end = _mode_of_2_to_2_4_s()
-    k = bin_of(2.39)
-    rate = sum(model._events[k - 1 : k + 1]) / sum(model._exposure[k - 1 : k + 1])
-    model.expose(end, end + 40.0 / rate)  # 40 completions expected
-    for _ in range(30):  # 30 came: fewer, but within the noise of a rising hazard
-        model.finish(end + 0.01)
-    assert not model.quiet_past(end)
-
-
-def test_a_few_completions_past_the_end_where_many_were_due_still_tell_it() -> None:
-    # 600 tasks learned (the counts are weighted: forgetting), then running time
-    # past the end where 40 were due and 10 came: 30 fewer is beyond the noise.
-    model, end = _mode_of_2_to_2_4_s(600)
-    k = bin_of(2.39)
-    rate = sum(model._events[k - 1 : k + 1]) / sum(model._exposure[k - 1 : k + 1])
-    model.expose(end, end + 40.0 / rate)
-    for _ in range(10):
-        model.finish(end + 0.01)
-    assert model.quiet_past(end)
+@pytest.mark.parametrize("count", [60, 600])
+def test_running_time_past_the_longest_completion_tells_the_completions_stopped(
+    count: int,
+) -> None:
+    model, end = _mode_of_2_to_2_4_s(count)
+    # The hazard just before the end, times the running time seen past it, is
+    # the count of completions expected there; none came (none can have: the
+    # end is the longest). Sixteen expected (Z = 4) tell it, whatever the weights.
+    needed = 16.0 / _rate_before(model, end)
+    assert not model.quiet_after(end, 0.99 * needed)
+    assert model.quiet_after(end, 1.01 * needed)
 
 
 def test_no_completion_before_the_end_and_no_running_time_say_nothing() -> None:
     model = DurationModel()
-    assert not model.quiet_past(2.0)  # nothing learned
-    model.expose(2.0, 50.0)  # running time only past the age
-    assert not model.quiet_past(2.0)
+    assert not model.quiet_after(2.0, 100.0)  # nothing learned
+    model.expose(2.0, 50.0)  # running time only, no completion
+    assert not model.quiet_after(2.0, 100.0)
     model, end = _mode_of_2_to_2_4_s()
-    assert not model.quiet_past(end)  # nothing seen past the end yet
+    assert not model.quiet_after(end, 0.0)  # nothing seen past the end yet
+    assert not model.quiet_after(0.01, 1000.0)  # no completion near that age: no hazard
+
+
+def _cold_batch(
+    count: int = 100, width: float = 0.4, seen: float = 2.3
+) -> tuple[AdaptiveSchedule, list[Track]]:
+    """`count` tasks submitted at 0 on a fresh client; 60 % of them finish evenly over
+    2.0 s to 2.0 + `width`, the others are polled running at `seen`. Returns the
+    schedule and the live tracks."""
+    schedule = AdaptiveSchedule(seed=1, sentinels=4)
+    tracks = [schedule.begin(0.0, batch=True) for _ in range(count)]
+    for track in tracks:
+        schedule.next_delay(track, 0.0)
+    done = count * 6 // 10
+    for i, track in enumerate(tracks[:done]):
+        duration = 2.0 + width * i / done
+        schedule.observe(track, finished(duration), duration + 0.05)
+    live = tracks[done:]
+    for track in live:
+        schedule.observe(track, RUNNING, seen)
+        schedule.next_delay(track, seen)
+    return schedule, live
 
 
 def _cold_batch_after_its_short_mode() -> tuple[AdaptiveSchedule, list[Track]]:
     """100 tasks submitted at 0 on a fresh client; 60 finish over 2.0-2.4 s, the other
     40 are polled running at 2.3 s. Returns the schedule and the 40 live tracks."""
-    schedule = AdaptiveSchedule(seed=1, sentinels=4)
-    tracks = [schedule.begin(0.0, batch=True) for _ in range(100)]
-    for track in tracks:
-        schedule.next_delay(track, 0.0)
-    for i, track in enumerate(tracks[:60]):
-        duration = 2.0 + 0.4 * i / 60
-        schedule.observe(track, finished(duration), duration + 0.05)
-    live = tracks[60:]
-    for track in live:
-        schedule.observe(track, RUNNING, 2.3)
-        schedule.next_delay(track, 2.3)
-    return schedule, live
+    return _cold_batch()
 
 
 def test_a_cold_batch_seen_running_past_its_mode_waits_for_the_sentinels() -> None:
@@ -124,6 +117,44 @@ def test_a_cold_batch_seen_running_past_its_mode_waits_for_the_sentinels() -> No
     # Seen again past the end: the verdict is not given twice.
     schedule.observe(plain[0], RUNNING, 3.5)
     assert schedule.epoch == epoch + 1
+
+
+def test_the_end_is_the_longest_completion_not_the_edge_of_its_bin() -> None:
+    # 180 tasks finished by 2.298 s; their bin ends at 2.468 s (support[1]).
+    # Tasks seen running between the two tell that the completions stopped, and
+    # wait for the sentinels from there: not polled once more past the edge.
+    schedule, live = _cold_batch(300, 0.3, 2.2)
+    support = schedule._support
+    assert support is not None
+    longest = 2.0 + 0.3 * 179 / 180
+    assert schedule._longest_seen == pytest.approx(longest, abs=1e-3)
+    between = support[1] - 0.03
+    assert between > longest + 0.1
+    epoch = schedule.epoch
+    for track in live:
+        schedule.observe(track, RUNNING, between)
+    assert schedule._quiet == support and schedule.epoch == epoch + 1
+    assert schedule._quiet_end == schedule._longest_seen
+    cap = min(schedule.max_interval, 6 * schedule.fallback.max_interval)
+    plain = [track for track in live if track.role == 0]
+    delays = [schedule.next_delay(track, between) for track in plain]
+    parked = [(track, d) for track, d in zip(plain, delays, strict=True) if track.role == 0]
+    assert len(parked) > 100
+    for track, delay in parked:
+        assert 0.7 * cap - 1e-9 <= delay <= cap and track.deferred
+
+
+def test_a_longer_completion_starts_the_count_past_the_end_again() -> None:
+    schedule, live = _cold_batch_after_its_short_mode()
+    for track in live[:5]:
+        schedule.observe(track, RUNNING, 2.6)
+    assert schedule._running_past == pytest.approx(5 * (2.6 - schedule._longest_seen), abs=1e-3)
+    schedule.observe(live[5], finished(2.55), 2.6)  # a longer one: the end moves
+    assert schedule._longest_seen == pytest.approx(2.55)
+    assert schedule._running_past == 0.0
+    schedule.observe(live[0], RUNNING, 2.7)  # counted from the new end, not its last poll
+    assert schedule._running_past == pytest.approx(0.1, abs=1e-6)
+    assert schedule._quiet is None
 
 
 def test_a_task_last_seen_before_the_end_is_still_polled_soon() -> None:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from stablebrowse_async import AdaptiveSchedule, Task, TaskStatus
 from stablebrowse_async._estimator import MIN_GAP, RICH, SUB, DurationModel, bin_of, edge
 from stablebrowse_async._plan import _fill, best_polls
-from stablebrowse_async._schedule import _STREAM_REPLAN, Track
+from stablebrowse_async._schedule import _BATCH_PLAN, _STREAM_REPLAN, Track
 
 RUNNING = Task(task_id="t", status=TaskStatus.RUNNING)
 
@@ -799,3 +799,37 @@ def test_a_prior_that_knows_no_median_yet_still_gives_a_plan() -> None:
     schedule = AdaptiveSchedule(prior=donor.snapshot(), seed=1, jitter=0.0)
     assert schedule.quantile(0.5) is None
     assert 5.0 <= schedule.next_delay(schedule.begin(0.0), 0.0) <= 6.0
+
+
+def test_a_warm_batch_re_planned_mid_batch_keeps_the_price_of_its_first_plan() -> None:
+    # Learned: a third each at ~1 s, ~10 s and ~100 s. A warm batch's 1 s tasks
+    # finish first and pull the recent completions' scale (what `_cost` reads)
+    # down to ~1 s; a completion shorter than any learned then grows the support
+    # and the batch is planned again, at the price it was first planned at, not
+    # at a tenth of it (simulated trimodal, seed 2, busy client: 8.8 polls a
+    # task instead of 4.7, the 100 s mode polled about every second).
+    rng = random.Random(1)
+    modes = ((0.8, 1.2), (8.0, 12.0), (80.0, 120.0))
+    schedule = AdaptiveSchedule(
+        prior=[rng.uniform(*rng.choice(modes)) for _ in range(600)], seed=1, jitter=0.0
+    )
+    track, sentinels = plain_batch_task(schedule)
+    schedule.next_delay(track, 0.0)
+    first = schedule._batch_price
+    assert first is not None and schedule._support is not None
+    before = schedule._plan(_BATCH_PLAN, schedule._support[1])
+    schedule._scale = math.log(1.0)  # what the batch's first 32 completions leave
+    schedule.observe(sentinels[0], finished(0.3), 0.35)  # shorter than any learned
+    assert schedule._support[0] < 0.3 and schedule._verdicts == 0
+    horizon = schedule._support[1]
+    assert schedule._cost(horizon) < first[1] / 4
+    key = schedule._plans[_BATCH_PLAN][0]
+    after = schedule._plan(_BATCH_PLAN, horizon)
+    assert schedule._plans[_BATCH_PLAN][0] != key  # planned again, on the grown support ...
+    assert schedule._batch_price == first  # ... at the batch's price
+    assert len(after) <= len(before) + 2
+    # A new batch is priced afresh.
+    del track, sentinels
+    fresh = schedule.begin(10.0, batch=True)
+    schedule.next_delay(fresh, 10.0)
+    assert schedule._batch_price is not None and schedule._batch_price[0] != first[0]
