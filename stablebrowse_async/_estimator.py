@@ -514,7 +514,7 @@ class DurationModel:
         k = bisect.bisect_right(_EDGES, end) - 1
         lo = max(0, k - 2)
         before = sum(self._exposure[lo : k + 1])
-        if before <= 0 or running <= 0:
+        if before <= 0:
             return False
         expected = sum(self._events[lo : k + 1]) / before * running
         return expected >= Z * Z

@@ -48,6 +48,11 @@ def test_running_time_past_the_longest_completion_tells_the_completions_stopped(
     # The hazard just before the end, times the running time seen past it, is
     # the count of completions expected there; none came (none can have: the
     # end is the longest). Sixteen expected (Z = 4) tell it, whatever the weights.
+    # That running time is in the model too: 20 tasks seen past the end (the
+    # bins after the end's are not part of the rate before it).
+    for _ in range(20):
+        model.expose(end, end + 3.0)
+    model._settle()
     needed = 16.0 / _rate_before(model, end)
     assert not model.quiet_after(end, 0.99 * needed)
     assert model.quiet_after(end, 1.01 * needed)
