@@ -544,18 +544,17 @@ class AdaptiveSchedule:
                 # more past the edge to show it (simulated cold bimodal batches,
                 # seeds 1-6: 1.47x -> 1.42x the frontier at 4.28 -> 4.12 polls
                 # a task, unlimited client; 1.40x -> 1.34x at 3.90 -> 3.75, busy).
-                support = self._support
                 if past > 0.0:
                     self._running_past += past
-                if (
-                    past > 0.0
-                    and support is not None
-                    and self._quiet != support
-                    and model.quiet_after(self._longest_seen, self._running_past)
-                ):
-                    self._quiet = support
-                    self._quiet_end = self._longest_seen
-                    self.epoch += 1
+                    support = self._support
+                    if (
+                        support is not None
+                        and self._quiet != support
+                        and model.quiet_after(self._longest_seen, self._running_past)
+                    ):
+                        self._quiet = support
+                        self._quiet_end = self._longest_seen
+                        self.epoch += 1
                 return
             duration = duration_of(task)
             slack = 0.5 + 0.05 * age
@@ -931,13 +930,13 @@ class AdaptiveSchedule:
         if cached is not None and cached[0] == key:
             return cached[1]
         shortest = self._support[0] if self._support is not None else 0.0
-        price = self._cost(horizon)
         if kind == _BATCH_PLAN:
             batch = (self._generation, self._verdicts)
-            if self._batch_price is not None and self._batch_price[0] == batch:
-                price = self._batch_price[1]
-            else:
-                self._batch_price = (batch, price)
+            if self._batch_price is None or self._batch_price[0] != batch:
+                self._batch_price = (batch, self._cost(horizon))
+            price = self._batch_price[1]
+        else:
+            price = self._cost(horizon)
         ages = best_polls(
             model.points(horizon),
             price,

@@ -73,7 +73,8 @@ def _cold_batch(
 ) -> tuple[AdaptiveSchedule, list[Track]]:
     """`count` tasks submitted at 0 on a fresh client; 60 % of them finish evenly over
     2.0 s to 2.0 + `width`, the others are polled running at `seen`. Returns the
-    schedule and the live tracks."""
+    schedule and the live tracks (by default 60 finish over 2.0-2.4 s, 40 are
+    seen running at 2.3 s)."""
     schedule = AdaptiveSchedule(seed=1, sentinels=4)
     tracks = [schedule.begin(0.0, batch=True) for _ in range(count)]
     for track in tracks:
@@ -89,14 +90,8 @@ def _cold_batch(
     return schedule, live
 
 
-def _cold_batch_after_its_short_mode() -> tuple[AdaptiveSchedule, list[Track]]:
-    """100 tasks submitted at 0 on a fresh client; 60 finish over 2.0-2.4 s, the other
-    40 are polled running at 2.3 s. Returns the schedule and the 40 live tracks."""
-    return _cold_batch()
-
-
 def test_a_cold_batch_seen_running_past_its_mode_waits_for_the_sentinels() -> None:
-    schedule, live = _cold_batch_after_its_short_mode()
+    schedule, live = _cold_batch()
     support = schedule._support
     assert support is not None and 2.4 < support[1] < 2.9
     plain = [track for track in live[:30] if track.role == 0]  # (a few became sentinels)
@@ -150,7 +145,7 @@ def test_the_end_is_the_longest_completion_not_the_edge_of_its_bin() -> None:
 
 
 def test_a_longer_completion_starts_the_count_past_the_end_again() -> None:
-    schedule, live = _cold_batch_after_its_short_mode()
+    schedule, live = _cold_batch()
     for track in live[:5]:
         schedule.observe(track, RUNNING, 2.6)
     assert schedule._running_past == pytest.approx(5 * (2.6 - schedule._longest_seen), abs=1e-3)
@@ -164,7 +159,7 @@ def test_a_longer_completion_starts_the_count_past_the_end_again() -> None:
 
 def test_a_task_last_seen_before_the_end_is_still_polled_soon() -> None:
     # It may have finished between its last poll and the end: lag built up.
-    schedule, live = _cold_batch_after_its_short_mode()
+    schedule, live = _cold_batch()
     for track in live[:30]:
         schedule.observe(track, RUNNING, 2.9)
         schedule.next_delay(track, 2.9)  # (the first few replace finished sentinels)
@@ -178,7 +173,7 @@ def test_a_task_last_seen_before_the_end_is_still_polled_soon() -> None:
 def test_a_warm_batch_never_waits_on_a_silence() -> None:
     # A batch that starts warm follows its learned plan (its tail, a shift:
     # the sentinels and the shift test watch those); the verdict is for cold ones.
-    schedule, live = _cold_batch_after_its_short_mode()
+    schedule, live = _cold_batch()
     for track in live:
         schedule.release(track)
     warm = [schedule.begin(10.0, batch=True) for _ in range(40)]
@@ -192,7 +187,7 @@ def test_a_warm_batch_never_waits_on_a_silence() -> None:
 @pytest.mark.parametrize("seen", [2.3, 2.9])
 def test_the_verdict_needs_the_batch_s_own_tasks(seen: float) -> None:
     # Tasks watched one by one (not a batch) never give the verdict.
-    schedule, _live = _cold_batch_after_its_short_mode()  # (held: the batch lives on)
+    schedule, _live = _cold_batch()  # (held: the batch lives on)
     lone = [schedule.begin(0.0) for _ in range(40)]
     for track in lone:
         schedule.observe(track, RUNNING, seen)
