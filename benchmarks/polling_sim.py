@@ -47,9 +47,16 @@ workloads the benchmark does not name (``--seeds 6 --rate 5000 --latency
 a busy one; about two minutes each on two cores). Seed ``s`` draws what
 ``--seed s`` does.
 
+``--informed`` (with ``--seeds``): beside each batch's ratio, the ratio that
+the best fixed schedule for the batch's *distribution* reaches at the same
+polls per task (`frontier.informed_curve`, planned on 20 times as many durations drawn
+independently): the part of the ratio that comes from the frontier knowing
+the batch's own durations, which no client can learn. A schedule's ratio
+over it is what learning costs.
+
 Usage: ``python benchmarks/polling_sim.py [--tasks N] [--workload NAME ...] [--rate R]
 [--capacity C [--submit-cost S] [--oldest-due-first]] [--poll-cost P]
-[--fingerprint | --seeds N]``.
+[--fingerprint | --seeds N [--informed]]``.
 """
 
 from __future__ import annotations
@@ -70,7 +77,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from frontier import frontier_at, frontier_curve
+from frontier import frontier_at, frontier_curve, informed_curve
 
 from stablebrowse_async import AdaptiveSchedule, PollSchedule
 from stablebrowse_async._polling import _BEHIND, _MAX_OVERDUE, _RANK_EVERY
@@ -438,11 +445,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="adaptive batches only, over seeds 1..N (one process a core): each batch's "
         "mean ratio to the frontier, the worst, and the mean polls/task",
     )
+    parser.add_argument(
+        "--informed",
+        action="store_true",
+        help="with --seeds: also the ratio of the best fixed schedule for each batch's "
+        "distribution (known exactly, not learned) at the same polls/task",
+    )
     args = parser.parse_args(argv)
     if args.seeds is not None and args.seeds < 1:
         parser.error(f"--seeds must be >= 1, got {args.seeds}")
     if args.seeds is not None and args.fingerprint:
         parser.error("--seeds and --fingerprint do not go together")
+    if args.informed and args.seeds is None:
+        parser.error("--informed needs --seeds")
     options = {} if args.poll_cost is None else {"poll_cost": args.poll_cost}
     run = functools.partial(
         simulate,
@@ -466,7 +481,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     names = args.workload or [*WORKLOADS, *SHIFTS]
     if args.seeds is not None:
-        _print_grid(names, args.seeds, args.tasks, run.keywords, options)
+        _print_grid(names, args.seeds, args.tasks, run.keywords, options, args.informed)
         return 0
     for name in names:
         adaptive = AdaptiveSchedule(seed=args.seed, **options)
@@ -497,16 +512,44 @@ def batches(name: str, seed: int, tasks: int) -> Iterator[tuple[str, list[float]
         yield label, WORKLOADS[name](rng, tasks)
 
 
+#: Durations drawn, per task of the batch, to plan `--informed`'s schedules for a
+#: workload's distribution (20 000 for the 1 000-task batches).
+POPULATION_PER_TASK = 20
+
+
+def sampler_of(name: str, label: str) -> Sampler:
+    """The distribution batch `label` (cold, warm, or a shift's pN) of workload `name` is drawn from."""
+    if name in SHIFTS:
+        return SHIFTS[name][int(label[1:]) - 1]
+    return WORKLOADS[name]
+
+
+def informed_ratio(name: str, label: str, durations: Sequence[float], polls: float) -> float:
+    """The best fixed schedule for batch `label`'s distribution, at `polls` per task on
+    `durations`: its mean lag over the frontier's (`frontier.informed_curve`, planned on
+    `POPULATION_PER_TASK` times as many durations, drawn independently of every seed's)."""
+    population = sampler_of(name, label)(
+        random.Random(f"population:{name}:{label}"), POPULATION_PER_TASK * len(durations)
+    )
+    grid = None if len(durations) <= 2000 else 400
+    exact = frontier_at(frontier_curve([round(d, 3) for d in durations], grid=grid), polls)
+    return frontier_at(informed_curve(population, durations), polls) / exact
+
+
 def _grid_cell(
-    job: tuple[str, int, int, dict[str, Any], dict[str, Any]],
-) -> list[tuple[str, float, float]]:
-    """One workload and seed of `--seeds`: each batch's label, polls/task and ratio."""
-    name, seed, tasks, run_options, options = job
+    job: tuple[str, int, int, dict[str, Any], dict[str, Any], bool],
+) -> list[tuple[str, float, float, float]]:
+    """One workload and seed of `--seeds`: each batch's label, polls/task, ratio and
+    (`--informed`, else NaN) the informed schedule's ratio at those polls."""
+    name, seed, tasks, run_options, options, informed = job
     schedule = AdaptiveSchedule(seed=seed, **options)
     rows = []
     for label, durations in batches(name, seed, tasks):
         figures = simulate(schedule, durations, **run_options)
-        rows.append((label, figures["polls"], figures["ratio"]))
+        reference = (
+            informed_ratio(name, label, durations, figures["polls"]) if informed else math.nan
+        )
+        rows.append((label, figures["polls"], figures["ratio"], reference))
     return rows
 
 
@@ -516,11 +559,15 @@ def _print_grid(
     tasks: int,
     run_options: dict[str, Any],
     options: dict[str, Any],
+    informed: bool = False,
 ) -> None:
     """`--seeds`: every workload over seeds 1..`seeds` (one process a core), each batch's
-    mean ratio to the frontier, its worst, and the mean polls/task."""
+    mean ratio to the frontier, its worst, the mean polls/task and (`informed`) the
+    informed schedule's mean ratio at each seed's polls."""
     jobs = [
-        (name, seed, tasks, run_options, options) for name in names for seed in range(1, seeds + 1)
+        (name, seed, tasks, run_options, options, informed)
+        for name in names
+        for seed in range(1, seeds + 1)
     ]
     # Spawned, not forked: a fork of a process with threads (a test run's) may deadlock.
     with ProcessPoolExecutor(
@@ -530,12 +577,13 @@ def _print_grid(
     for i, name in enumerate(names):
         runs = cells[i * seeds : (i + 1) * seeds]
         columns = []
-        for k, (label, _, _) in enumerate(runs[0]):
+        for k, (label, *_) in enumerate(runs[0]):
             ratios = [run[k][2] for run in runs]
             polls = statistics.fmean(run[k][1] for run in runs)
-            columns.append(
-                f"{label} {statistics.fmean(ratios):.2f}x (worst {max(ratios):.2f}x) at {polls:.2f}p"
-            )
+            column = f"{label} {statistics.fmean(ratios):.2f}x (worst {max(ratios):.2f}x) at {polls:.2f}p"
+            if informed:
+                column += f" [informed {statistics.fmean(run[k][3] for run in runs):.2f}x]"
+            columns.append(column)
         print(f"{name:17}", " | ".join(columns))
 
 

@@ -3,6 +3,7 @@ what it learns from whole batches, polled as `run_many` polls them."""
 
 from __future__ import annotations
 
+import math
 import random
 import re
 import sys
@@ -17,7 +18,7 @@ from stablebrowse_async._polling import _MAX_OVERDUE
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-from polling_sim import SHIFTS, WORKLOADS, main, simulate
+from polling_sim import SHIFTS, WORKLOADS, _grid_cell, main, sampler_of, simulate
 
 
 def test_a_warm_batch_of_the_same_narrow_workload_is_not_read_as_a_shift() -> None:
@@ -253,7 +254,28 @@ def test_the_simulators_seed_grid_is_the_mean_and_worst_of_single_seeds(
     for bad, why in (
         (["--seeds", "0"], "--seeds must be >= 1, got 0"),
         (["--seeds", "2", "--fingerprint"], "--seeds and --fingerprint do not go together"),
+        (["--informed"], "--informed needs --seeds"),
     ):
         with pytest.raises(SystemExit):
             main(["--tasks", "10", "--workload", "uniform", *bad])
         assert why in capsys.readouterr().err
+
+
+def test_the_seed_grid_prints_the_informed_schedules_ratio_beside_each_batch(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Cell by cell: a schedule for the distribution, not the batch, never beats
+    # the frontier; the grid prints the mean over seeds.
+    options = {"rate": 500.0, "latency": 0.005}
+    cells = [_grid_cell(("shifting", seed, 120, options, {}, True)) for seed in (1, 2)]
+    for cell in cells:
+        assert [label for label, *_ in cell] == ["p1", "p2", "p3"]
+        assert all(informed >= 1.0 - 1e-9 for *_, informed in cell)
+    assert sampler_of("shifting", "p2") is SHIFTS["shifting"][1]
+    assert sampler_of("uniform", "warm") is WORKLOADS["uniform"]
+    assert math.isnan(_grid_cell(("uniform", 1, 60, options, {}, False))[0][3])
+    assert main(["--tasks", "120", "--workload", "shifting", "--seeds", "2", "--informed"]) == 0
+    printed = re.findall(r"(p[123]) [^|]*\[informed ([0-9.]+)x\]", capsys.readouterr().out)
+    assert [label for label, _ in printed] == ["p1", "p2", "p3"]
+    for k, (_, informed) in enumerate(printed):
+        assert float(informed) == pytest.approx((cells[0][k][3] + cells[1][k][3]) / 2, abs=0.006)
