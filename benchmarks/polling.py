@@ -549,8 +549,11 @@ def charts(f: dict[str, Any]) -> list[Path]:
         axes.set_xlabel("polls per task")
         axes.set_ylabel("mean detection lag (s)")
         axes.set_title(title)
-        axes.set_ylim(bottom=0)
-        axes.legend(fontsize=8)
+        # The schedules' neighbourhood: the curves' one-poll end (a lag as long as
+        # the tasks) would flatten everything else against the axis.
+        axes.set_ylim(0, 1.6 * max(r["mean_lag_s"] for _, r in points))
+        axes.set_xlim(0.8, min(15.0, 2.0 * max(r["polls_per_task"] for _, r in points)))
+        axes.legend(fontsize=8, framealpha=0.7)
         figure.tight_layout()
         path = HERE / f"polling_{name}.png"
         figure.savefig(path, dpi=80)
