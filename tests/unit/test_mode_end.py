@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from stablebrowse_async import AdaptiveSchedule
-from stablebrowse_async._estimator import DurationModel, bin_of
+from stablebrowse_async._estimator import DurationModel, bin_of, edge
 from stablebrowse_async._schedule import Track
 from stablebrowse_async.types import Task, TaskStatus
 
@@ -193,3 +193,53 @@ def test_the_verdict_needs_the_batch_s_own_tasks(seen: float) -> None:
         schedule.observe(track, RUNNING, seen)
         schedule.observe(track, RUNNING, 2.9)
     assert schedule._quiet is None
+
+
+def test_the_rate_before_the_end_reads_the_end_s_bin_and_the_two_before_it_only() -> None:
+    # Completions learned in the bin after the end's (an earlier batch's longer
+    # tasks) and three bins before it do not count: with either, the rate would
+    # be higher and 99 % of the running time needed would already tell.
+    model, end = _mode_of_2_to_2_4_s()
+    k = bin_of(end)
+    for duration in (edge_mid(k + 1), edge_mid(k - 3)):
+        for _ in range(30):
+            model.expose(0.0, duration)
+            model.finish(duration)
+    model._settle()
+    assert sum(model._events[k + 1 : k + 2]) > 0 and model._events[k - 3] > 0
+    needed = 16.0 / _rate_before(model, end)
+    assert not model.quiet_after(end, 0.99 * needed)
+    assert model.quiet_after(end, 1.01 * needed)
+
+
+def test_the_first_bins_count_for_a_mode_that_ends_within_a_tenth_of_a_second() -> None:
+    # Tasks of 10-57 ms: the end's bin is the third (k = 2), and the two before
+    # it include the bin of everything under 50 ms.
+    model = DurationModel()
+    durations = [0.010 + 0.047 * i / 59 for i in range(60)]
+    for duration in durations:
+        model.expose(0.0, duration)
+        model.finish(duration)
+    model._settle()
+    end = durations[-1]
+    assert bin_of(end) == 2 and model._events[0] > 0
+    needed = 16.0 / (sum(model._events[0:3]) / sum(model._exposure[0:3]))
+    assert not model.quiet_after(end, 0.99 * needed)
+    assert model.quiet_after(end, 1.01 * needed)
+
+
+def test_less_than_a_second_of_running_time_before_the_end_still_gives_a_rate() -> None:
+    # One task of 0.3 s: 0.3 s of running time in all, one completion. At that
+    # rate (above 3 a second) 100 s past the end expected hundreds.
+    model = DurationModel()
+    model.expose(0.0, 0.3)
+    model.finish(0.3)
+    model._settle()
+    assert 0 < sum(model._exposure) < 1.0
+    assert model.quiet_after(0.3, 100.0)
+    assert not model.quiet_after(0.3, 0.0)
+
+
+def edge_mid(k: int) -> float:
+    """The middle of bin `k`."""
+    return (edge(k) + edge(k + 1)) / 2
