@@ -250,9 +250,8 @@ def informed_curve(
     high = max(ordered[-1], low * 10.0)
     longest = max(durations)
     # The dearest poll: one, at the distribution's end.
-    points: list[Point] = [
-        (*evaluate(durations, (max(ordered[-1], longest),)), (max(ordered[-1], longest),))
-    ]
+    last = (max(ordered[-1], longest),)
+    points: list[Point] = [(*evaluate(durations, last), last)]
     for k in range(prices):
         price = low * (high / low) ** (k / (prices - 1))
         times = best_for_price(ordered, price, grid)[2]

@@ -105,12 +105,16 @@ BEGIN, END = "<!-- polling:begin -->", "<!-- polling:end -->"
 POPULATION_PER_TASK = 20
 
 
-def informed_for(sampler: Sampler, key: str, durations: Sequence[float]) -> list[Point]:
-    """`frontier.informed_curve` for a batch drawn from `sampler`, planned on
-    `POPULATION_PER_TASK` times as many durations drawn from it independently of every
-    batch (`key` seeds them)."""
+def references(
+    sampler: Sampler, key: str, durations: Sequence[float]
+) -> tuple[list[Point], list[Point]]:
+    """A batch's two references, computed once for every schedule run on it: the
+    exact frontier (every duration a candidate, ~2 s) and `frontier.informed_curve`
+    for the distribution `sampler` draws, planned on `POPULATION_PER_TASK` times as
+    many durations drawn from it independently of every batch (`key` seeds them)."""
+    true = [round(d, 3) for d in durations]
     population = sampler(random.Random(f"population:{key}"), POPULATION_PER_TASK * len(durations))
-    return informed_curve(population, [round(d, 3) for d in durations])
+    return frontier_curve(true, grid=None), informed_curve(population, true)
 
 
 async def _batch(
@@ -118,11 +122,11 @@ async def _batch(
     emu: EmulatorProcess,
     durations: Sequence[float],
     tag: str,
-    informed: Sequence[Point],
+    curves: tuple[Sequence[Point], Sequence[Point]],
 ) -> dict[str, Any]:
     """One batch through run_many; its lags, polls per task, frontier, and the best
     fixed schedules for the distribution it was drawn from at the same polls per
-    task (`informed`: `informed_for`)."""
+    task (`curves`: the frontier's and the informed one's, `references`)."""
     emu.clear()
     lags: list[float] = []
     errors = 0
@@ -138,8 +142,7 @@ async def _batch(
             lags.append(received - task.created_at.timestamp() - task.duration_ms / 1000)
     stats = emu.stats()
     polls = stats["task_gets"] / max(1, stats["tasks_created"])
-    true = [round(d, 3) for d in durations]
-    curve = frontier_curve(true, grid=None)  # exact: every duration a candidate (~2 s)
+    curve, informed = curves
     limit = frontier_at(curve, polls)
     mean = statistics.fmean(lags) if lags else float("nan")
     return {
@@ -170,16 +173,16 @@ def workload_batches(name: str, size: int) -> tuple[list[float], list[float]]:
 
 async def _workload(emu: EmulatorProcess, name: str, size: int) -> dict[str, Any]:
     cold, warm = workload_batches(name, size)
-    informed = {
-        "cold": informed_for(WORKLOADS[name][1], name, cold),
-        "warm": informed_for(WORKLOADS[name][1], name, warm),
+    curves = {
+        "cold": references(WORKLOADS[name][1], name, cold),
+        "warm": references(WORKLOADS[name][1], name, warm),
     }
     results: dict[str, Any] = {}
     for label, schedule in _schedules().items():
         async with AsyncClient(emu.api_key, base_url=emu.url, poll_interval=schedule) as client:
             results[label] = {
                 batch: await _batch(
-                    client, emu, durations, f"{name}-{label}-{batch}", informed[batch]
+                    client, emu, durations, f"{name}-{label}-{batch}", curves[batch]
                 )
                 for batch, durations in (("cold", cold), ("warm", warm))
             }
@@ -193,16 +196,16 @@ def _uniform(low: float, high: float, rng: random.Random, n: int) -> list[float]
 
 async def _shifting(emu: EmulatorProcess, size: int) -> dict[str, Any]:
     rng = random.Random(f"{SEED}:shifting")
-    phases = [[rng.uniform(low, high) for _ in range(size // 2)] for low, high in SHIFTING]
-    informed = [
-        informed_for(functools.partial(_uniform, low, high), f"shifting:{i}", phases[i])
+    phases = [_uniform(low, high, rng, size // 2) for low, high in SHIFTING]
+    curves = [
+        references(functools.partial(_uniform, low, high), f"shifting:{i}", phases[i])
         for i, (low, high) in enumerate(SHIFTING)
     ]
     results: dict[str, Any] = {}
     for label, schedule in _schedules().items():
         async with AsyncClient(emu.api_key, base_url=emu.url, poll_interval=schedule) as client:
             results[label] = [
-                await _batch(client, emu, phase, f"shift-{label}-{i}", informed[i])
+                await _batch(client, emu, phase, f"shift-{label}-{i}", curves[i])
                 for i, phase in enumerate(phases)
             ]
     return results

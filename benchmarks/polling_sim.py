@@ -270,7 +270,7 @@ def _figures(
     """A batch's polls/task, mean, median and worst lag, the fingerprint of its
     decisions (every task's polls and every lag, in order, hashed: the same only
     if every decision was) and, unless `frontier` is False, the frontier at those
-    polls and the ratio."""
+    polls, its curve (``curve``, for `informed_ratio`) and the ratio."""
     per_task = sum(polls) / len(durations)
     mean = statistics.fmean(lags)
     result: dict[str, Any] = {
@@ -286,6 +286,7 @@ def _figures(
         curve = frontier_curve([round(d, 3) for d in durations], grid=grid)
         limit = frontier_at(curve, per_task)
         result["frontier"] = round(limit, 3)
+        result["curve"] = curve
         result["ratio"] = round(mean / limit, 2) if limit > 0 else float("nan")
     return result
 
@@ -524,16 +525,19 @@ def sampler_of(name: str, label: str) -> Sampler:
     return WORKLOADS[name]
 
 
-def informed_ratio(name: str, label: str, durations: Sequence[float], polls: float) -> float:
-    """The best fixed schedule for batch `label`'s distribution, at `polls` per task on
-    `durations`: its mean lag over the frontier's (`frontier.informed_curve`, planned on
-    `POPULATION_PER_TASK` times as many durations, drawn independently of every seed's)."""
+def informed_ratio(
+    name: str, label: str, durations: Sequence[float], figures: dict[str, Any]
+) -> float:
+    """The best fixed schedule for batch `label`'s distribution, at the batch's polls per
+    task on `durations`: its mean lag over the frontier's (`figures`, `simulate`'s result,
+    holds both; `frontier.informed_curve`, planned on `POPULATION_PER_TASK` times as many
+    durations, drawn independently of every seed's)."""
     population = sampler_of(name, label)(
         random.Random(f"population:{name}:{label}"), POPULATION_PER_TASK * len(durations)
     )
-    grid = None if len(durations) <= 2000 else 400
-    exact = frontier_at(frontier_curve([round(d, 3) for d in durations], grid=grid), polls)
-    return frontier_at(informed_curve(population, durations), polls) / exact
+    polls = figures["polls"]
+    informed = frontier_at(informed_curve(population, durations), polls)
+    return informed / frontier_at(figures["curve"], polls)
 
 
 def _grid_cell(
@@ -546,9 +550,7 @@ def _grid_cell(
     rows = []
     for label, durations in batches(name, seed, tasks):
         figures = simulate(schedule, durations, **run_options)
-        reference = (
-            informed_ratio(name, label, durations, figures["polls"]) if informed else math.nan
-        )
+        reference = informed_ratio(name, label, durations, figures) if informed else math.nan
         rows.append((label, figures["polls"], figures["ratio"], reference))
     return rows
 
