@@ -65,7 +65,14 @@ from typing import Any
 
 from _at_once import requests_for
 from _bench import HERE, SEED, EmulatorProcess, machine, reproduce, run_child, verdict
-from frontier import Point, frontier_at, frontier_curve, informed_curve
+from frontier import (
+    InformedPlan,
+    Point,
+    frontier_at,
+    frontier_curve,
+    informed_curve,
+    plan_informed,
+)
 
 from stablebrowse_async import AdaptiveSchedule, AsyncClient, PollSchedule
 
@@ -105,16 +112,20 @@ BEGIN, END = "<!-- polling:begin -->", "<!-- polling:end -->"
 POPULATION_PER_TASK = 20
 
 
-def references(
-    sampler: Sampler, key: str, durations: Sequence[float]
-) -> tuple[list[Point], list[Point]]:
+def informed_plan(sampler: Sampler, key: str, size: int) -> InformedPlan:
+    """`frontier.plan_informed` for the distribution `sampler` draws, planned on
+    `POPULATION_PER_TASK` times `size` durations drawn from it independently of
+    every batch (`key` seeds them); batches of one distribution share it."""
+    population = sampler(random.Random(f"population:{key}"), POPULATION_PER_TASK * size)
+    return plan_informed(population)
+
+
+def references(plan: InformedPlan, durations: Sequence[float]) -> tuple[list[Point], list[Point]]:
     """A batch's two references, computed once for every schedule run on it: the
-    exact frontier (every duration a candidate, ~2 s) and `frontier.informed_curve`
-    for the distribution `sampler` draws, planned on `POPULATION_PER_TASK` times as
-    many durations drawn from it independently of every batch (`key` seeds them)."""
+    exact frontier (every duration a candidate, ~2 s) and `frontier.informed_curve`,
+    `plan` (`informed_plan`) evaluated on the batch."""
     true = [round(d, 3) for d in durations]
-    population = sampler(random.Random(f"population:{key}"), POPULATION_PER_TASK * len(durations))
-    return frontier_curve(true, grid=None), informed_curve(population, true)
+    return frontier_curve(true, grid=None), informed_curve(plan, true)
 
 
 async def _batch(
@@ -173,10 +184,8 @@ def workload_batches(name: str, size: int) -> tuple[list[float], list[float]]:
 
 async def _workload(emu: EmulatorProcess, name: str, size: int) -> dict[str, Any]:
     cold, warm = workload_batches(name, size)
-    curves = {
-        "cold": references(WORKLOADS[name][1], name, cold),
-        "warm": references(WORKLOADS[name][1], name, warm),
-    }
+    plan = informed_plan(WORKLOADS[name][1], name, size)
+    curves = {"cold": references(plan, cold), "warm": references(plan, warm)}
     results: dict[str, Any] = {}
     for label, schedule in _schedules().items():
         async with AsyncClient(emu.api_key, base_url=emu.url, poll_interval=schedule) as client:
@@ -198,8 +207,11 @@ async def _shifting(emu: EmulatorProcess, size: int) -> dict[str, Any]:
     rng = random.Random(f"{SEED}:shifting")
     phases = [_uniform(low, high, rng, size // 2) for low, high in SHIFTING]
     curves = [
-        references(functools.partial(_uniform, low, high), f"shifting:{i}", phases[i])
-        for i, (low, high) in enumerate(SHIFTING)
+        references(
+            informed_plan(functools.partial(_uniform, low, high), f"shifting:{i}", len(phase)),
+            phase,
+        )
+        for i, ((low, high), phase) in enumerate(zip(SHIFTING, phases, strict=True))
     ]
     results: dict[str, Any] = {}
     for label, schedule in _schedules().items():

@@ -77,7 +77,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from frontier import frontier_at, frontier_curve, informed_curve
+from frontier import InformedPlan, frontier_at, frontier_curve, informed_curve, plan_informed
 
 from stablebrowse_async import AdaptiveSchedule, PollSchedule
 from stablebrowse_async._polling import _BEHIND, _MAX_OVERDUE, _RANK_EVERY
@@ -525,18 +525,27 @@ def sampler_of(name: str, label: str) -> Sampler:
     return WORKLOADS[name]
 
 
+@functools.cache
+def informed_plan(name: str, label: str, size: int) -> InformedPlan:
+    """`frontier.plan_informed` for batch `label`'s distribution (`sampler_of`), planned
+    on `POPULATION_PER_TASK` times `size` durations drawn independently of every seed's;
+    kept, since every seed's batch `label` of workload `name` shares it."""
+    population = sampler_of(name, label)(
+        random.Random(f"population:{name}:{label}"), POPULATION_PER_TASK * size
+    )
+    return plan_informed(population)
+
+
 def informed_ratio(
     name: str, label: str, durations: Sequence[float], figures: dict[str, Any]
 ) -> float:
-    """The best fixed schedule for batch `label`'s distribution, at the batch's polls per
-    task on `durations`: its mean lag over the frontier's (`figures`, `simulate`'s result,
-    holds both; `frontier.informed_curve`, planned on `POPULATION_PER_TASK` times as many
-    durations, drawn independently of every seed's)."""
-    population = sampler_of(name, label)(
-        random.Random(f"population:{name}:{label}"), POPULATION_PER_TASK * len(durations)
-    )
+    """The best fixed schedule for batch `label`'s distribution (`informed_plan`), at the
+    batch's polls per task on `durations`: its mean lag over the frontier's (`figures`,
+    `simulate`'s result, holds both)."""
     polls = figures["polls"]
-    informed = frontier_at(informed_curve(population, durations), polls)
+    informed = frontier_at(
+        informed_curve(informed_plan(name, label, len(durations)), durations), polls
+    )
     return informed / frontier_at(figures["curve"], polls)
 
 

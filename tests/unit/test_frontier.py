@@ -86,12 +86,15 @@ def test_an_informed_schedule_cannot_know_the_batch() -> None:
     # tasks of 2 s, so the frontier polls once at 2 s, with no lag. A schedule
     # for the distribution polls at 3 s, or at 1 s and 3 s: 1 s of lag either
     # way, at 1 or 2 polls a task.
-    curve = frontier.informed_curve([1.0, 3.0] * 50, [2.0, 2.0], grid=None)
+    curve = frontier.informed_curve(frontier.plan_informed([1.0, 3.0] * 50), [2.0, 2.0])
     assert [p[:2] for p in curve] == [(1.0, 1.0)]
     assert frontier.frontier_at(curve, 1.0) == 1.0
     assert frontier.frontier_at(frontier.frontier_curve([2.0, 2.0], grid=None), 1.0) == 0.0
     # A batch longer than anything the population drew is still seen, at its end.
-    assert [p[:2] for p in frontier.informed_curve([1.0, 3.0], [4.0], grid=None)] == [(1.0, 0.0)]
+    plan = frontier.plan_informed([1.0, 3.0])
+    assert [p[:2] for p in frontier.informed_curve(plan, [4.0])] == [(1.0, 0.0)]
+    # One plan serves every batch of the distribution.
+    assert frontier.informed_curve(plan, [2.0, 2.0]) == curve
 
 
 @settings(max_examples=40, deadline=None)
@@ -99,7 +102,7 @@ def test_an_informed_schedule_cannot_know_the_batch() -> None:
 def test_the_informed_curve_lies_on_or_above_the_frontier(
     population: list[float], durations: list[float]
 ) -> None:
-    curve = frontier.informed_curve(population, durations, grid=None, prices=12)
+    curve = frontier.informed_curve(frontier.plan_informed(population, prices=12), durations)
     exact = frontier.frontier_curve(durations, grid=None)
     for polls, lag, times in curve:
         # Each vertex is a real schedule, evaluated on the batch, that sees every task.
@@ -109,7 +112,7 @@ def test_the_informed_curve_lies_on_or_above_the_frontier(
 
 def test_planned_on_the_batch_itself_the_informed_curve_meets_the_frontier() -> None:
     durations = [1.0, 2.0, 3.0, 7.0, 8.0, 20.0]
-    curve = frontier.informed_curve(durations, durations, grid=None, prices=200)
+    curve = frontier.informed_curve(frontier.plan_informed(durations, prices=200), durations)
     exact = frontier.frontier_curve(durations, grid=None)
     for polls, lag, _ in exact:
         assert frontier.frontier_at(curve, polls) == pytest.approx(lag, abs=1e-9)
@@ -117,11 +120,11 @@ def test_planned_on_the_batch_itself_the_informed_curve_meets_the_frontier() -> 
 
 def test_the_informed_curve_refuses_empty_input_and_too_few_prices() -> None:
     with pytest.raises(ValueError, match="empty"):
-        frontier.informed_curve([], [1.0])
-    with pytest.raises(ValueError, match="empty"):
-        frontier.informed_curve([1.0], [])
+        frontier.plan_informed([])
+    with pytest.raises(ValueError, match="durations must not be empty"):
+        frontier.informed_curve(frontier.plan_informed([1.0]), [])
     with pytest.raises(ValueError, match="prices must be >= 2"):
-        frontier.informed_curve([1.0], [1.0], prices=1)
+        frontier.plan_informed([1.0], prices=1)
 
 
 def test_the_lower_hull_drops_dominated_and_inner_points() -> None:
