@@ -74,10 +74,10 @@ def test_no_completion_before_the_end_and_no_running_time_say_nothing() -> None:
 
 
 def _cold_batch(
-    count: int = 100, width: float = 0.4, seen: float = 2.3
+    count: int = 100, width: float = 0.4, seen: float = 2.3, start: float = 2.0
 ) -> tuple[AdaptiveSchedule, list[Track]]:
     """`count` tasks submitted at 0 on a fresh client; 60 % of them finish evenly over
-    2.0 s to 2.0 + `width`, the others are polled running at `seen`. Returns the
+    `start` to `start` + `width`, the others are polled running at `seen`. Returns the
     schedule and the live tracks (by default 60 finish over 2.0-2.4 s, 40 are
     seen running at 2.3 s)."""
     schedule = AdaptiveSchedule(seed=1, sentinels=4)
@@ -86,7 +86,7 @@ def _cold_batch(
         schedule.next_delay(track, 0.0)
     done = count * 6 // 10
     for i, track in enumerate(tracks[:done]):
-        duration = 2.0 + width * i / done
+        duration = start + width * i / done
         schedule.observe(track, finished(duration), duration + 0.05)
     live = tracks[done:]
     for track in live:
@@ -160,6 +160,30 @@ def test_a_longer_completion_starts_the_count_past_the_end_again() -> None:
     schedule.observe(live[0], RUNNING, 2.7)  # counted from the new end, not its last poll
     assert schedule._running_past == pytest.approx(0.1, abs=1e-6)
     assert schedule._quiet is None
+
+
+def test_a_completion_as_long_as_the_end_keeps_the_count_past_it() -> None:
+    # Durations come in whole milliseconds: a second task of the longest
+    # duration is common, and is no evidence that the end moved.
+    schedule, live = _cold_batch()
+    for track in live[:5]:
+        schedule.observe(track, RUNNING, 2.6)
+    counted = schedule._running_past
+    assert counted > 0.0
+    schedule.observe(live[5], finished(schedule._longest_seen), 2.6)
+    assert schedule._running_past == counted
+
+
+def test_a_sub_second_mode_ends_at_its_own_longest_completion() -> None:
+    # 60 tasks finish over 0.3-0.4 s: the count past the end starts there, and
+    # the verdict comes from tasks seen running well before 1 s.
+    schedule, live = _cold_batch(start=0.3, width=0.1, seen=0.35)
+    assert schedule._longest_seen == pytest.approx(0.3 + 0.1 * 59 / 60, abs=1e-3)
+    epoch = schedule.epoch
+    for track in live:
+        schedule.observe(track, RUNNING, 0.6)
+    assert schedule._quiet == schedule._support and schedule.epoch == epoch + 1
+    assert schedule._quiet_end == schedule._longest_seen
 
 
 def test_a_task_last_seen_before_the_end_is_still_polled_soon() -> None:

@@ -7,6 +7,7 @@ prior)."""
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 
 from stablebrowse_async import AdaptiveSchedule, PollSchedule, Task, TaskStatus
 from stablebrowse_async._estimator import RATIO, bin_of, edge
-from stablebrowse_async._schedule import Track, duration_of
+from stablebrowse_async._schedule import _STREAM_PLAN, Track, duration_of
 
 RUNNING = Task(task_id="t", status=TaskStatus.RUNNING)
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -515,3 +516,42 @@ def test_one_shifted_bin_finds_a_batch_cold_again_and_prices_polls_on_age() -> N
     assert schedule._cost(20.0) < schedule.poll_cost * 2.0  # no completion said so yet
     schedule._shifted = 1  # the verdict a completion would have recorded
     assert schedule._cost(20.0) == pytest.approx(schedule.poll_cost * 20.0)
+
+
+# -- AdaptiveSchedule: the learned plan itself ------------------------------------------
+
+
+def _learned_plan(schedule: AdaptiveSchedule) -> tuple[float, ...]:
+    """The plan a task watched on its own follows (`_plan`), up to the model's horizon."""
+    return schedule._plan(_STREAM_PLAN, schedule._model.edge()[0])
+
+
+def test_a_plan_keeps_to_max_interval_across_a_quiet_stretch_between_modes() -> None:
+    # 2-2.5 s and 30-35 s tasks: nothing finishes in between, yet no planned gap
+    # there exceeds max_interval (the plan chooses where its cut polls go,
+    # instead of leaving a long gap for `next_delay`'s cap to cut anywhere).
+    short = [2.0 + 0.5 * i / 40 for i in range(40)]
+    schedule = warm(short + [30.0 + 5.0 * i / 20 for i in range(20)], max_interval=5.0)
+    ages = _learned_plan(schedule)
+    assert ages[0] < 2.5 and ages[-1] > 35.0
+    assert max(b - a for a, b in itertools.pairwise(ages)) <= 5.0 + 1e-9
+
+
+def test_a_plan_may_wait_longer_than_max_interval_before_the_shortest_duration() -> None:
+    schedule = warm([40.0 + 10.0 * i / 40 for i in range(40)], max_interval=10.0)
+    support = schedule._support
+    assert support is not None
+    ages = _learned_plan(schedule)
+    # The first poll at the shortest duration learned, not every 10 s before it.
+    assert ages[0] == pytest.approx(support[0])
+    assert max(b - a for a, b in itertools.pairwise(ages)) <= 10.0 + 1e-9
+
+
+def test_a_prior_s_first_completion_past_its_longest_replans_at_once() -> None:
+    # Seeded, the schedule has re-planned on nothing yet: a completion just past
+    # the prior's longest (news, within the bin after it: not a jump of the
+    # support, and the 11th completion: no power of two) moves `epoch`.
+    schedule = AdaptiveSchedule(seed=1, prior=[20.0] * 10)
+    support = schedule._support
+    assert support is not None and schedule.observed == 10
+    assert moves(schedule, support[1] * 1.005, 100.0) == 1
