@@ -45,10 +45,12 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Sequence
+import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "POPULATION_PER_TASK",
     "InformedPlan",
     "Point",
     "best_for_price",
@@ -56,6 +58,7 @@ __all__ = [
     "frontier_at",
     "frontier_curve",
     "informed_curve",
+    "plan_for_distribution",
     "plan_informed",
 ]
 
@@ -262,6 +265,21 @@ def plan_informed(
         for k in range(prices)
     )
     return InformedPlan(ordered[-1], schedules)
+
+
+#: Durations drawn from a distribution, per task of the batches evaluated on its plan,
+#: to plan its informed schedules on (20 000 for 1 000-task batches).
+POPULATION_PER_TASK = 20
+
+
+def plan_for_distribution(
+    sampler: Callable[[random.Random, int], Sequence[float]], key: str, size: int
+) -> InformedPlan:
+    """`plan_informed` for the distribution `sampler` draws (``sampler(rng, n)``: `n`
+    durations), planned on `POPULATION_PER_TASK` times `size` of them, drawn with a
+    generator seeded by ``population:{key}``: independent of every batch of `size`
+    tasks evaluated on the plan, and the same sample for every batch of one `key`."""
+    return plan_informed(sampler(random.Random(f"population:{key}"), POPULATION_PER_TASK * size))
 
 
 def informed_curve(plan: InformedPlan, durations: Sequence[float]) -> list[Point]:

@@ -66,12 +66,13 @@ from typing import Any
 from _at_once import requests_for
 from _bench import HERE, SEED, EmulatorProcess, machine, reproduce, run_child, verdict
 from frontier import (
+    POPULATION_PER_TASK,
     InformedPlan,
     Point,
     frontier_at,
     frontier_curve,
     informed_curve,
-    plan_informed,
+    plan_for_distribution,
 )
 
 from stablebrowse_async import AdaptiveSchedule, AsyncClient, PollSchedule
@@ -107,23 +108,10 @@ RESULTS = HERE / "RESULTS.md"
 BEGIN, END = "<!-- polling:begin -->", "<!-- polling:end -->"
 
 
-#: Durations drawn from a batch's distribution, per task of the batch, to plan the
-#: informed schedules on (20 000 for a 1 000-task batch).
-POPULATION_PER_TASK = 20
-
-
-def informed_plan(sampler: Sampler, key: str, size: int) -> InformedPlan:
-    """`frontier.plan_informed` for the distribution `sampler` draws, planned on
-    `POPULATION_PER_TASK` times `size` durations drawn from it independently of
-    every batch (`key` seeds them); batches of one distribution share it."""
-    population = sampler(random.Random(f"population:{key}"), POPULATION_PER_TASK * size)
-    return plan_informed(population)
-
-
 def references(plan: InformedPlan, durations: Sequence[float]) -> tuple[list[Point], list[Point]]:
     """A batch's two references, computed once for every schedule run on it: the
     exact frontier (every duration a candidate, ~2 s) and `frontier.informed_curve`,
-    `plan` (`informed_plan`) evaluated on the batch."""
+    `plan` (`frontier.plan_for_distribution`) evaluated on the batch."""
     true = [round(d, 3) for d in durations]
     return frontier_curve(true, grid=None), informed_curve(plan, true)
 
@@ -184,7 +172,7 @@ def workload_batches(name: str, size: int) -> tuple[list[float], list[float]]:
 
 async def _workload(emu: EmulatorProcess, name: str, size: int) -> dict[str, Any]:
     cold, warm = workload_batches(name, size)
-    plan = informed_plan(WORKLOADS[name][1], name, size)
+    plan = plan_for_distribution(WORKLOADS[name][1], name, size)
     curves = {"cold": references(plan, cold), "warm": references(plan, warm)}
     results: dict[str, Any] = {}
     for label, schedule in _schedules().items():
@@ -208,7 +196,9 @@ async def _shifting(emu: EmulatorProcess, size: int) -> dict[str, Any]:
     phases = [_uniform(low, high, rng, size // 2) for low, high in SHIFTING]
     curves = [
         references(
-            informed_plan(functools.partial(_uniform, low, high), f"shifting:{i}", len(phase)),
+            plan_for_distribution(
+                functools.partial(_uniform, low, high), f"shifting:{i}", len(phase)
+            ),
             phase,
         )
         for i, ((low, high), phase) in enumerate(zip(SHIFTING, phases, strict=True))

@@ -77,7 +77,13 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from frontier import InformedPlan, frontier_at, frontier_curve, informed_curve, plan_informed
+from frontier import (
+    InformedPlan,
+    frontier_at,
+    frontier_curve,
+    informed_curve,
+    plan_for_distribution,
+)
 
 from stablebrowse_async import AdaptiveSchedule, PollSchedule
 from stablebrowse_async._polling import _BEHIND, _MAX_OVERDUE, _RANK_EVERY
@@ -513,11 +519,6 @@ def batches(name: str, seed: int, tasks: int) -> Iterator[tuple[str, list[float]
         yield label, WORKLOADS[name](rng, tasks)
 
 
-#: Durations drawn, per task of the batch, to plan `--informed`'s schedules for a
-#: workload's distribution (20 000 for the 1 000-task batches).
-POPULATION_PER_TASK = 20
-
-
 def sampler_of(name: str, label: str) -> Sampler:
     """The distribution batch `label` (cold, warm, or a shift's pN) of workload `name` is drawn from."""
     if name in SHIFTS:
@@ -527,13 +528,9 @@ def sampler_of(name: str, label: str) -> Sampler:
 
 @functools.cache
 def informed_plan(name: str, label: str, size: int) -> InformedPlan:
-    """`frontier.plan_informed` for batch `label`'s distribution (`sampler_of`), planned
-    on `POPULATION_PER_TASK` times `size` durations drawn independently of every seed's;
-    kept, since every seed's batch `label` of workload `name` shares it."""
-    population = sampler_of(name, label)(
-        random.Random(f"population:{name}:{label}"), POPULATION_PER_TASK * size
-    )
-    return plan_informed(population)
+    """`frontier.plan_for_distribution` for batch `label`'s distribution (`sampler_of`),
+    kept: every seed's batch `label` of workload `name` shares it."""
+    return plan_for_distribution(sampler_of(name, label), f"{name}:{label}", size)
 
 
 def informed_ratio(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 import sys
 from pathlib import Path
 
@@ -130,3 +131,18 @@ def test_the_informed_curve_refuses_empty_input_and_too_few_prices() -> None:
 def test_the_lower_hull_drops_dominated_and_inner_points() -> None:
     points = [(1.0, 4.0, ()), (2.0, 3.5, ()), (3.0, 1.0, ()), (2.5, 5.0, ()), (4.0, 0.5, ())]
     assert [p[:2] for p in frontier._lower_hull(points)] == [(1.0, 4.0), (3.0, 1.0), (4.0, 0.5)]
+
+
+def test_a_distribution_is_planned_on_its_own_seeded_sample_20_times_a_batch() -> None:
+    drawn: list[int] = []
+
+    def sampler(rng: random.Random, n: int) -> list[float]:
+        drawn.append(n)
+        return [rng.uniform(1.0, 3.0) for _ in range(n)]
+
+    plan = frontier.plan_for_distribution(sampler, "uniform", 5)
+    assert drawn == [5 * frontier.POPULATION_PER_TASK] == [100]
+    expected = frontier.plan_informed(sampler(random.Random("population:uniform"), 100))
+    assert plan == expected
+    # Another key, another sample: the same distribution, other schedules.
+    assert frontier.plan_for_distribution(sampler, "other", 5) != plan
